@@ -1,0 +1,64 @@
+"""A compact set of 128-bit digests.
+
+A Python ``set`` of 16-byte ``bytes`` costs about 82 bytes per digest. A
+:class:`DigestSet` keeps each digest in 14 bytes: its first two bytes choose one
+of 65,536 buckets, created on first use, and the other 14 are appended to that
+bucket's ``bytearray``; membership is a C-speed ``find`` in that bucket. With
+uniform digests (xxh3) the buckets stay even: about 15 suffixes (210 bytes) each
+at a million digests, 150 (2.1 KB) at ten million.
+
+    >>> seen = DigestSet()
+    >>> seen.add(bytes(range(16))), seen.add(bytes(range(16))), len(seen)
+    (True, False, 1)
+"""
+
+from typing import List, Optional
+
+_PREFIX = 2
+_SUFFIX = 14
+_BUCKETS = 1 << (8 * _PREFIX)
+
+
+class DigestSet:
+    """A set of 16-byte digests, about 16 bytes each at a million and more."""
+
+    __slots__ = ("_buckets", "_size")
+
+    def __init__(self) -> None:
+        self._buckets: List[Optional[bytearray]] = [None] * _BUCKETS
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __contains__(self, digest: bytes) -> bool:
+        bucket = self._buckets[(digest[0] << 8) | digest[1]]
+        return bucket is not None and _find(bucket, digest[_PREFIX:]) >= 0
+
+    def add(self, digest: bytes) -> bool:
+        """Add ``digest`` (16 bytes); ``True`` if it was not there yet."""
+        if len(digest) != _PREFIX + _SUFFIX:
+            raise ValueError(f"a digest has {_PREFIX + _SUFFIX} bytes, got {len(digest)}")
+        index = (digest[0] << 8) | digest[1]
+        bucket = self._buckets[index]
+        suffix = digest[_PREFIX:]
+        if bucket is None:
+            self._buckets[index] = bytearray(suffix)
+        elif _find(bucket, suffix) >= 0:
+            return False
+        else:
+            bucket += suffix
+        self._size += 1
+        return True
+
+    def nbytes(self) -> int:
+        """Bytes held by the buckets' contents (not counting object headers)."""
+        return sum(len(b) for b in self._buckets if b is not None) + 8 * _BUCKETS
+
+
+def _find(bucket: bytearray, suffix: bytes) -> int:
+    """Offset of ``suffix`` at a suffix boundary of ``bucket``, or -1."""
+    position = bucket.find(suffix)
+    while position >= 0 and position % _SUFFIX:
+        position = bucket.find(suffix, position + 1)
+    return position

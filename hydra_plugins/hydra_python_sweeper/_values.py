@@ -1,0 +1,141 @@
+"""Python values written in Hydra's override grammar.
+
+:func:`format_value` writes a value so that the job's config holds exactly that
+value once Hydra parses the override::
+
+    >>> format_value([32, 64])
+    '[32, 64]'
+    >>> format_value({"name": "adam", "betas": (0.9, 0.999)})
+    '{name: adam, betas: [0.9, 0.999]}'
+    >>> format_value("1"), format_value("hello world"), format_value(None)
+    ("'1'", "'hello world'", 'null')
+
+Strings are written bare only when the grammar reads them back as the same
+string; otherwise they are single-quoted. A ``${`` in a string is escaped, so
+the string stays literal; wrap a value in :class:`raw` to pass grammar text
+through untouched (an interpolation, for instance).
+"""
+
+import math
+import re
+from typing import Any, Callable, Dict
+
+from hydra._internal.grammar.utils import escape_special_characters
+from hydra.core.override_parser.types import Quote, QuotedString
+
+from ._errors import JobError
+
+
+class raw(str):
+    """A string written into the override as it is, in Hydra's grammar.
+
+    >>> format_value(raw("${model.width}"))
+    '${model.width}'
+    >>> format_value("${model.width}")
+    "'\\\\${model.width}'"
+    """
+
+    __slots__ = ()
+
+
+# A string the grammar reads back unchanged without quotes: identifiers joined by
+# '/' or '.', none of them a word the grammar reads as null, a bool, inf or nan.
+_BARE = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*(?:[/.][A-Za-z_][A-Za-z0-9_\-]*)*\Z")
+_KEYWORDS = frozenset({"null", "true", "false", "inf", "nan"})
+# OmegaConf reads ``${`` as an interpolation and ``\`` before it as an escape.
+_INTERPOLATION = re.compile(r"(\\*)\$\{")
+# Characters a dict key may hold: the grammar's ``dictKey`` has no quoted form.
+_DICT_KEY = re.compile(r"[A-Za-z0-9_\-/\\+.$%*@?|()\[\]{}:=, \t]+\Z")
+
+
+def _escape_interpolation(match: "re.Match[str]") -> str:
+    return match.group(1) * 2 + "\\${"
+
+
+def format_string(value: str) -> str:
+    """A string, bare when that is unambiguous, else single-quoted.
+
+    >>> format_string("relu"), format_string("true"), format_string("it's")
+    ('relu', "'true'", "'it\\\\'s'")
+    """
+    if _BARE.match(value) and value.lower() not in _KEYWORDS:
+        return value
+    if "${" in value:
+        value = _INTERPOLATION.sub(_escape_interpolation, value)
+    return QuotedString(text=value, quote=Quote.single).with_quotes()
+
+
+def format_float(value: float) -> str:
+    """A float, written so that the grammar reads it back as a float.
+
+    >>> format_float(1e-10), format_float(float("-inf")), format_float(3.0)
+    ('1e-10', '-inf', '3.0')
+    """
+    if math.isfinite(value):
+        return repr(float(value))
+    if math.isnan(value):
+        return "nan"
+    return "inf" if value > 0 else "-inf"
+
+
+def format_dict_key(key: Any) -> str:
+    """A dict key: a non-empty string of the characters the grammar allows.
+
+    >>> format_dict_key("lr"), format_dict_key("a b")
+    ('lr', 'a\\\\ b')
+    """
+    if type(key) is not str and not isinstance(key, str):
+        raise JobError(f"dict key {key!r} is a {type(key).__name__}, not a string")
+    if not _DICT_KEY.match(key):
+        raise JobError(
+            f"dict key {key!r} cannot be written in Hydra's override grammar"
+            " (allowed: letters, digits and _-/\\+.$%*@?|()[]{}:=, space, tab)"
+        )
+    return escape_special_characters(key)
+
+
+def _format_list(value: Any) -> str:
+    return "[" + ", ".join([format_value(item) for item in value]) + "]"
+
+
+def _format_dict(value: Dict[Any, Any]) -> str:
+    items = [f"{format_dict_key(k)}: {format_value(v)}" for k, v in value.items()]
+    return "{" + ", ".join(items) + "}"
+
+
+_FORMATTERS: Dict[type, Callable[[Any], str]] = {
+    str: format_string,
+    int: str,
+    float: format_float,
+    bool: lambda value: "true" if value else "false",
+    type(None): lambda value: "null",
+    list: _format_list,
+    tuple: _format_list,
+    dict: _format_dict,
+    raw: str,
+}
+
+
+_CONVERSIONS = (
+    (int, int),
+    (float, float),
+    (str, str.__str__),
+    (list, list),
+    (tuple, list),
+    (dict, dict),
+)
+
+
+def format_value(value: Any) -> str:
+    """``value`` written in Hydra's override grammar; :class:`JobError` if it cannot be."""
+    formatter = _FORMATTERS.get(type(value))
+    if formatter is not None:
+        return formatter(value)
+    # Subclasses of the supported types (an IntEnum is an int, numpy.float64 a float).
+    for kind, convert in _CONVERSIONS:
+        if isinstance(value, kind):
+            return _FORMATTERS[kind](convert(value))
+    raise JobError(
+        f"value {value!r} of type {type(value).__name__} is not supported "
+        "(use None, bool, int, float, str, or lists, tuples and dicts of them)"
+    )

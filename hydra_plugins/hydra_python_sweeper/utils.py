@@ -1,0 +1,25 @@
+"""Helpers for writing entrypoints."""
+
+from typing import Any, Callable, Iterable, Iterator, Tuple, Union
+
+Source = Union[Iterable[Any], Callable[[], Iterable[Any]]]
+
+
+def merge_overrides(*sources: Source) -> Iterator[Tuple[Tuple[str, Any], ...]]:
+    """The lazy cartesian product of override sources, each job as ``(key, value)`` pairs.
+
+    A source is an iterable of jobs (mappings or iterables of ``(key, value)``
+    pairs) or a zero-argument function returning one. The first source is the
+    outermost; on a key that two sources share, the earlier source wins. Only the
+    first source may be a one-shot iterator (a generator): the others are
+    iterated again for every combination, so pass a sized collection or a
+    function::
+
+        >>> layers = [{"num_layers": 1}, {"num_layers": 2}]
+        >>> optimizers = lambda: ({"optim": name} for name in ("adam", "sgd"))
+        >>> [dict(job) for job in merge_overrides(layers, optimizers)][:2]
+        [{'num_layers': 1, 'optim': 'adam'}, {'num_layers': 1, 'optim': 'sgd'}]
+    """
+    from ._merge import merge_sources
+
+    return merge_sources(sources)
