@@ -46,6 +46,14 @@ _KEYWORDS = frozenset({"null", "true", "false", "inf", "nan"})
 _INTERPOLATION = re.compile(r"(\\*)\$\{")
 # Characters a dict key may hold: the grammar's ``dictKey`` has no quoted form.
 _DICT_KEY = re.compile(r"[A-Za-z0-9_\-/\\+.$%*@?|()\[\]{}:=, \t]+\Z")
+# A dict key the grammar would read as an int, a float, a bool or null.
+_UINT = r"(?:0|[1-9](?:_?[0-9])*)"
+_POINT = rf"(?:{_UINT}\.|{_UINT}?\.[0-9](?:_?[0-9])*)"
+_TYPED_KEY = re.compile(
+    rf"[+-]?(?:{_UINT}|{_POINT}|(?:{_POINT}|{_UINT})[eE][+-]?[0-9](?:_?[0-9])*|inf|nan)"
+    r"|true|false|null",
+    re.IGNORECASE,
+)
 
 
 def _escape_interpolation(match: "re.Match[str]") -> str:
@@ -91,7 +99,17 @@ def format_dict_key(key: Any) -> str:
             f"dict key {key!r} cannot be written in Hydra's override grammar"
             " (allowed: letters, digits and _-/\\+.$%*@?|()[]{}:=, space, tab)"
         )
+    if _TYPED_KEY.fullmatch(key):
+        raise JobError(
+            f"dict key {key!r} would be read as a {_typed_key_kind(key)} by Hydra's override "
+            "grammar, which has no quoted dict keys"
+        )
     return escape_special_characters(key)
+
+
+def _typed_key_kind(key: str) -> str:
+    word = key.lower()
+    return "bool" if word in ("true", "false") else "null" if word == "null" else "number"
 
 
 def _format_list(value: Any) -> str:

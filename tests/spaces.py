@@ -1,0 +1,96 @@
+"""Entrypoints used by the tests, importable as ``spaces.<name>``."""
+
+import itertools
+from typing import Any, Dict, Iterator, List
+
+#: How many jobs each generator below has yielded, and how often it was called.
+consumed: Dict[str, int] = {}
+calls: Dict[str, int] = {}
+
+
+def _count(name: str, jobs: Iterator[Any]) -> Iterator[Any]:
+    calls[name] = calls.get(name, 0) + 1
+    for job in jobs:
+        consumed[name] = consumed.get(name, 0) + 1
+        yield job
+
+
+def reset() -> None:
+    consumed.clear()
+    calls.clear()
+
+
+def layers() -> Iterator[Dict[str, Any]]:
+    """The seed's 14 architectures, as a generator."""
+    return _count("layers", (
+        {"num_layers": n, "num_hidden": list(h)}
+        for n in range(1, 4)
+        for h in itertools.product((32, 64), repeat=n)
+    ))
+
+
+def layers_list() -> List[Any]:
+    """The same 14 jobs as the seed wrote them: a list of ``dict.items()``."""
+    return [
+        {"num_layers": n, "num_hidden": list(h)}.items()
+        for n in range(1, 4)
+        for h in itertools.product((32, 64), repeat=n)
+    ]
+
+
+def seeds() -> Iterator[Dict[str, int]]:
+    return _count("seeds", ({"+seed": s} for s in range(3)))
+
+
+def counter(n: int = 10) -> Iterator[Dict[str, int]]:
+    return _count("counter", ({"+i": i} for i in range(n)))
+
+
+def million() -> Iterator[Dict[str, int]]:
+    return _count("million", ({"+i": i} for i in range(1_000_000)))
+
+
+def empty() -> List[Any]:
+    return []
+
+
+def fails_at_5() -> Iterator[Dict[str, int]]:
+    for i in range(10):
+        if i == 5:
+            raise ValueError("no job 5 today")
+        yield {"+i": i}
+
+
+def bad_value_at_3() -> List[Dict[str, Any]]:
+    return [{"+i": i, "+tags": {"a"} if i == 3 else ["a"]} for i in range(6)]
+
+
+def bad_value_at_3_lazily() -> Iterator[Dict[str, Any]]:
+    return iter(bad_value_at_3())
+
+
+def not_a_job() -> List[Any]:
+    return [{"+a": 1}, 42]
+
+
+def not_a_pair() -> List[Any]:
+    return [[("+a", 1), ("+b", 2, 3)]]
+
+
+def empty_key() -> List[Any]:
+    return [{"": 1}]
+
+
+def returns_mapping() -> Dict[str, int]:
+    return {"+a": 1}
+
+
+def returns_int() -> int:
+    return 3
+
+
+def raises_when_called() -> None:
+    raise KeyError("oops")
+
+
+not_callable = 42

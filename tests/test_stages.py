@@ -1,0 +1,194 @@
+"""Each pipeline stage on its own."""
+
+import itertools
+from typing import Any, Iterator, List
+
+import pytest
+from more_itertools import chunked
+
+from hydra_plugins.hydra_python_sweeper._errors import EntrypointFailed, JobError
+from hydra_plugins.hydra_python_sweeper._stages import (
+    bare_key,
+    format_job,
+    format_jobs,
+    is_one_shot,
+    job_digest,
+    lazy_product,
+    merge_jobs,
+    number_batches,
+    unique_jobs,
+)
+
+
+class Tally:
+    """An iterable that counts how many items were drawn from it."""
+
+    def __init__(self, items: Any) -> None:
+        self.items = list(items)
+        self.drawn = 0
+
+    def __call__(self) -> Iterator[Any]:
+        for item in self.items:
+            self.drawn += 1
+            yield item
+
+
+# --- format_job / format_jobs ---------------------------------------------------------
+
+
+def test_format_job_accepts_mappings_items_and_pair_iterables() -> None:
+    expected = (("a", "a=1"), ("b", "+b=x"))
+    assert format_job({"a": 1, "+b": "x"}) == expected
+    assert format_job({"a": 1, "+b": "x"}.items()) == expected
+    assert format_job([("a", 1), ["+b", "x"]]) == expected
+    assert format_job(iter([("a", 1), ("+b", "x")])) == expected
+
+
+def test_format_job_keeps_the_first_of_two_keys_that_differ_only_by_prefix() -> None:
+    assert format_job([("+a", 1), ("a", 2), ("++a", 3), ("~a", None)]) == (("a", "+a=1"),)
+
+
+@pytest.mark.parametrize(
+    "job, message",
+    [
+        (42, "a job must be a mapping or an iterable of (key, value) pairs, got 42"),
+        ("a=1", "a job must be a mapping or an iterable of (key, value) pairs, got 'a=1'"),
+        ([("a", 1, 2)], "('a', 1, 2) is not a (key, value) pair"),
+        ([3], "3 is not a (key, value) pair"),
+        ({"": 1}, "key '' is not a non-empty string"),
+        ({1: 1}, "key 1 is not a non-empty string"),
+    ],
+)
+def test_format_job_rejects_malformed_jobs(job: Any, message: str) -> None:
+    with pytest.raises(JobError) as info:
+        format_job(job)
+    assert str(info.value) == message
+
+
+def test_format_job_names_the_key_of_an_unsupported_value() -> None:
+    with pytest.raises(JobError) as info:
+        format_job({"a": 1, "tags": {"x"}})
+    assert info.value.key == "tags"
+
+
+def test_format_jobs_locates_errors_by_source_job_number_and_key() -> None:
+    jobs = format_jobs([{"a": 1}, {"a": 2}, {"a": 3, "b": b"?"}], "entrypoint 'm.f'")
+    assert next(jobs) == (("a", "a=1"),)
+    with pytest.raises(JobError) as info:
+        list(jobs)
+    assert str(info.value).startswith("entrypoint 'm.f', job #2, key 'b': value b'?' of type bytes")
+
+
+def test_format_jobs_reports_an_exception_raised_by_the_generator_itself() -> None:
+    def generate() -> Iterator[Any]:
+        yield {"a": 1}
+        raise ValueError("boom")
+
+    with pytest.raises(EntrypointFailed) as info:
+        list(format_jobs(generate(), "entrypoint 'm.f'"))
+    message = str(info.value)
+    assert message.startswith("entrypoint 'm.f' raised while generating job #1: ValueError: boom (")
+    assert "test_stages.py:" in message and "in generate)" in message
+    assert isinstance(info.value.__cause__, ValueError)
+
+
+def test_format_jobs_is_lazy() -> None:
+    source = Tally({"a": i} for i in range(100))
+    jobs = format_jobs(source(), "s")
+    next(jobs), next(jobs)
+    assert source.drawn == 2
+
+
+# --- lazy_product ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sizes", [(1,), (3,), (2, 3), (3, 1, 2), (2, 0, 2), (0,)])
+def test_lazy_product_equals_itertools_product(sizes: List[int]) -> None:
+    factors = [range(n) for n in sizes]
+    assert list(lazy_product(*(lambda f=f: f for f in factors))) == list(itertools.product(*factors))
+
+
+def test_lazy_product_draws_no_further_than_the_combination_asked_for() -> None:
+    outer, inner = Tally(range(1000)), Tally("ab")
+    combinations = lazy_product(outer, inner)
+    assert [next(combinations) for _ in range(3)] == [(0, "a"), (0, "b"), (1, "a")]
+    assert outer.drawn == 2  # the outer factor is at its second item
+    assert inner.drawn == 3
+
+
+def test_lazy_product_calls_the_outer_factor_once_and_inner_ones_per_combination() -> None:
+    calls = {"outer": 0, "inner": 0}
+
+    def factor(name: str, items: Any) -> Any:
+        def make() -> Any:
+            calls[name] += 1
+            return iter(items)
+
+        return make
+
+    assert len(list(lazy_product(factor("outer", range(4)), factor("inner", "xyz")))) == 12
+    assert calls == {"outer": 1, "inner": 4}
+
+
+# --- merge_jobs -----------------------------------------------------------------------
+
+
+def test_merge_jobs_keeps_the_first_occurrence_of_a_key_in_factor_order() -> None:
+    cli = (("lr", "lr=0.1"),)
+    entry = (("lr", "lr=0.5"), ("depth", "depth=3"))
+    assert list(merge_jobs([(cli, entry), (entry, cli)])) == [
+        ["lr=0.1", "depth=3"],
+        ["lr=0.5", "depth=3"],
+    ]
+
+
+def test_merge_jobs_of_single_factors_and_empty_jobs() -> None:
+    assert list(merge_jobs([((("a", "a=1"),),), ((),), ((), ())])) == [["a=1"], [], []]
+
+
+def test_bare_key_strips_every_prefix_only() -> None:
+    assert [bare_key(k) for k in ("a", "+a", "++a", "~a", "g@p", "+g/h@p")] == [
+        "a", "a", "a", "a", "g@p", "g/h@p",
+    ]
+
+
+# --- unique_jobs ----------------------------------------------------------------------
+
+
+def test_unique_jobs_keeps_first_occurrences_in_order_whatever_the_key_order() -> None:
+    jobs = [["a=1", "b=2"], ["a=2"], ["b=2", "a=1"], ["a=2"], ["a=3"]]
+    assert list(unique_jobs(jobs)) == [["a=1", "b=2"], ["a=2"], ["a=3"]]
+
+
+def test_unique_jobs_is_lazy() -> None:
+    source = Tally([["a=1"], ["a=1"], ["a=2"], ["a=3"]])
+    jobs = unique_jobs(source())
+    assert next(jobs) == ["a=1"] and next(jobs) == ["a=2"]
+    assert source.drawn == 3
+
+
+def test_job_digest_depends_on_the_overrides_not_their_order() -> None:
+    assert job_digest(["a=1", "b=2"]) == job_digest(["b=2", "a=1"])
+    assert job_digest(["a=1", "b=2"]) != job_digest(["a=1,b=2"])
+    assert job_digest(["a=1"]) != job_digest(["a=1", "a=1"])
+    assert len(job_digest([])) == 16
+
+
+# --- batching -------------------------------------------------------------------------
+
+
+def test_number_batches_continues_job_numbers_across_batches() -> None:
+    batches = chunked((f"j{i}" for i in range(7)), 3)
+    assert [(start, len(b)) for start, b in number_batches(batches)] == [(0, 3), (3, 3), (6, 1)]
+
+
+def test_chunked_draws_only_the_batch_it_returns() -> None:
+    source = Tally(range(10))
+    batches = chunked(source(), 4)
+    assert next(batches) == [0, 1, 2, 3]
+    assert source.drawn == 4
+
+
+def test_is_one_shot() -> None:
+    assert not is_one_shot([1]) and not is_one_shot((1,)) and not is_one_shot(range(2))
+    assert is_one_shot(iter([1])) and is_one_shot(x for x in [1]) and is_one_shot(map(str, [1]))
