@@ -94,3 +94,8 @@ def raises_when_called() -> None:
 
 
 not_callable = 42
+
+
+def cannot_compose() -> List[Dict[str, int]]:
+    """Job #2 sets a key that the config does not have (and does not add it with +)."""
+    return [{"+i": 0}, {"+i": 1}, {"nope": 1}]

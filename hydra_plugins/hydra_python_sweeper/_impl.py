@@ -47,6 +47,17 @@ def batch_size(value: Any) -> Optional[int]:
     return value
 
 
+def plural(count: int, noun: str) -> str:
+    """``count`` and ``noun``, in the plural unless ``count`` is one.
+
+    >>> plural(1, "job"), plural(2, "batch")
+    ('1 job', '2 batches')
+    """
+    if count == 1:
+        return f"1 {noun}"
+    return f"{count} {noun}{'es' if noun.endswith('ch') else 's'}"
+
+
 class PythonSweeperImpl(Sweeper):
     def __init__(
         self,
@@ -92,8 +103,8 @@ class PythonSweeperImpl(Sweeper):
         Everything that can be checked without generating jobs is checked here,
         when this is called, not when the first job is drawn.
         """
-        assert self.hydra_context is not None
-        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
+        loader = self.hydra_context.config_loader if self.hydra_context else None
+        parser = OverridesParser.create(config_loader=loader)
         given = [f"{key}={value}" for key, value in self.params.items()] + list(arguments)
         factors = command_line_factors(parser.parse_overrides(given))
         factors += entrypoint_factors(self.entrypoints)
@@ -114,31 +125,31 @@ class PythonSweeperImpl(Sweeper):
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
 
         returns: List[Sequence[JobReturn]] = []
-        launched = 0
-        count = 0
+        launched = batches_done = 0
         try:
-            for count, (start, batch) in enumerate(number_batches(batches), 1):
-                log.info(f"Batch {count} : jobs #{start} to #{start + len(batch) - 1}")
+            for start, batch in number_batches(batches):
+                log.info(f"Batch {batches_done + 1} : jobs #{start} to #{start + len(batch) - 1}")
                 if self.validate:
                     self.validate_jobs(start, batch)
                 results = self.launcher.launch(batch, initial_job_idx=start)
                 for result in results:
                     _ = result.return_value  # raises if the job failed
                 launched += len(batch)
+                batches_done += 1
                 if self.keep_returns:
                     returns.append(results)
         except PythonSweeperError as error:
             if launched:
                 error.args = (
-                    f"{error}\n({launched} jobs in {count - 1} batches completed before "
-                    f"this error; their outputs are in {sweep_dir})",
+                    f"{error}\n({plural(launched, 'job')} in {plural(batches_done, 'batch')} "
+                    f"completed before this error; their outputs are in {sweep_dir})",
                 )
             raise
         if not launched:
             log.info("The sweep has no jobs: nothing was launched")
         if self.keep_returns:
             return returns
-        return SweepSummary(jobs=launched, batches=count, sweep_dir=str(sweep_dir))
+        return SweepSummary(jobs=launched, batches=batches_done, sweep_dir=str(sweep_dir))
 
     def validate_jobs(self, start: int, batch: Iterable[Sequence[str]]) -> None:
         """Compose each job's config, as the launcher will; fail on the first that cannot."""

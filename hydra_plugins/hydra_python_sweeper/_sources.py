@@ -13,9 +13,11 @@ Each source becomes one or more *factors* of the job product (see
   jobs once more: entrypoints must be deterministic.
 """
 
+import importlib
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any, Callable, Dict, Iterable, List, Tuple
+from types import ModuleType
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from hydra.core.override_parser.types import Override
 
@@ -48,24 +50,55 @@ def _constant(jobs: List[FormattedJob]) -> Factor:
 
 
 def resolve(path: Any) -> Callable[..., Any]:
-    """The callable at dotted ``path``, resolved as Hydra resolves ``_target_``."""
-    from hydra._internal.utils import _locate
-
-    if not isinstance(path, str):
+    """The callable at dotted ``path``: its longest importable module, then attributes,
+    as Hydra resolves ``_target_``."""
+    if not isinstance(path, str) or not all(path.split(".")):
         raise SettingError(
             f"hydra.sweeper.entrypoints: {path!r} is not a dotted path to a function"
         )
-    try:
-        target = _locate(path)
-    except Exception as error:
+    parts = path.split(".")
+    target = _import(path, parts[0])
+    if target is None:
         raise EntrypointError(
-            f"entrypoint '{path}' could not be loaded: {error}"
-        ) from None
+            f"entrypoint '{path}' could not be loaded: no module named '{parts[0]}' "
+            f"(is its folder on sys.path? The application's own folder is)"
+        )
+    for index in range(1, len(parts)):
+        if hasattr(target, parts[index]):
+            target = getattr(target, parts[index])
+            continue
+        if isinstance(target, ModuleType):
+            module = _import(path, ".".join(parts[: index + 1]))
+            if module is not None:
+                target = module
+                continue
+        raise EntrypointError(
+            f"entrypoint '{path}' could not be loaded: '{'.'.join(parts[:index])}' "
+            f"has no attribute '{parts[index]}'"
+        )
     if not callable(target):
         raise EntrypointError(
             f"entrypoint '{path}' is a {type(target).__name__}, not a callable"
         )
     return target  # type: ignore[no-any-return]
+
+
+def _import(path: str, module: str) -> Optional[ModuleType]:
+    """The module, ``None`` if there is no such module; an error if importing it fails."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as error:
+        if error.name is not None and module.startswith(error.name):
+            return None
+        raise EntrypointError(
+            f"entrypoint '{path}' could not be loaded: importing '{module}' failed: "
+            f"{describe_exception(error)}"
+        ) from error
+    except Exception as error:
+        raise EntrypointError(
+            f"entrypoint '{path}' could not be loaded: importing '{module}' failed: "
+            f"{describe_exception(error)}"
+        ) from error
 
 
 def call_entrypoint(path: str, function: Callable[[], Any]) -> Iterable[Any]:
