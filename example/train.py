@@ -1,6 +1,6 @@
 """The example application: prints the config each job receives.
 
-    python example/train.py --config-name multilayer -m
+python example/train.py --config-name multilayer -m
 """
 
 import hydra

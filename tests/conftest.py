@@ -17,7 +17,9 @@ class RecordingLauncher:
         self.batches: List[Tuple[int, List[List[str]]]] = []
         self.on_launch = on_launch
 
-    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> List[JobReturn]:
+    def launch(
+        self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
+    ) -> List[JobReturn]:
         self.batches.append((initial_job_idx, [list(job) for job in job_overrides]))
         failing = self.on_launch(initial_job_idx, job_overrides) if self.on_launch else None
         returns = []

@@ -22,11 +22,14 @@ def reset() -> None:
 
 def layers() -> Iterator[Dict[str, Any]]:
     """The seed's 14 architectures, as a generator."""
-    return _count("layers", (
-        {"num_layers": n, "num_hidden": list(h)}
-        for n in range(1, 4)
-        for h in itertools.product((32, 64), repeat=n)
-    ))
+    return _count(
+        "layers",
+        (
+            {"num_layers": n, "num_hidden": list(h)}
+            for n in range(1, 4)
+            for h in itertools.product((32, 64), repeat=n)
+        ),
+    )
 
 
 def layers_list() -> List[Any]:

@@ -14,8 +14,10 @@ from hydra_plugins.hydra_python_sweeper._stages import unique_jobs
 def footprint(digests: DigestSet) -> int:
     """Bytes held by the set: its bucket table and every bucket, headers included."""
     buckets = digests._buckets
-    return sys.getsizeof(digests) + sys.getsizeof(buckets) + sum(
-        sys.getsizeof(b) for b in buckets if b is not None
+    return (
+        sys.getsizeof(digests)
+        + sys.getsizeof(buckets)
+        + sum(sys.getsizeof(b) for b in buckets if b is not None)
     )
 
 
@@ -49,7 +51,7 @@ def test_a_million_distinct_jobs_then_a_million_repeats() -> None:
     seen = DigestSet()
     kept = sum(1 for _ in unique_jobs(([f"+i={i}", "a=1"] for i in range(n)), seen))
     assert kept == n  # no false duplicate among a million distinct jobs
-    again = sum(1 for _ in unique_jobs(([f"a=1", f"+i={i}"] for i in range(n)), seen))
+    again = sum(1 for _ in unique_jobs((["a=1", f"+i={i}"] for i in range(n)), seen))
     assert again == 0  # every repeat recognised, whatever the order of its overrides
     assert len(seen) == n
     per_job = footprint(seen) / n

@@ -22,9 +22,19 @@ SEED_LINES = [
 def multirun(tmp_path: Path, *arguments: str) -> Tuple[str, List[Tuple[int, str]], List[dict]]:
     """Run the example; its log, its ``(job number, overrides)`` lines, its printed configs."""
     completed = subprocess.run(
-        [sys.executable, str(EXAMPLE), "--config-name", "multilayer", "-m",
-         f"hydra.sweep.dir={tmp_path}", *arguments],
-        capture_output=True, text=True, cwd=tmp_path, check=True,
+        [
+            sys.executable,
+            str(EXAMPLE),
+            "--config-name",
+            "multilayer",
+            "-m",
+            f"hydra.sweep.dir={tmp_path}",
+            *arguments,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=True,
     )
     out = completed.stdout
     jobs = [(int(n), line) for n, line in re.findall(r"\t#(\d+) : (.*)", out)]
@@ -36,13 +46,18 @@ def expected_configs(lines: List[str], extra: dict) -> List[dict]:
     configs = []
     for line in lines:
         layers, hidden = re.fullmatch(r".*num_layers=(\d) num_hidden=\[(.*)\]", line).groups()
-        configs.append({"num_layers": int(layers), "num_hidden": [int(h) for h in hidden.split(", ")], **extra})
+        configs.append(
+            {"num_layers": int(layers), "num_hidden": [int(h) for h in hidden.split(", ")], **extra}
+        )
     return configs
 
 
 def test_transcript_entrypoint_alone(tmp_path: Path) -> None:
     out, jobs, configs = multirun(tmp_path)
-    assert "PythonSweeper(max_batch_size=None, entrypoints=['config.multilayer.configure']) sweeping" in out
+    assert (
+        "PythonSweeper(max_batch_size=None, entrypoints=['config.multilayer.configure']) sweeping"
+        in out
+    )
     assert f"Sweep output dir : {tmp_path}" in out
     assert "Launching 14 jobs locally" in out
     assert jobs == list(enumerate(SEED_LINES))
@@ -55,14 +70,14 @@ def test_transcript_combined_with_the_command_line(tmp_path: Path) -> None:
     lines = [f"+activation={a} {line}" for a in ("relu", "tanh") for line in SEED_LINES]
     assert jobs == list(enumerate(lines))
     assert configs == [
-        {**c, "activation": a}
-        for a in ("relu", "tanh")
-        for c in expected_configs(SEED_LINES, {})
+        {**c, "activation": a} for a in ("relu", "tanh") for c in expected_configs(SEED_LINES, {})
     ]
 
 
 def test_transcript_remove_duplicates(tmp_path: Path) -> None:
-    out, jobs, configs = multirun(tmp_path, "+activation=relu,relu", "hydra.sweeper.remove_duplicates=true")
+    out, jobs, configs = multirun(
+        tmp_path, "+activation=relu,relu", "hydra.sweeper.remove_duplicates=true"
+    )
     assert "Launching 14 jobs locally" in out
     assert jobs == [(i, f"+activation=relu {line}") for i, line in enumerate(SEED_LINES)]
     assert configs == expected_configs(SEED_LINES, {"activation": "relu"})
@@ -85,17 +100,26 @@ def test_sub_space_example_with_batches(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "arguments, message",
     [
-        (["hydra.sweeper.entrypoints=[config.multilayer.nope]"],
-         "entrypoint 'config.multilayer.nope' could not be loaded: 'config.multilayer' has no "
-         "attribute 'nope'\n"),
-        (["hydra.sweeper.max_batch_size=0"],
-         "hydra.sweeper.max_batch_size=0: expected a positive integer, or null or -1 for a single batch\n"),
+        (
+            ["hydra.sweeper.entrypoints=[config.multilayer.nope]"],
+            "entrypoint 'config.multilayer.nope' could not be loaded: 'config.multilayer' has no "
+            "attribute 'nope'\n",
+        ),
+        (
+            ["hydra.sweeper.max_batch_size=0"],
+            "hydra.sweeper.max_batch_size=0: expected a positive integer, "
+            "or null or -1 for a single batch\n",
+        ),
     ],
 )
-def test_errors_print_one_line_without_traceback(tmp_path: Path, arguments: List[str], message: str) -> None:
+def test_errors_print_one_line_without_traceback(
+    tmp_path: Path, arguments: List[str], message: str
+) -> None:
     completed = subprocess.run(
         [sys.executable, str(EXAMPLE), "-m", f"hydra.sweep.dir={tmp_path}/sweep", *arguments],
-        capture_output=True, text=True, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
     )
     assert completed.returncode == 1
     assert completed.stderr.startswith(message)

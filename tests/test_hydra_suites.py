@@ -1,6 +1,7 @@
 """Hydra's own plugin test suites, run with this sweeper, as Hydra's plugins run them."""
 
 from pathlib import Path
+
 from hydra.core.plugins import Plugins
 from hydra.plugins.sweeper import Sweeper
 from hydra.test_utils.launcher_common_tests import (
@@ -21,16 +22,14 @@ def test_discovery() -> None:
 
 
 @mark.parametrize("launcher_name, overrides", [("basic", ["hydra/sweeper=python"])])
-class TestPythonSweeper(LauncherTestSuite):
-    ...
+class TestPythonSweeper(LauncherTestSuite): ...
 
 
 @mark.parametrize(
     "launcher_name, overrides",
     [("basic", ["hydra/sweeper=python", "hydra.sweeper.max_batch_size=2"])],
 )
-class TestPythonSweeperWithBatching(BatchedSweeperTestSuite):
-    ...
+class TestPythonSweeperWithBatching(BatchedSweeperTestSuite): ...
 
 
 @mark.parametrize(
@@ -48,12 +47,13 @@ class TestPythonSweeperWithBatching(BatchedSweeperTestSuite):
         )
     ],
 )
-class TestPythonSweeperIntegration(IntegrationTestSuite):
-    ...
+class TestPythonSweeperIntegration(IntegrationTestSuite): ...
 
 
 @mark.usefixtures("hydra_restore_singletons")
-def test_entrypoint_jobs_reach_the_job_configs(hydra_sweep_runner: TSweepRunner, tmpdir: Path) -> None:
+def test_entrypoint_jobs_reach_the_job_configs(
+    hydra_sweep_runner: TSweepRunner, tmpdir: Path
+) -> None:
     sweep = hydra_sweep_runner(
         calling_file=None,
         calling_module="hydra.test_utils.a_module",

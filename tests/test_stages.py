@@ -105,7 +105,9 @@ def test_format_jobs_is_lazy() -> None:
 @pytest.mark.parametrize("sizes", [(1,), (3,), (2, 3), (3, 1, 2), (2, 0, 2), (0,)])
 def test_lazy_product_equals_itertools_product(sizes: List[int]) -> None:
     factors = [range(n) for n in sizes]
-    assert list(lazy_product(*(lambda f=f: f for f in factors))) == list(itertools.product(*factors))
+    assert list(lazy_product(*(lambda f=f: f for f in factors))) == list(
+        itertools.product(*factors)
+    )
 
 
 def test_lazy_product_draws_no_further_than_the_combination_asked_for() -> None:
@@ -148,7 +150,12 @@ def test_merge_jobs_of_single_factors_and_empty_jobs() -> None:
 
 def test_bare_key_strips_every_prefix_only() -> None:
     assert [bare_key(k) for k in ("a", "+a", "++a", "~a", "g@p", "+g/h@p")] == [
-        "a", "a", "a", "a", "g@p", "g/h@p",
+        "a",
+        "a",
+        "a",
+        "a",
+        "g@p",
+        "g/h@p",
     ]
 
 

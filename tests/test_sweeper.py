@@ -5,9 +5,9 @@ from pathlib import Path
 from typing import Any, Callable, List
 
 import pytest
-
 import spaces
 from conftest import RecordingLauncher
+
 from hydra_plugins.hydra_python_sweeper._errors import (
     EntrypointError,
     EntrypointFailed,
@@ -70,19 +70,27 @@ def test_params_are_swept_and_the_command_line_overrides_them(make_sweeper: Make
 
 def test_remove_duplicates_keeps_first_occurrences(make_sweeper: Make) -> None:
     launcher = run(
-        make_sweeper, ["+activation=relu,relu"], entrypoints=["spaces.layers"], remove_duplicates=True
+        make_sweeper,
+        ["+activation=relu,relu"],
+        entrypoints=["spaces.layers"],
+        remove_duplicates=True,
     )
     assert launcher.jobs == [["+activation=relu", *job] for job in SEED_JOBS]
 
 
 def test_duplicates_stay_unless_removed(make_sweeper: Make) -> None:
-    assert len(run(make_sweeper, ["+activation=relu,relu"], entrypoints=["spaces.layers"]).jobs) == 28
+    assert (
+        len(run(make_sweeper, ["+activation=relu,relu"], entrypoints=["spaces.layers"]).jobs) == 28
+    )
 
 
 def test_batches_hold_max_batch_size_jobs_and_number_on(make_sweeper: Make) -> None:
     launcher = run(make_sweeper, entrypoints=["spaces.layers"], max_batch_size=4)
     assert [(start, len(batch)) for start, batch in launcher.batches] == [
-        (0, 4), (4, 4), (8, 4), (12, 2),
+        (0, 4),
+        (4, 4),
+        (8, 4),
+        (12, 2),
     ]
     assert launcher.jobs == SEED_JOBS
 
@@ -106,7 +114,11 @@ def test_an_empty_entrypoint_launches_nothing(make_sweeper: Make) -> None:
 def test_returns_are_per_batch_lists_as_basic_sweeper(make_sweeper: Make) -> None:
     sweeper = make_sweeper(entrypoints=["spaces.counter"], max_batch_size=4)
     returns = sweeper.sweep([])
-    assert [[r.return_value for r in batch] for batch in returns] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    assert [[r.return_value for r in batch] for batch in returns] == [
+        [0, 1, 2, 3],
+        [4, 5, 6, 7],
+        [8, 9],
+    ]
 
 
 def test_keep_returns_false_returns_a_summary(make_sweeper: Make, tmp_path: Path) -> None:
@@ -116,7 +128,9 @@ def test_keep_returns_false_returns_a_summary(make_sweeper: Make, tmp_path: Path
 
 def test_multirun_yaml_is_saved_before_the_first_launch(make_sweeper: Make, tmp_path: Path) -> None:
     saved = []
-    launcher = RecordingLauncher(lambda *_: saved.append((tmp_path / "sweep" / "multirun.yaml").exists()))
+    launcher = RecordingLauncher(
+        lambda *_: saved.append((tmp_path / "sweep" / "multirun.yaml").exists())
+    )
     run(make_sweeper, launcher=launcher, entrypoints=["spaces.counter"], max_batch_size=5)
     assert saved == [True, True]
 
@@ -124,14 +138,20 @@ def test_multirun_yaml_is_saved_before_the_first_launch(make_sweeper: Make, tmp_
 # --- laziness ------------------------------------------------------------------------
 
 
-def test_an_entrypoint_is_consumed_no_further_than_the_batch_being_launched(make_sweeper: Make) -> None:
+def test_an_entrypoint_is_consumed_no_further_than_the_batch_being_launched(
+    make_sweeper: Make,
+) -> None:
     seen = []
-    launcher = RecordingLauncher(lambda start, batch: seen.append((start, spaces.consumed["counter"])))
+    launcher = RecordingLauncher(
+        lambda start, batch: seen.append((start, spaces.consumed["counter"]))
+    )
     run(make_sweeper, launcher=launcher, entrypoints=["spaces.counter"], max_batch_size=3)
     assert seen == [(0, 3), (3, 6), (6, 9), (9, 10)]
 
 
-def test_a_million_job_generator_is_drawn_only_as_far_as_the_first_batch(make_sweeper: Make) -> None:
+def test_a_million_job_generator_is_drawn_only_as_far_as_the_first_batch(
+    make_sweeper: Make,
+) -> None:
     class Stop(Exception):
         pass
 
@@ -139,11 +159,18 @@ def test_a_million_job_generator_is_drawn_only_as_far_as_the_first_batch(make_sw
         raise Stop
 
     with pytest.raises(Stop):
-        run(make_sweeper, launcher=RecordingLauncher(stop), entrypoints=["spaces.million"], max_batch_size=1000)
+        run(
+            make_sweeper,
+            launcher=RecordingLauncher(stop),
+            entrypoints=["spaces.million"],
+            max_batch_size=1000,
+        )
     assert spaces.consumed["million"] == 1000
 
 
-def test_an_inner_generator_entrypoint_is_called_again_for_each_outer_job(make_sweeper: Make) -> None:
+def test_an_inner_generator_entrypoint_is_called_again_for_each_outer_job(
+    make_sweeper: Make,
+) -> None:
     jobs = run(make_sweeper, entrypoints=["spaces.seeds", "spaces.counter"]).jobs
     assert len(jobs) == 30
     assert spaces.calls == {"seeds": 1, "counter": 3}
@@ -163,7 +190,8 @@ def test_an_entrypoint_raising_mid_sweep_keeps_the_batches_before(make_sweeper: 
     assert [start for start, _ in sweeper.launcher.batches] == [0, 2]  # type: ignore[union-attr]
     message = str(info.value)
     assert message.startswith(
-        "entrypoint 'spaces.fails_at_5' raised while generating job #5: ValueError: no job 5 today ("
+        "entrypoint 'spaces.fails_at_5' raised while generating job #5: "
+        "ValueError: no job 5 today ("
     )
     assert "(4 jobs in 2 batches completed before this error; their outputs are in" in message
 
@@ -174,41 +202,107 @@ def test_an_entrypoint_raising_mid_sweep_keeps_the_batches_before(make_sweeper: 
 @pytest.mark.parametrize(
     "settings, arguments, error, message",
     [
-        ({"entrypoints": ["nowhere.at_all"]}, [], EntrypointError,
-         "entrypoint 'nowhere.at_all' could not be loaded: no module named 'nowhere' "
-         "(is its folder on sys.path?"),
-        ({"entrypoints": ["spaces.missing"]}, [], EntrypointError,
-         "entrypoint 'spaces.missing' could not be loaded: 'spaces' has no attribute 'missing'"),
-        ({"entrypoints": ["spaces.layers.nope"]}, [], EntrypointError,
-         "entrypoint 'spaces.layers.nope' could not be loaded: 'spaces.layers' has no attribute"),
-        ({"entrypoints": ["broken_module.f"]}, [], EntrypointError,
-         "entrypoint 'broken_module.f' could not be loaded: importing 'broken_module' failed: "
-         "ModuleNotFoundError: No module named 'not_installed_anywhere' ("),
-        ({"entrypoints": ["spaces..layers"]}, [], SettingError,
-         "hydra.sweeper.entrypoints: 'spaces..layers' is not a dotted path to a function"),
-        ({"entrypoints": ["spaces.not_callable"]}, [], EntrypointError,
-         "entrypoint 'spaces.not_callable' is a int, not a callable"),
-        ({"entrypoints": [3]}, [], SettingError,
-         "hydra.sweeper.entrypoints: 3 is not a dotted path to a function"),
-        ({"entrypoints": ["spaces.returns_mapping"]}, [], EntrypointError,
-         "entrypoint 'spaces.returns_mapping' returned a mapping; it must return an iterable of jobs"),
-        ({"entrypoints": ["spaces.returns_int"]}, [], EntrypointError,
-         "entrypoint 'spaces.returns_int' returned int 3, not an iterable of jobs"),
-        ({"entrypoints": ["spaces.raises_when_called"]}, [], EntrypointFailed,
-         "entrypoint 'spaces.raises_when_called' raised when called: KeyError: 'oops' ("),
-        ({"entrypoints": ["spaces.not_a_job"]}, [], JobError,
-         "entrypoint 'spaces.not_a_job', job #1: a job must be a mapping or an iterable of"),
-        ({"entrypoints": ["spaces.not_a_pair"]}, [], JobError,
-         "entrypoint 'spaces.not_a_pair', job #0: ('+b', 2, 3) is not a (key, value) pair"),
-        ({"entrypoints": ["spaces.empty_key"]}, [], JobError,
-         "entrypoint 'spaces.empty_key', job #0: key '' is not a non-empty string"),
-        ({"entrypoints": ["spaces.bad_value_at_3"]}, [], JobError,
-         "entrypoint 'spaces.bad_value_at_3', job #3, key '+tags': value {'a'} of type set is not"),
-        ({"max_batch_size": 0}, [], SettingError,
-         "hydra.sweeper.max_batch_size=0: expected a positive integer, or null or -1"),
+        (
+            {"entrypoints": ["nowhere.at_all"]},
+            [],
+            EntrypointError,
+            "entrypoint 'nowhere.at_all' could not be loaded: no module named 'nowhere' "
+            "(is its folder on sys.path?",
+        ),
+        (
+            {"entrypoints": ["spaces.missing"]},
+            [],
+            EntrypointError,
+            "entrypoint 'spaces.missing' could not be loaded: 'spaces' has no attribute 'missing'",
+        ),
+        (
+            {"entrypoints": ["spaces.layers.nope"]},
+            [],
+            EntrypointError,
+            "entrypoint 'spaces.layers.nope' could not be loaded: 'spaces.layers' has no attribute",
+        ),
+        (
+            {"entrypoints": ["broken_module.f"]},
+            [],
+            EntrypointError,
+            "entrypoint 'broken_module.f' could not be loaded: importing 'broken_module' failed: "
+            "ModuleNotFoundError: No module named 'not_installed_anywhere' (",
+        ),
+        (
+            {"entrypoints": ["spaces..layers"]},
+            [],
+            SettingError,
+            "hydra.sweeper.entrypoints: 'spaces..layers' is not a dotted path to a function",
+        ),
+        (
+            {"entrypoints": ["spaces.not_callable"]},
+            [],
+            EntrypointError,
+            "entrypoint 'spaces.not_callable' is a int, not a callable",
+        ),
+        (
+            {"entrypoints": [3]},
+            [],
+            SettingError,
+            "hydra.sweeper.entrypoints: 3 is not a dotted path to a function",
+        ),
+        (
+            {"entrypoints": ["spaces.returns_mapping"]},
+            [],
+            EntrypointError,
+            "entrypoint 'spaces.returns_mapping' returned a mapping; "
+            "it must return an iterable of jobs",
+        ),
+        (
+            {"entrypoints": ["spaces.returns_int"]},
+            [],
+            EntrypointError,
+            "entrypoint 'spaces.returns_int' returned int 3, not an iterable of jobs",
+        ),
+        (
+            {"entrypoints": ["spaces.raises_when_called"]},
+            [],
+            EntrypointFailed,
+            "entrypoint 'spaces.raises_when_called' raised when called: KeyError: 'oops' (",
+        ),
+        (
+            {"entrypoints": ["spaces.not_a_job"]},
+            [],
+            JobError,
+            "entrypoint 'spaces.not_a_job', job #1: a job must be a mapping or an iterable of",
+        ),
+        (
+            {"entrypoints": ["spaces.not_a_pair"]},
+            [],
+            JobError,
+            "entrypoint 'spaces.not_a_pair', job #0: ('+b', 2, 3) is not a (key, value) pair",
+        ),
+        (
+            {"entrypoints": ["spaces.empty_key"]},
+            [],
+            JobError,
+            "entrypoint 'spaces.empty_key', job #0: key '' is not a non-empty string",
+        ),
+        (
+            {"entrypoints": ["spaces.bad_value_at_3"]},
+            [],
+            JobError,
+            "entrypoint 'spaces.bad_value_at_3', job #3, key '+tags': "
+            "value {'a'} of type set is not",
+        ),
+        (
+            {"max_batch_size": 0},
+            [],
+            SettingError,
+            "hydra.sweeper.max_batch_size=0: expected a positive integer, or null or -1",
+        ),
         ({"max_batch_size": -2}, [], SettingError, "hydra.sweeper.max_batch_size=-2"),
-        ({}, ["+lr=interval(0,1)"], SettingError,
-         "PythonSweeper does not support sweep type INTERVAL_SWEEP (in '+lr=interval(0,1)')"),
+        (
+            {},
+            ["+lr=interval(0,1)"],
+            SettingError,
+            "PythonSweeper does not support sweep type INTERVAL_SWEEP (in '+lr=interval(0,1)')",
+        ),
     ],
 )
 def test_bad_input_is_one_clear_error_before_any_launch(
@@ -221,7 +315,9 @@ def test_bad_input_is_one_clear_error_before_any_launch(
     assert sweeper.launcher.batches == []  # type: ignore[union-attr]
 
 
-def test_a_bad_job_in_a_generator_fails_when_reached_after_earlier_batches(make_sweeper: Make) -> None:
+def test_a_bad_job_in_a_generator_fails_when_reached_after_earlier_batches(
+    make_sweeper: Make,
+) -> None:
     sweeper = make_sweeper(entrypoints=["spaces.bad_value_at_3_lazily"], max_batch_size=2)
     with pytest.raises(JobError, match=r"job #3, key '\+tags'"):
         sweeper.sweep([])

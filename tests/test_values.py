@@ -5,11 +5,11 @@ from typing import Any
 
 import pytest
 from hydra import compose, initialize
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from hydra._internal.config_loader_impl import ConfigLoaderImpl
 from hydra._internal.grammar.utils import escape_special_characters
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from omegaconf import OmegaConf
 
 from hydra_plugins.hydra_python_sweeper._errors import JobError
@@ -54,9 +54,11 @@ dict_keys = st.from_regex(r"[A-Za-z0-9_\-/\\+.$%*@?|()\[\]{}:=, \t]{1,8}", fullm
 scalars = st.none() | st.booleans() | st.integers() | st.floats() | text
 json_like = st.recursive(
     scalars,
-    lambda inner: st.lists(inner, max_size=4)
-    | st.tuples(inner, inner)
-    | st.dictionaries(dict_keys, inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.tuples(inner, inner)
+        | st.dictionaries(dict_keys, inner, max_size=4)
+    ),
     max_leaves=12,
 )
 
@@ -88,12 +90,55 @@ def test_a_dict_key_is_refused_exactly_when_the_grammar_would_change_its_type(ke
 @pytest.mark.parametrize(
     "value",
     [
-        "", " ", "1", "-1", "1.5", "1e3", "1_000", "true", "False", "null", "NULL", "inf",
-        "-nan", "a b", "a,b", "a=b", "it's", 'say "hi"', "[1, 2]", "{a: 1}", "x:y",
-        "back\\slash", "ends with\\", "\\'", "${model.lr}", "\\${x}", "${oc.env:HOME}",
-        "ünïcödé", "tab\there", "new\nline", "???", "a.b/c-d_e", "@home", "%d", "~x",
-        0, -0.0, 1e-10, 1e300, 2**70, float("inf"), float("-inf"), True, None,
-        [], {}, [[], [[1]]], {"a b": [1, {"c": None}]}, ("tuple", 2),
+        "",
+        " ",
+        "1",
+        "-1",
+        "1.5",
+        "1e3",
+        "1_000",
+        "true",
+        "False",
+        "null",
+        "NULL",
+        "inf",
+        "-nan",
+        "a b",
+        "a,b",
+        "a=b",
+        "it's",
+        'say "hi"',
+        "[1, 2]",
+        "{a: 1}",
+        "x:y",
+        "back\\slash",
+        "ends with\\",
+        "\\'",
+        "${model.lr}",
+        "\\${x}",
+        "${oc.env:HOME}",
+        "ünïcödé",
+        "tab\there",
+        "new\nline",
+        "???",
+        "a.b/c-d_e",
+        "@home",
+        "%d",
+        "~x",
+        0,
+        -0.0,
+        1e-10,
+        1e300,
+        2**70,
+        float("inf"),
+        float("-inf"),
+        True,
+        None,
+        [],
+        {},
+        [[], [[1]]],
+        {"a b": [1, {"c": None}]},
+        ("tuple", 2),
     ],
     ids=repr,
 )
@@ -139,7 +184,7 @@ def test_raw_passes_grammar_through_so_interpolations_resolve() -> None:
         ([1, {2}], "of type set is not supported"),
         ({1: "a"}, "dict key 1 is a int, not a string"),
         ({"": 1}, "dict key '' cannot be written"),
-        ({"it's": 1}, "dict key \"it's\" cannot be written"),
+        ({"it's": 1}, 'dict key "it\'s" cannot be written'),
         ({"0": 1}, "dict key '0' would be read as a number"),
         ({"-1.5e3": 1}, "dict key '-1.5e3' would be read as a number"),
         ({"True": 1}, "dict key 'True' would be read as a bool"),

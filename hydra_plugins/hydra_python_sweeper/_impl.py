@@ -80,8 +80,7 @@ class PythonSweeperImpl(Sweeper):
 
     def __repr__(self) -> str:
         return (
-            f"PythonSweeper(max_batch_size={self.max_batch_size}, "
-            f"entrypoints={self.entrypoints})"
+            f"PythonSweeper(max_batch_size={self.max_batch_size}, entrypoints={self.entrypoints})"
         )
 
     def setup(

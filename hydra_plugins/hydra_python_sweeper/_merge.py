@@ -1,6 +1,6 @@
 """The engine of :func:`hydra_plugins.hydra_python_sweeper.utils.merge_overrides`."""
 
-from typing import Any, Callable, Iterable, Iterator, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, Sequence, Tuple, Union
 
 from ._stages import Factor, _pairs, bare_key, is_one_shot, lazy_product
 
@@ -29,7 +29,7 @@ def merge_pairs(parts: Sequence[Any]) -> Tuple[Pair, ...]:
     >>> merge_pairs([{"a": 1}, [("+a", 2), ("b", 3)]])
     (('a', 1), ('b', 3))
     """
-    merged = {}
+    merged: Dict[Any, Pair] = {}
     for job in parts:
         for key, value in _pairs(job):
             merged.setdefault(bare_key(key) if isinstance(key, str) else key, (key, value))

@@ -77,9 +77,7 @@ def resolve(path: Any) -> Callable[..., Any]:
             f"has no attribute '{parts[index]}'"
         )
     if not callable(target):
-        raise EntrypointError(
-            f"entrypoint '{path}' is a {type(target).__name__}, not a callable"
-        )
+        raise EntrypointError(f"entrypoint '{path}' is a {type(target).__name__}, not a callable")
     return target  # type: ignore[no-any-return]
 
 
@@ -119,7 +117,7 @@ def call_entrypoint(path: str, function: Callable[[], Any]) -> Iterable[Any]:
             f"entrypoint '{path}' returned {type(jobs).__name__} {jobs!r:.80}, "
             "not an iterable of jobs"
         )
-    return jobs  # type: ignore[no-any-return]
+    return jobs
 
 
 def entrypoint_factor(path: str) -> Factor:

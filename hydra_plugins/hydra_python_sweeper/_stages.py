@@ -43,9 +43,7 @@ def _pairs(job: Any) -> Iterable[Any]:
     if isinstance(job, Mapping):
         return job.items()
     if isinstance(job, (str, bytes)) or not isinstance(job, Iterable):
-        raise JobError(
-            f"a job must be a mapping or an iterable of (key, value) pairs, got {job!r}"
-        )
+        raise JobError(f"a job must be a mapping or an iterable of (key, value) pairs, got {job!r}")
     return job
 
 

@@ -18,7 +18,7 @@ through untouched (an interpolation, for instance).
 
 import math
 import re
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, Tuple
 
 from hydra._internal.grammar.utils import escape_special_characters
 from hydra.core.override_parser.types import Quote, QuotedString
@@ -134,7 +134,7 @@ _FORMATTERS: Dict[type, Callable[[Any], str]] = {
 }
 
 
-_CONVERSIONS = (
+_CONVERSIONS: Tuple[Tuple[type, Callable[[Any], Any]], ...] = (
     (int, int),
     (float, float),
     (str, str.__str__),
