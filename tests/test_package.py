@@ -1,0 +1,94 @@
+"""The package as Hydra sees it: discovery stays light, layout and typing are right."""
+
+import doctest
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict, Iterator
+
+import pytest
+
+import hydra_plugins
+from hydra_plugins.hydra_python_sweeper.utils import merge_overrides
+
+PACKAGE = Path(__file__).resolve().parent.parent / "hydra_plugins" / "hydra_python_sweeper"
+MODULES = sorted(
+    f"hydra_plugins.hydra_python_sweeper.{p.stem}"
+    for p in PACKAGE.glob("*.py")
+    if p.stem != "__init__"
+)
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_docstring_examples(module: str) -> None:
+    failed, attempted = doctest.testmod(importlib.import_module(module))
+    assert failed == 0
+    if not module.endswith(("config", "python_sweeper", "_impl", "_sources")):
+        assert attempted > 0, f"{module} should show an example"
+
+
+def test_hydra_plugins_is_a_namespace_package() -> None:
+    assert not (PACKAGE.parent / "__init__.py").exists()
+    assert getattr(hydra_plugins, "__file__", None) is None
+    assert (PACKAGE / "py.typed").is_file()
+
+
+def test_discovered_modules_import_nothing_heavy() -> None:
+    """Hydra imports every non-underscore module at every start: they must stay light."""
+    code = (
+        "import sys\n"
+        "from hydra.core.plugins import Plugins\n"
+        "from hydra.plugins.sweeper import Sweeper\n"
+        "before = set(sys.modules)\n"
+        "Plugins.instance().discover(Sweeper)\n"
+        "print(' '.join(sorted(set(sys.modules) - before)))\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    ours = [m for m in loaded if m.startswith("hydra_plugins.hydra_python_sweeper")]
+    assert "hydra_plugins.hydra_python_sweeper.python_sweeper" in ours
+    assert [m for m in ours if m.rsplit(".", 1)[1].startswith("_")] == []
+    assert {"xxhash", "more_itertools"}.isdisjoint(loaded)
+
+
+# --- merge_overrides ---------------------------------------------------------------------
+
+
+def test_merge_overrides_is_the_product_with_the_first_source_winning() -> None:
+    base = [{"lr": 0.1, "depth": 2}, {"lr": 0.2}]
+    grid = [[("depth", 4), ("+width", 8)], [("+width", 16)]]
+    assert [dict(job) for job in merge_overrides(base, grid)] == [
+        {"lr": 0.1, "depth": 2, "+width": 8},
+        {"lr": 0.1, "depth": 2, "+width": 16},
+        {"lr": 0.2, "depth": 4, "+width": 8},
+        {"lr": 0.2, "+width": 16},
+    ]
+
+
+def test_merge_overrides_is_lazy_and_calls_inner_functions_per_combination() -> None:
+    drawn: Dict[str, int] = {"outer": 0}
+    calls = []
+
+    def outer() -> Iterator[Dict[str, Any]]:
+        for i in range(10**9):
+            drawn["outer"] += 1
+            yield {"i": i}
+
+    def inner() -> Iterator[Dict[str, Any]]:
+        calls.append(1)
+        return iter([{"j": 0}, {"j": 1}])
+
+    jobs = merge_overrides(outer(), inner)
+    assert [dict(next(jobs)) for _ in range(3)] == [
+        {"i": 0, "j": 0},
+        {"i": 0, "j": 1},
+        {"i": 1, "j": 0},
+    ]
+    assert drawn["outer"] == 2 and len(calls) == 2
+
+
+def test_merge_overrides_refuses_an_inner_one_shot_iterator() -> None:
+    with pytest.raises(TypeError, match="only the first source is iterated once"):
+        merge_overrides([{"a": 1}], iter([{"b": 2}]))
