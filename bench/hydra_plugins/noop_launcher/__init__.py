@@ -1,0 +1,1 @@
+"""A launcher that runs nothing, for the benchmarks."""
