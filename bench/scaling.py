@@ -36,14 +36,16 @@ SWEEPERS = ("basic", "python", "python+dedup")
 def command(sweeper: str, n: int, sweep_dir: str) -> List[str]:
     common = [sys.executable, str(HERE / "app.py"), "-m", f"hydra.sweep.dir={sweep_dir}"]
     if sweeper == "basic":
-        return common + [
+        return [
+            *common,
             "hydra/sweeper=basic",
             "hydra.sweeper.max_batch_size=1000",
             "+a=range(0,10)",
             "+b=range(0,10)",
             f"+c=range(0,{n // 100})",
         ]
-    return common + [
+    return [
+        *common,
         "hydra/sweeper=python",
         "hydra.sweeper.entrypoints=[spaces.grid]",
         "hydra.sweeper.max_batch_size=1000",
