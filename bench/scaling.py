@@ -47,7 +47,7 @@ def command(sweeper: str, n: int, sweep_dir: str) -> List[str]:
     return [
         *common,
         "hydra/sweeper=python",
-        "hydra.sweeper.entrypoints=[spaces.grid]",
+        "hydra.sweeper.entrypoints=[bench_spaces.grid]",
         "hydra.sweeper.max_batch_size=1000",
         "hydra.sweeper.validate=false",
         "hydra.sweeper.keep_returns=false",

@@ -1,7 +1,8 @@
 """Each pipeline stage on its own."""
 
 import itertools
-from typing import Any, Iterator, List
+from types import MappingProxyType
+from typing import Any, Dict, Iterator, List
 
 import pytest
 from more_itertools import chunked
@@ -18,6 +19,7 @@ from hydra_plugins.hydra_python_sweeper._stages import (
     number_batches,
     unique_jobs,
 )
+from hydra_plugins.hydra_python_sweeper._values import format_value
 
 
 class Tally:
@@ -36,16 +38,24 @@ class Tally:
 # --- format_job / format_jobs ---------------------------------------------------------
 
 
+def as_dict(formatted: Any) -> Dict[str, str]:
+    """A formatted job as bare key -> override."""
+    shape, overrides = formatted
+    return dict(zip(shape.bares, overrides))
+
+
 def test_format_job_accepts_mappings_items_and_pair_iterables() -> None:
-    expected = (("a", "a=1"), ("b", "+b=x"))
-    assert format_job({"a": 1, "+b": "x"}) == expected
-    assert format_job({"a": 1, "+b": "x"}.items()) == expected
-    assert format_job([("a", 1), ["+b", "x"]]) == expected
-    assert format_job(iter([("a", 1), ("+b", "x")])) == expected
+    expected = {"a": "a=1", "b": "+b=x"}
+    assert as_dict(format_job({"a": 1, "+b": "x"})) == expected
+    assert as_dict(format_job({"a": 1, "+b": "x"}.items())) == expected
+    assert as_dict(format_job([("a", 1), ["+b", "x"]])) == expected
+    assert as_dict(format_job(iter([("a", 1), ("+b", "x")]))) == expected
+    assert as_dict(format_job(MappingProxyType({"a": 1, "+b": "x"}))) == expected
 
 
 def test_format_job_keeps_the_first_of_two_keys_that_differ_only_by_prefix() -> None:
-    assert format_job([("+a", 1), ("a", 2), ("++a", 3), ("~a", None)]) == (("a", "+a=1"),)
+    assert as_dict(format_job([("+a", 1), ("a", 2), ("++a", 3), ("~a", None)])) == {"a": "+a=1"}
+    assert as_dict(format_job([("+a", 1), ("b", 2), ("a", {3})])) == {"a": "+a=1", "b": "b=2"}
 
 
 @pytest.mark.parametrize(
@@ -65,15 +75,25 @@ def test_format_job_rejects_malformed_jobs(job: Any, message: str) -> None:
     assert str(info.value) == message
 
 
+def test_format_job_writes_ints_as_format_value_does() -> None:
+    values = [0, -5, 2**80, True, False, 1.0]
+    assert format_job({f"k{i}": v for i, v in enumerate(values)})[1] == [
+        f"k{i}={format_value(v)}" for i, v in enumerate(values)
+    ]
+
+
 def test_format_job_names_the_key_of_an_unsupported_value() -> None:
     with pytest.raises(JobError) as info:
         format_job({"a": 1, "tags": {"x"}})
     assert info.value.key == "tags"
+    with pytest.raises(JobError) as info:
+        format_job([("+a", 1), ("a", {2}), ("b", {3})])  # the repeated key is dropped, not "b"
+    assert info.value.key == "b"
 
 
 def test_format_jobs_locates_errors_by_source_job_number_and_key() -> None:
     jobs = format_jobs([{"a": 1}, {"a": 2}, {"a": 3, "b": b"?"}], "entrypoint 'm.f'")
-    assert next(jobs) == (("a", "a=1"),)
+    assert next(jobs)[1] == ["a=1"]
     with pytest.raises(JobError) as info:
         list(jobs)
     assert str(info.value).startswith("entrypoint 'm.f', job #2, key 'b': value b'?' of type bytes")
@@ -136,16 +156,22 @@ def test_lazy_product_calls_the_outer_factor_once_and_inner_ones_per_combination
 
 
 def test_merge_jobs_keeps_the_first_occurrence_of_a_key_in_factor_order() -> None:
-    cli = (("lr", "lr=0.1"),)
-    entry = (("lr", "lr=0.5"), ("depth", "depth=3"))
+    cli = format_job({"lr": 0.1})
+    entry = format_job({"+lr": 0.5, "depth": 3})
     assert list(merge_jobs([(cli, entry), (entry, cli)])) == [
         ["lr=0.1", "depth=3"],
-        ["lr=0.5", "depth=3"],
+        ["+lr=0.5", "depth=3"],
     ]
 
 
 def test_merge_jobs_of_single_factors_and_empty_jobs() -> None:
-    assert list(merge_jobs([((("a", "a=1"),),), ((),), ((), ())])) == [["a=1"], [], []]
+    a, empty = format_job({"a": 1}), format_job({})
+    assert list(merge_jobs([(a,), (empty,), (empty, empty), (empty, a, a)])) == [
+        ["a=1"],
+        [],
+        [],
+        ["a=1"],
+    ]
 
 
 def test_bare_key_strips_every_prefix_only() -> None:

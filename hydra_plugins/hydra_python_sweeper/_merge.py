@@ -2,7 +2,7 @@
 
 from typing import Any, Callable, Dict, Iterable, Iterator, Sequence, Tuple, Union
 
-from ._stages import Factor, _pairs, bare_key, is_one_shot, lazy_product
+from ._stages import Factor, bare_key, is_one_shot, keys_and_values, lazy_product
 
 Pair = Tuple[str, Any]
 
@@ -31,7 +31,7 @@ def merge_pairs(parts: Sequence[Any]) -> Tuple[Pair, ...]:
     """
     merged: Dict[Any, Pair] = {}
     for job in parts:
-        for key, value in _pairs(job):
+        for key, value in zip(*keys_and_values(job)):
             merged.setdefault(bare_key(key) if isinstance(key, str) else key, (key, value))
     return tuple(merged.values())
 

@@ -22,7 +22,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 from hydra.core.override_parser.types import Override
 
 from ._errors import EntrypointError, EntrypointFailed, SettingError, describe_exception
-from ._stages import Factor, FormattedJob, bare_key, format_jobs, is_one_shot
+from ._stages import Factor, FormattedJob, format_jobs, format_override, is_one_shot
 
 
 def command_line_factors(overrides: Iterable[Override]) -> List[Factor]:
@@ -41,7 +41,9 @@ def command_line_factors(overrides: Iterable[Override]) -> List[Factor]:
                 f"PythonSweeper does not support sweep type {override.value_type.name} "
                 f"(in '{override.input_line}'): only choices and ranges can be enumerated"
             )
-    return [_constant([((bare_key(key), o),) for o in strings]) for key, strings in values.items()]
+    return [
+        _constant([format_override(key, o) for o in strings]) for key, strings in values.items()
+    ]
 
 
 def _constant(jobs: List[FormattedJob]) -> Factor:

@@ -15,9 +15,21 @@ inner factor once per combination of the factors outside it, so a generator is
 never asked for more than the job being built.
 """
 
+import itertools
 from collections.abc import Iterator as IteratorABC
 from collections.abc import Mapping
-from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Tuple,
+)
 
 import xxhash
 
@@ -25,9 +37,29 @@ from ._digests import DigestSet
 from ._errors import EntrypointFailed, JobError, PythonSweeperError, describe_exception
 from ._values import format_value
 
-#: A job after formatting: ``(bare key, "key=value")`` pairs, one per distinct key.
-FormattedJob = Tuple[Tuple[str, str], ...]
+
+class Shape(NamedTuple):
+    """What a job's keys alone decide, computed once per distinct tuple of keys.
+
+    ``bares``: the bare keys of the pairs kept; ``prefixes``: their ``"key="``;
+    ``keep``: which pairs are kept (``None``: all; a repeated key keeps its first pair);
+    ``uid``: a number of its own, for cheap cache keys.
+    """
+
+    bares: Tuple[str, ...]
+    prefixes: Tuple[str, ...]
+    keep: Optional[Tuple[bool, ...]]
+    uid: int
+
+
+#: A job after formatting: its shape and the overrides of the pairs it keeps.
+FormattedJob = Tuple[Shape, List[str]]
 Factor = Callable[[], Iterable[Any]]
+
+_CACHE_SIZE = 4096
+_shapes: Dict[Tuple[Any, ...], Shape] = {}
+_plans: Dict[Tuple[int, ...], Optional[Tuple[bool, ...]]] = {}
+_uids = itertools.count()
 
 
 def bare_key(key: str) -> str:
@@ -39,44 +71,108 @@ def bare_key(key: str) -> str:
     return key.lstrip("+~")
 
 
-def _pairs(job: Any) -> Iterable[Any]:
+def job_shape(keys: Tuple[Any, ...]) -> Shape:
+    """The shape of a job with these keys (cached); :class:`JobError` for a bad key.
+
+    >>> job_shape(("+a", "b", "a")).bares, job_shape(("+a", "b", "a")).keep
+    (('a', 'b'), (True, True, False))
+    """
+    try:
+        return _shapes[keys]
+    except (KeyError, TypeError):
+        pass
+    bares: Dict[str, str] = {}
+    keep = []
+    for key in keys:
+        if type(key) is not str or not key:
+            raise JobError(f"key {key!r} is not a non-empty string")
+        bare = bare_key(key)
+        keep.append(bare not in bares)
+        bares.setdefault(bare, f"{key}=")
+    shape = Shape(
+        tuple(bares), tuple(bares.values()), None if all(keep) else tuple(keep), next(_uids)
+    )
+    if len(_shapes) >= _CACHE_SIZE:
+        _shapes.clear()
+        _plans.clear()
+    _shapes[keys] = shape
+    return shape
+
+
+def keys_and_values(job: Any) -> Tuple[Tuple[Any, ...], Iterable[Any]]:
+    """A job's keys and values; :class:`JobError` if it is not a mapping or pairs.
+
+    >>> keys_and_values([("a", 1), ("b", 2)])
+    (('a', 'b'), [1, 2])
+    """
+    if type(job) is dict:
+        return tuple(job), job.values()
     if isinstance(job, Mapping):
-        return job.items()
+        return tuple(job.keys()), list(job.values())
     if isinstance(job, (str, bytes)) or not isinstance(job, Iterable):
         raise JobError(f"a job must be a mapping or an iterable of (key, value) pairs, got {job!r}")
-    return job
-
-
-def format_job(job: Any) -> FormattedJob:
-    """One job as ``(bare key, override)`` pairs; the first of two equal keys wins.
-
-    >>> format_job({"lr": 0.1, "+tag": "a b"})
-    (('lr', 'lr=0.1'), ('tag', "+tag='a b'"))
-    >>> format_job([("a", 1), ("+a", 2)])
-    (('a', 'a=1'),)
-    """
-    formatted = {}
-    for pair in _pairs(job):
+    keys, values = [], []
+    for pair in job:
         try:
             key, value = pair
         except (TypeError, ValueError):
             raise JobError(f"{pair!r} is not a (key, value) pair") from None
-        if type(key) is not str or not key:
-            raise JobError(f"key {key!r} is not a non-empty string")
+        keys.append(key)
+        values.append(value)
+    return tuple(keys), values
+
+
+def format_job(job: Any) -> FormattedJob:
+    """One job (a mapping or ``(key, value)`` pairs) as its shape and overrides.
+
+    >>> shape, overrides = format_job({"lr": 0.1, "+tag": "a b", "+lr": 2})
+    >>> shape.bares, overrides
+    (('lr', 'tag'), ['lr=0.1', "+tag='a b'"])
+    """
+    keys, values = keys_and_values(job)
+    shape = job_shape(keys)
+    kept = values if shape.keep is None else itertools.compress(values, shape.keep)
+    overrides = []
+    try:
+        # A loop, not a comprehension: faster before Python 3.12. Ints, the most common
+        # value, are written inline, exactly as format_value would.
+        for prefix, value in zip(shape.prefixes, kept):
+            overrides.append(
+                f"{prefix}{value}" if type(value) is int else prefix + format_value(value)
+            )
+    except JobError as error:
+        raise JobError(error.reason, _failing_key(keys, values)) from None
+    return shape, overrides
+
+
+def format_override(key: str, override: str) -> FormattedJob:
+    """A job of one override already written (a command-line value, for instance).
+
+    >>> format_override("+a", "+a=1")[1]
+    ['+a=1']
+    """
+    return job_shape((key,)), [override]
+
+
+def _failing_key(keys: Sequence[str], values: Iterable[Any]) -> Optional[str]:
+    """The key of the first kept pair whose value cannot be written."""
+    seen = set()
+    for key, value in zip(keys, values):
         bare = bare_key(key)
-        if bare not in formatted:
+        if bare not in seen:
+            seen.add(bare)
             try:
-                formatted[bare] = f"{key}={format_value(value)}"
-            except JobError as error:
-                raise JobError(error.reason, key) from None
-    return tuple(formatted.items())
+                format_value(value)
+            except JobError:
+                return key
+    return None
 
 
 def format_jobs(jobs: Iterable[Any], source: str) -> Iterator[FormattedJob]:
     """Format each job of ``jobs``; errors name ``source`` and the job's number.
 
-    >>> list(format_jobs([{"a": 1}, {"a": [2, 3]}], "demo"))
-    [(('a', 'a=1'),), (('a', 'a=[2, 3]'),)]
+    >>> [overrides for _, overrides in format_jobs([{"a": 1}, {"a": [2, 3]}], "demo")]
+    [['a=1'], ['a=[2, 3]']]
     """
     index = 0  # the number of the job being generated or formatted
     try:
@@ -120,19 +216,32 @@ def lazy_product(*factors: Factor) -> Iterator[Tuple[Any, ...]]:
 def merge_jobs(combinations: Iterable[Sequence[FormattedJob]]) -> Iterator[List[str]]:
     """Join each combination's parts into one job; on a shared key the first wins.
 
-    >>> list(merge_jobs([((("a", "a=1"),), (("b", "b=2"), ("a", "+a=3")))]))
-    [['a=1', 'b=2']]
+    >>> a, b = format_job({"a": 1}), format_job({"b": 2, "+a": 3})
+    >>> list(merge_jobs([(a, b), (b, a)]))
+    [['a=1', 'b=2'], ['b=2', '+a=3']]
     """
     for parts in combinations:
         if len(parts) == 1:
-            yield [override for _, override in parts[0]]
+            yield parts[0][1]
             continue
-        merged = {}
-        for part in parts:
-            for key, override in part:
-                if key not in merged:
-                    merged[key] = override
-        yield list(merged.values())
+        plan_key = tuple([shape.uid for shape, _ in parts])
+        try:
+            plan = _plans[plan_key]
+        except KeyError:
+            plan = _plans[plan_key] = _merge_plan([shape for shape, _ in parts])
+        overrides = [override for _, part in parts for override in part]
+        yield overrides if plan is None else list(itertools.compress(overrides, plan))
+
+
+def _merge_plan(shapes: Sequence[Shape]) -> Optional[Tuple[bool, ...]]:
+    """Which of the parts' overrides, laid end to end, a merged job keeps (``None``: all)."""
+    seen: set = set()
+    keep = []
+    for shape in shapes:
+        for bare in shape.bares:
+            keep.append(bare not in seen)
+            seen.add(bare)
+    return None if all(keep) else tuple(keep)
 
 
 def job_digest(job: Sequence[str]) -> bytes:

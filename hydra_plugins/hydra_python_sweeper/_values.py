@@ -12,8 +12,11 @@ value once Hydra parses the override::
 
 Strings are written bare only when the grammar reads them back as the same
 string; otherwise they are single-quoted. A ``${`` in a string is escaped, so
-the string stays literal; wrap a value in :class:`raw` to pass grammar text
-through untouched (an interpolation, for instance).
+the string stays literal; wrap a value in :class:`~.utils.raw` to pass grammar
+text through untouched (an interpolation, for instance)::
+
+    >>> format_value(raw("${model.width}")), format_value("${model.width}")
+    ('${model.width}', "'\\\\${model.width}'")
 """
 
 import math
@@ -24,19 +27,7 @@ from hydra._internal.grammar.utils import escape_special_characters
 from hydra.core.override_parser.types import Quote, QuotedString
 
 from ._errors import JobError
-
-
-class raw(str):
-    """A string written into the override as it is, in Hydra's grammar.
-
-    >>> format_value(raw("${model.width}"))
-    '${model.width}'
-    >>> format_value("${model.width}")
-    "'\\\\${model.width}'"
-    """
-
-    __slots__ = ()
-
+from .utils import raw
 
 # A string the grammar reads back unchanged without quotes: identifiers joined by
 # '/' or '.', none of them a word the grammar reads as null, a bool, inf or nan.

@@ -1,4 +1,7 @@
-"""Helpers for writing entrypoints."""
+"""Helpers for writing entrypoints.
+
+Hydra imports this module at every application start: it imports nothing heavy.
+"""
 
 from typing import Any, Callable, Iterable, Iterator, Tuple, Union
 
@@ -23,3 +26,15 @@ def merge_overrides(*sources: Source) -> Iterator[Tuple[Tuple[str, Any], ...]]:
     from ._merge import merge_sources
 
     return merge_sources(sources)
+
+
+class raw(str):
+    """A value written into the override as it is, in Hydra's override grammar.
+
+    A plain string is always kept literal (a ``${`` in it is escaped); a ``raw``
+    string is not, so it can hold an interpolation or a grammar function::
+
+        {"model.width": raw("${base.width}"), "+seed": raw("int(3.0)")}
+    """
+
+    __slots__ = ()

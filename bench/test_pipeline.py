@@ -1,0 +1,139 @@
+"""pytest-benchmark: each pipeline stage and the whole pipeline, next to the plain-Python
+floor and to Hydra's BasicSweeper, over the same 3-key space of N jobs.
+
+    pytest bench/ --benchmark-only
+"""
+
+import itertools
+from collections import deque
+from typing import Any, Callable, Iterable, List
+
+import bench_spaces
+import pytest
+import xxhash
+from conftest import N
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from more_itertools import chunked
+
+from hydra_plugins.hydra_python_sweeper._impl import PythonSweeperImpl
+from hydra_plugins.hydra_python_sweeper._stages import (
+    format_jobs,
+    format_override,
+    lazy_product,
+    merge_jobs,
+    unique_jobs,
+)
+
+BATCH = 1000
+
+
+def drain(iterable: Iterable[Any]) -> None:
+    deque(iterable, maxlen=0)
+
+
+def run(benchmark: Any, make: Callable[[], Iterable[Any]], expected: int) -> None:
+    """Benchmark draining ``make()``; check it held ``expected`` items."""
+    count = sum(1 for _ in make())
+    assert count == expected
+    benchmark(lambda: drain(make()))
+
+
+# --- the floor: what plain Python needs for the same work --------------------------------
+
+
+def floor_jobs() -> Iterable[List[str]]:
+    for a, b, c in itertools.product(range(10), range(10), range(N // 100)):
+        yield [f"+a={a}", f"+b={b}", f"+c={c}"]
+
+
+def test_floor(benchmark: Any) -> None:
+    """itertools.product + f-strings + chunking: no checks, no generality."""
+    run(benchmark, lambda: chunked(floor_jobs(), BATCH), N // BATCH)
+
+
+def test_floor_dedup(benchmark: Any) -> None:
+    """The floor, plus an xxh3-128 digest of each job kept in a Python set."""
+
+    def make() -> Iterable[Any]:
+        seen: set = set()
+        for job in floor_jobs():
+            digest = xxhash.xxh3_128_digest("\0".join(sorted(job)).encode())
+            if digest not in seen:
+                seen.add(digest)
+                yield job
+
+    run(benchmark, lambda: chunked(make(), BATCH), N // BATCH)
+
+
+# --- Hydra's BasicSweeper ------------------------------------------------------------------
+
+
+def test_basic_sweeper(benchmark: Any) -> None:
+    """BasicSweeper.split_arguments over the same space (it builds every job up front)."""
+    overrides = OverridesParser.create().parse_overrides(bench_spaces.command_line(N))
+    run(benchmark, lambda: BasicSweeper.split_arguments(overrides, BATCH), N // BATCH)
+
+
+# --- the stages -------------------------------------------------------------------------
+
+
+def test_stage_entrypoint_alone(benchmark: Any) -> None:
+    """The entrypoint's own generator: the part of the cost that is the user's."""
+    run(benchmark, lambda: bench_spaces.jobs(N), N)
+
+
+def test_stage_format_jobs(benchmark: Any) -> None:
+    run(benchmark, lambda: format_jobs(bench_spaces.jobs(N), "bench"), N)
+
+
+def test_stage_product_merge(benchmark: Any) -> None:
+    """lazy_product + merge_jobs over a single formatted factor."""
+    formatted = list(format_jobs(bench_spaces.jobs(N), "bench"))
+    run(benchmark, lambda: merge_jobs(lazy_product(lambda: formatted)), N)
+
+
+def test_stage_product_of_three_factors(benchmark: Any) -> None:
+    """lazy_product + merge_jobs over three factors, one per key (the command line's shape)."""
+    factors = [
+        tuple(format_override(f"+{k}", f"+{k}={v}") for v in range(size))
+        for k, size in (("a", 10), ("b", 10), ("c", N // 100))
+    ]
+    run(benchmark, lambda: merge_jobs(lazy_product(*(lambda f=f: f for f in factors))), N)
+
+
+def test_stage_unique_jobs_dedup(benchmark: Any) -> None:
+    jobs = list(floor_jobs())
+    run(benchmark, lambda: unique_jobs(jobs), N)
+
+
+# --- the whole pipeline ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def sweeper(monkeypatch: Any) -> Callable[..., PythonSweeperImpl]:
+    monkeypatch.setenv("BENCH_N", str(N))
+
+    def make(**settings: Any) -> PythonSweeperImpl:
+        return PythonSweeperImpl(
+            entrypoints=["bench_spaces.grid"], max_batch_size=BATCH, **settings
+        )
+
+    return make
+
+
+def test_pipeline(benchmark: Any, sweeper: Callable[..., PythonSweeperImpl]) -> None:
+    """Generator entrypoint -> batches of 1000: everything before launch() but validation."""
+    s = sweeper()
+    run(benchmark, lambda: chunked(s.jobs([]), BATCH), N // BATCH)
+
+
+def test_pipeline_dedup(benchmark: Any, sweeper: Callable[..., PythonSweeperImpl]) -> None:
+    s = sweeper(remove_duplicates=True)
+    run(benchmark, lambda: chunked(s.jobs([]), BATCH), N // BATCH)
+
+
+def test_pipeline_command_line(benchmark: Any, sweeper: Callable[..., PythonSweeperImpl]) -> None:
+    """The same space from the command line, through this sweeper (no entrypoint)."""
+    s = PythonSweeperImpl(max_batch_size=BATCH)
+    run(benchmark, lambda: chunked(s.jobs(bench_spaces.command_line(N)), BATCH), N // BATCH)
