@@ -28,6 +28,7 @@ from typing import (
     NamedTuple,
     Optional,
     Sequence,
+    Set,
     Tuple,
 )
 
@@ -235,7 +236,7 @@ def merge_jobs(combinations: Iterable[Sequence[FormattedJob]]) -> Iterator[List[
 
 def _merge_plan(shapes: Sequence[Shape]) -> Optional[Tuple[bool, ...]]:
     """Which of the parts' overrides, laid end to end, a merged job keeps (``None``: all)."""
-    seen: set = set()
+    seen: Set[str] = set()
     keep = []
     for shape in shapes:
         for bare in shape.bares:
