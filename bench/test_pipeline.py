@@ -96,7 +96,7 @@ def test_stage_product_merge(benchmark: Any) -> None:
 def test_stage_product_of_three_factors(benchmark: Any) -> None:
     """lazy_product + merge_jobs over three factors, one per key (the command line's shape)."""
     factors = [
-        tuple(format_override(f"+{k}", f"+{k}={v}") for v in range(size))
+        tuple(format_override(f"+{k}", f"+{k}={v}", v) for v in range(size))
         for k, size in (("a", 10), ("b", 10), ("c", N // 100))
     ]
     run(benchmark, lambda: merge_jobs(lazy_product(*(lambda f=f: f for f in factors))), N)
@@ -125,15 +125,15 @@ def sweeper(monkeypatch: Any) -> Callable[..., PythonSweeperImpl]:
 def test_pipeline(benchmark: Any, sweeper: Callable[..., PythonSweeperImpl]) -> None:
     """Generator entrypoint -> batches of 1000: everything before launch() but validation."""
     s = sweeper()
-    run(benchmark, lambda: chunked(s.jobs([]), BATCH), N // BATCH)
+    run(benchmark, lambda: s.stream([], BATCH).batches, N // BATCH)
 
 
 def test_pipeline_dedup(benchmark: Any, sweeper: Callable[..., PythonSweeperImpl]) -> None:
     s = sweeper(remove_duplicates=True)
-    run(benchmark, lambda: chunked(s.jobs([]), BATCH), N // BATCH)
+    run(benchmark, lambda: s.stream([], BATCH).batches, N // BATCH)
 
 
 def test_pipeline_command_line(benchmark: Any, sweeper: Callable[..., PythonSweeperImpl]) -> None:
     """The same space from the command line, through this sweeper (no entrypoint)."""
     s = PythonSweeperImpl(max_batch_size=BATCH)
-    run(benchmark, lambda: chunked(s.jobs(bench_spaces.command_line(N)), BATCH), N // BATCH)
+    run(benchmark, lambda: s.stream(bench_spaces.command_line(N), BATCH).batches, N // BATCH)

@@ -40,7 +40,7 @@ class Tally:
 
 def as_dict(formatted: Any) -> Dict[str, str]:
     """A formatted job as bare key -> override."""
-    shape, overrides = formatted
+    shape, overrides, _ = formatted
     return dict(zip(shape.bares, overrides))
 
 

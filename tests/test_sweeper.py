@@ -207,7 +207,7 @@ def test_an_entrypoint_raising_mid_sweep_keeps_the_batches_before(make_sweeper: 
             [],
             EntrypointError,
             "entrypoint 'nowhere.at_all' could not be loaded: no module named 'nowhere' "
-            "(is its folder on sys.path?",
+            "(the folder of the application's script is on sys.path",
         ),
         (
             {"entrypoints": ["spaces.missing"]},

@@ -45,6 +45,10 @@ class EntrypointFailed(PythonSweeperError):
     """An entrypoint raised while its jobs were being generated."""
 
 
+class FilterFailed(PythonSweeperError):
+    """A filter raised on a job."""
+
+
 def describe_exception(exc: BaseException) -> str:
     """``Type: message (file:line in function)``, the line being where it was raised.
 

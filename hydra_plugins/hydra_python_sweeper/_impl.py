@@ -4,7 +4,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence
+from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.plugins import Plugins
@@ -16,8 +16,15 @@ from more_itertools import chunked
 from omegaconf import DictConfig, OmegaConf
 
 from ._errors import JobError, PythonSweeperError, SettingError
-from ._sources import command_line_factors, entrypoint_factors
-from ._stages import lazy_product, merge_jobs, number_batches, unique_jobs
+from ._sources import command_line_factors, entrypoint_factors, filters, total_jobs
+from ._stages import (
+    filter_jobs,
+    lazy_product,
+    merge_jobs,
+    number_batches,
+    select_shard,
+    unique_jobs,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +65,23 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'es' if noun.endswith('ch') else 's'}"
 
 
+def shard_jobs(total: int, size: int, index: int, count: int) -> int:
+    """How many of ``total`` jobs, in batches of ``size`` dealt round-robin, shard ``index`` gets.
+
+    >>> [shard_jobs(10, 3, i, 2) for i in range(2)]  # batches 3 3 3 1: shard 0 gets 3+3
+    [6, 4]
+    """
+    batches = -(-total // size)
+    return sum(min(size, total - k * size) for k in range(index, batches, count))
+
+
+class Stream(NamedTuple):
+    """The sweep's numbered batches, and how many jobs they hold when that is known."""
+
+    batches: Iterator[Tuple[int, Sequence[Sequence[str]]]]
+    total: Optional[int]
+
+
 class PythonSweeperImpl(Sweeper):
     def __init__(
         self,
@@ -67,6 +91,11 @@ class PythonSweeperImpl(Sweeper):
         params: Optional[Dict[str, str]] = None,
         validate: bool = True,
         keep_returns: bool = True,
+        filters: Optional[Sequence[str]] = None,
+        dry_run: bool = False,
+        preview: int = 10,
+        shard_index: int = 0,
+        num_shards: int = 1,
     ) -> None:
         self.max_batch_size = max_batch_size
         self.entrypoints = list(entrypoints or [])
@@ -74,6 +103,11 @@ class PythonSweeperImpl(Sweeper):
         self.params = dict(params or {})
         self.validate = validate
         self.keep_returns = keep_returns
+        self.filters = list(filters or [])
+        self.dry_run = dry_run
+        self.preview = preview
+        self.shard_index = shard_index
+        self.num_shards = num_shards
         self.hydra_context: Optional[HydraContext] = None
         self.config: Optional[DictConfig] = None
         self.launcher: Optional[Launcher] = None
@@ -96,8 +130,29 @@ class PythonSweeperImpl(Sweeper):
             hydra_context=hydra_context, task_function=task_function, config=config
         )
 
-    def jobs(self, arguments: List[str]) -> Iterator[Sequence[str]]:
-        """The sweep's jobs, lazily: each a list of override strings.
+    def check_settings(self) -> Optional[int]:
+        """Check the settings that need no job; return the batch size (``None``: one batch)."""
+        size = batch_size(self.max_batch_size)
+        if not _is_int(self.num_shards) or self.num_shards < 1:
+            raise SettingError(
+                f"hydra.sweeper.num_shards={self.num_shards!r}: expected a positive integer"
+            )
+        if not _is_int(self.shard_index) or not 0 <= self.shard_index < self.num_shards:
+            raise SettingError(
+                f"hydra.sweeper.shard_index={self.shard_index!r}: expected an integer from 0 "
+                f"to num_shards - 1 = {self.num_shards - 1}"
+            )
+        if self.num_shards > 1 and size is None:
+            raise SettingError(
+                "hydra.sweeper.num_shards > 1 needs hydra.sweeper.max_batch_size: shards are "
+                "dealt whole batches, so every process must cut the stream the same way"
+            )
+        if not _is_int(self.preview) or self.preview < 0:
+            raise SettingError(f"hydra.sweeper.preview={self.preview!r}: expected an integer >= 0")
+        return size
+
+    def stream(self, arguments: List[str], size: Optional[int] = None) -> Stream:
+        """The pipeline of :mod:`._stages` for this sweep, not yet started.
 
         Everything that can be checked without generating jobs is checked here,
         when this is called, not when the first job is drawn.
@@ -106,19 +161,40 @@ class PythonSweeperImpl(Sweeper):
         parser = OverridesParser.create(config_loader=loader)
         given = [f"{key}={value}" for key, value in self.params.items()] + list(arguments)
         factors = command_line_factors(parser.parse_overrides(given))
-        factors += entrypoint_factors(self.entrypoints)
-        jobs: Iterator[Sequence[str]] = merge_jobs(lazy_product(*factors))
+        factors += entrypoint_factors(_plain(self.entrypoints, "entrypoints"))
+        predicates = filters(_plain(self.filters, "filters"))
+
+        combinations: Iterator[Any] = lazy_product(*factors)
+        if predicates:
+            combinations = filter_jobs(combinations, predicates)
+        jobs: Iterator[Sequence[str]] = merge_jobs(combinations)
         if self.remove_duplicates:
             jobs = unique_jobs(jobs)
-        return jobs
+        batches = number_batches(chunked(jobs, size))
+
+        total = None if predicates or self.remove_duplicates else total_jobs(factors)
+        if self.num_shards > 1:
+            assert size is not None
+            batches = select_shard(batches, self.shard_index, self.num_shards)
+            if total is not None:
+                total = shard_jobs(total, size, self.shard_index, self.num_shards)
+        return Stream(batches, total)
 
     def sweep(self, arguments: List[str]) -> Any:
         assert self.config is not None and self.launcher is not None
-        size = batch_size(self.max_batch_size)
+        size = self.check_settings()
         log.info(f"{self!r} sweeping")
-        batches = chunked(self.jobs(arguments), size)
-
+        if self.num_shards > 1:
+            log.info(
+                f"Shard {self.shard_index} of {self.num_shards}: batches "
+                f"{self.shard_index}, {self.shard_index + self.num_shards}, ... "
+                f"of {size} jobs each"
+            )
+        batches, total = self.stream(arguments, size)
         sweep_dir = Path(self.config.hydra.sweep.dir)
+        if self.dry_run:
+            return self.preview_jobs(batches, str(sweep_dir))
+
         log.info(f"Sweep output dir : {sweep_dir}")
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
@@ -126,8 +202,12 @@ class PythonSweeperImpl(Sweeper):
         returns: List[Sequence[JobReturn]] = []
         launched = batches_done = 0
         try:
-            for start, batch in number_batches(batches):
-                log.info(f"Batch {batches_done + 1} : jobs #{start} to #{start + len(batch) - 1}")
+            for start, batch in batches:
+                end = start + len(batch) - 1
+                log.info(
+                    f"Batch {batches_done + 1} : jobs #{start} to #{end} "
+                    f"({progress(launched + len(batch), total)})"
+                )
                 if self.validate:
                     self.validate_jobs(start, batch)
                 results = self.launcher.launch(batch, initial_job_idx=start)
@@ -150,6 +230,21 @@ class PythonSweeperImpl(Sweeper):
             return returns
         return SweepSummary(jobs=launched, batches=batches_done, sweep_dir=str(sweep_dir))
 
+    def preview_jobs(
+        self, batches: Iterable[Tuple[int, Sequence[Sequence[str]]]], sweep_dir: str
+    ) -> SweepSummary:
+        """The dry run: count every job by streaming, show the first ``preview``."""
+        log.info(f"Dry run: nothing is launched. The first {plural(self.preview, 'job')}:")
+        jobs = count = 0
+        for start, batch in batches:
+            for number, job in enumerate(batch[: max(0, self.preview - jobs)], start):
+                log.info(f"\t#{number} : {' '.join(job)}")
+            jobs += len(batch)
+            count += 1
+        shard = f" (shard {self.shard_index} of {self.num_shards})" if self.num_shards > 1 else ""
+        log.info(f"Dry run: {plural(jobs, 'job')} in {plural(count, 'batch')}{shard}")
+        return SweepSummary(jobs=jobs, batches=count, sweep_dir=sweep_dir)
+
     def validate_jobs(self, start: int, batch: Iterable[Sequence[str]]) -> None:
         """Compose each job's config, as the launcher will; fail on the first that cannot."""
         tic = time.perf_counter()
@@ -164,3 +259,31 @@ class PythonSweeperImpl(Sweeper):
         log.debug(
             f"Validated jobs #{start} to #{number} in {time.perf_counter() - tic:0.2f} seconds"
         )
+
+
+def progress(done: int, total: Optional[int]) -> str:
+    """How far a sweep is, as the batch lines say it.
+
+    >>> progress(3000, None), progress(3000, 14000)
+    ('3000 jobs so far', '3000 of 14000 jobs, 21%')
+    """
+    if total is None:
+        return f"{plural(done, 'job')} so far"
+    return f"{done} of {plural(total, 'job')}, {100 * done // max(total, 1)}%"
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _plain(value: Any, setting: str) -> List[Any]:
+    """A list setting as plain Python, its interpolations resolved against the whole config."""
+    if OmegaConf.is_config(value) or any(OmegaConf.is_config(v) for v in value):
+        try:
+            value = [
+                OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v
+                for v in value
+            ]
+        except Exception as error:
+            raise SettingError(f"hydra.sweeper.{setting}: {error}") from None
+    return list(value)

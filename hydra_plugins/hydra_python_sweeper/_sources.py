@@ -14,130 +14,192 @@ Each source becomes one or more *factors* of the job product (see
 """
 
 import importlib
+import inspect
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sized
 from types import ModuleType
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from hydra.core.override_parser.types import Override
+from hydra.core.override_parser.types import Override, QuotedString
 
 from ._errors import EntrypointError, EntrypointFailed, SettingError, describe_exception
 from ._stages import Factor, FormattedJob, format_jobs, format_override, is_one_shot
 
 
+class Constant:
+    """A factor whose jobs are known up front: the same tuple on every pass, sized."""
+
+    __slots__ = ("jobs",)
+
+    def __init__(self, jobs: Iterable[FormattedJob]) -> None:
+        self.jobs = tuple(jobs)
+
+    def __call__(self) -> Tuple[FormattedJob, ...]:
+        return self.jobs
+
+    def __len__(self) -> int:
+        return len(self.jobs)
+
+
 def command_line_factors(overrides: Iterable[Override]) -> List[Factor]:
     """One factor per command-line key, its values in order; a repeated key's last
     occurrence wins at the place of its first (as BasicSweeper)."""
-    values: Dict[str, List[str]] = OrderedDict()
+    values: Dict[str, List[FormattedJob]] = OrderedDict()
     for override in overrides:
         key = override.get_key_element()
         if not override.is_sweep_override():
-            values[key] = [f"{key}={override.get_value_element_as_str()}"]
+            text = override.get_value_element_as_str()
+            values[key] = [format_override(key, f"{key}={text}", _plain(override.value()))]
         elif override.is_discrete_sweep():
-            values[key] = [f"{key}={v}" for v in override.sweep_string_iterator()]
+            values[key] = [
+                format_override(key, f"{key}={text}", _plain(value))
+                for text, value in zip(override.sweep_string_iterator(), override.sweep_iterator())
+            ]
         else:
             assert override.value_type is not None
             raise SettingError(
                 f"PythonSweeper does not support sweep type {override.value_type.name} "
                 f"(in '{override.input_line}'): only choices and ranges can be enumerated"
             )
-    return [
-        _constant([format_override(key, o) for o in strings]) for key, strings in values.items()
-    ]
+    return [Constant(jobs) for jobs in values.values()]
 
 
-def _constant(jobs: List[FormattedJob]) -> Factor:
-    frozen = tuple(jobs)
-    return lambda: frozen
+def _plain(value: Any) -> Any:
+    """A parsed command-line value as plain Python (quoted strings as ``str``)."""
+    if isinstance(value, QuotedString):
+        return value.text
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
-def resolve(path: Any) -> Callable[..., Any]:
-    """The callable at dotted ``path``: its longest importable module, then attributes,
-    as Hydra resolves ``_target_``."""
+def resolve(path: Any, kind: str = "entrypoint") -> Callable[..., Any]:
+    """The callable at dotted ``path`` (an entrypoint or a filter, says ``kind``): its
+    module, then attributes, as Hydra resolves ``_target_``."""
     if not isinstance(path, str) or not all(path.split(".")):
-        raise SettingError(
-            f"hydra.sweeper.entrypoints: {path!r} is not a dotted path to a function"
-        )
+        raise SettingError(f"hydra.sweeper.{kind}s: {path!r} is not a dotted path to a function")
+    what = f"{kind} '{path}'"
     parts = path.split(".")
-    target = _import(path, parts[0])
+    target = _import(what, parts[0])
     if target is None:
         raise EntrypointError(
-            f"entrypoint '{path}' could not be loaded: no module named '{parts[0]}' "
-            f"(is its folder on sys.path? The application's own folder is)"
+            f"{what} could not be loaded: no module named '{parts[0]}' (the folder of the "
+            "application's script is on sys.path, and so are installed packages)"
         )
     for index in range(1, len(parts)):
         if hasattr(target, parts[index]):
             target = getattr(target, parts[index])
             continue
         if isinstance(target, ModuleType):
-            module = _import(path, ".".join(parts[: index + 1]))
+            module = _import(what, ".".join(parts[: index + 1]))
             if module is not None:
                 target = module
                 continue
         raise EntrypointError(
-            f"entrypoint '{path}' could not be loaded: '{'.'.join(parts[:index])}' "
+            f"{what} could not be loaded: '{'.'.join(parts[:index])}' "
             f"has no attribute '{parts[index]}'"
         )
     if not callable(target):
-        raise EntrypointError(f"entrypoint '{path}' is a {type(target).__name__}, not a callable")
+        raise EntrypointError(f"{what} is a {type(target).__name__}, not a callable")
     return target  # type: ignore[no-any-return]
 
 
-def _import(path: str, module: str) -> Optional[ModuleType]:
+def _import(what: str, module: str) -> Optional[ModuleType]:
     """The module, ``None`` if there is no such module; an error if importing it fails."""
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError as error:
         if error.name is not None and module.startswith(error.name):
             return None
-        raise EntrypointError(
-            f"entrypoint '{path}' could not be loaded: importing '{module}' failed: "
-            f"{describe_exception(error)}"
-        ) from error
+        failure: Exception = error
     except Exception as error:
-        raise EntrypointError(
-            f"entrypoint '{path}' could not be loaded: importing '{module}' failed: "
-            f"{describe_exception(error)}"
-        ) from error
+        failure = error
+    raise EntrypointError(
+        f"{what} could not be loaded: importing '{module}' failed: {describe_exception(failure)}"
+    ) from failure
 
 
-def call_entrypoint(path: str, function: Callable[[], Any]) -> Iterable[Any]:
-    """Call an entrypoint and check that it returned an iterable of jobs."""
-    try:
-        jobs = function()
-    except Exception as error:
-        raise EntrypointFailed(
-            f"entrypoint '{path}' raised when called: {describe_exception(error)}"
-        ) from error
-    if isinstance(jobs, Mapping):
-        raise EntrypointError(
-            f"entrypoint '{path}' returned a mapping; it must return an iterable of "
-            "jobs (for a single job, return [mapping])"
-        )
-    if isinstance(jobs, (str, bytes)) or not isinstance(jobs, Iterable):
-        raise EntrypointError(
-            f"entrypoint '{path}' returned {type(jobs).__name__} {jobs!r:.80}, "
-            "not an iterable of jobs"
-        )
-    return jobs
+class Entrypoint:
+    """An entry of ``hydra.sweeper.entrypoints``: ``"pkg.mod.func"``, or
+    ``{_target_: "pkg.mod.func", arg: value, ...}`` to call it with keyword arguments."""
+
+    def __init__(self, entry: Any) -> None:
+        if isinstance(entry, Mapping):
+            kwargs = dict(entry)
+            path = kwargs.pop("_target_", None)
+            if path is None:
+                raise SettingError(
+                    f"hydra.sweeper.entrypoints: {entry!r} has no _target_ (the function's path)"
+                )
+        else:
+            path, kwargs = entry, {}
+        self.function = resolve(path)
+        self.path: str = path
+        self.kwargs: Dict[str, Any] = kwargs
+        self.name = f"entrypoint '{path}'"
+        try:
+            inspect.signature(self.function).bind(**kwargs)
+        except TypeError as error:
+            raise EntrypointError(f"{self.name} cannot be called with {kwargs}: {error}") from None
+        except ValueError:
+            pass  # no signature to check (a builtin): calling it will tell
+
+    def __call__(self) -> Iterable[Any]:
+        """Call the entrypoint and check that it returned an iterable of jobs."""
+        try:
+            jobs = self.function(**self.kwargs)
+        except Exception as error:
+            raise EntrypointFailed(
+                f"{self.name} raised when called: {describe_exception(error)}"
+            ) from error
+        if isinstance(jobs, Mapping):
+            raise EntrypointError(
+                f"{self.name} returned a mapping; it must return an iterable of "
+                "jobs (for a single job, return [mapping])"
+            )
+        if isinstance(jobs, (str, bytes)) or not isinstance(jobs, Iterable):
+            raise EntrypointError(
+                f"{self.name} returned {type(jobs).__name__} {jobs!r:.80}, not an iterable of jobs"
+            )
+        return jobs
 
 
-def entrypoint_factor(path: str) -> Factor:
-    """The factor of the entrypoint at ``path``; see the module's docstring."""
-    function = resolve(path)
-    source = f"entrypoint '{path}'"
-    first = call_entrypoint(path, function)
+def entrypoint_factor(entry: Any) -> Factor:
+    """The factor of one entry of ``hydra.sweeper.entrypoints``; see the module's docstring."""
+    entrypoint = Entrypoint(entry)
+    first = entrypoint()
     if not is_one_shot(first):
-        return _constant(list(format_jobs(first, source)))
+        return Constant(format_jobs(first, entrypoint.name))
     pending: List[Iterable[Any]] = [first]
 
     def factor() -> Iterable[FormattedJob]:
-        jobs = pending.pop() if pending else call_entrypoint(path, function)
-        return format_jobs(jobs, source)
+        jobs = pending.pop() if pending else entrypoint()
+        return format_jobs(jobs, entrypoint.name)
 
     return factor
 
 
-def entrypoint_factors(paths: Iterable[Any]) -> Tuple[Factor, ...]:
+def entrypoint_factors(entries: Iterable[Any]) -> Tuple[Factor, ...]:
     """The factors of all entrypoints, in order."""
-    return tuple(entrypoint_factor(path) for path in paths)
+    return tuple(entrypoint_factor(entry) for entry in entries)
+
+
+def filters(paths: Iterable[Any]) -> List[Tuple[str, Callable[[Dict[str, Any]], Any]]]:
+    """The predicates of ``hydra.sweeper.filters``, each with its path."""
+    return [(path, resolve(path, kind="filter")) for path in paths]
+
+
+def total_jobs(factors: Sequence[Factor]) -> Optional[int]:
+    """The product's size when every factor is sized, else ``None``.
+
+    >>> total_jobs([Constant([1, 2]), Constant("abc")]), total_jobs([lambda: iter(())])
+    (6, None)
+    """
+    total = 1
+    for factor in factors:
+        if not isinstance(factor, Sized):
+            return None
+        total *= len(factor)
+    return total

@@ -3,10 +3,12 @@
 A sweep flows through them in this order::
 
     lazy_product(*factors)      one tuple of formatted jobs per combination
+    -> filter_jobs              (filters) the combinations every predicate keeps
     -> merge_jobs               one list of override strings per job
     -> unique_jobs              (remove_duplicates) drop repeats, keep the first
     -> chunked(max_batch_size)  lists of jobs (more_itertools)
     -> number_batches           (first job number, batch) pairs
+    -> select_shard             (num_shards > 1) this shard's batches, round-robin
     -> launched by the sweeper, each batch validated just before its launch
 
 A factor is a zero-argument callable returning an iterable of *formatted jobs*
@@ -35,26 +37,34 @@ from typing import (
 import xxhash
 
 from ._digests import DigestSet
-from ._errors import EntrypointFailed, JobError, PythonSweeperError, describe_exception
+from ._errors import (
+    EntrypointFailed,
+    FilterFailed,
+    JobError,
+    PythonSweeperError,
+    describe_exception,
+)
 from ._values import format_value
 
 
 class Shape(NamedTuple):
     """What a job's keys alone decide, computed once per distinct tuple of keys.
 
-    ``bares``: the bare keys of the pairs kept; ``prefixes``: their ``"key="``;
-    ``keep``: which pairs are kept (``None``: all; a repeated key keeps its first pair);
-    ``uid``: a number of its own, for cheap cache keys.
+    ``keys``: every pair's key, as written; ``bares``: the bare keys of the pairs kept;
+    ``prefixes``: their ``"key="``; ``keep``: which pairs are kept (``None``: all; a
+    repeated key keeps its first pair); ``uid``: a number of its own, for cache keys.
     """
 
+    keys: Tuple[str, ...]
     bares: Tuple[str, ...]
     prefixes: Tuple[str, ...]
     keep: Optional[Tuple[bool, ...]]
     uid: int
 
 
-#: A job after formatting: its shape and the overrides of the pairs it keeps.
-FormattedJob = Tuple[Shape, List[str]]
+#: A job after formatting: its shape, the overrides of the pairs it keeps, and the values
+#: of all its pairs (aligned with ``shape.keys``, for filters).
+FormattedJob = Tuple[Shape, List[str], Iterable[Any]]
 Factor = Callable[[], Iterable[Any]]
 
 _CACHE_SIZE = 4096
@@ -90,9 +100,8 @@ def job_shape(keys: Tuple[Any, ...]) -> Shape:
         bare = bare_key(key)
         keep.append(bare not in bares)
         bares.setdefault(bare, f"{key}=")
-    shape = Shape(
-        tuple(bares), tuple(bares.values()), None if all(keep) else tuple(keep), next(_uids)
-    )
+    kept = None if all(keep) else tuple(keep)
+    shape = Shape(keys, tuple(bares), tuple(bares.values()), kept, next(_uids))
     if len(_shapes) >= _CACHE_SIZE:
         _shapes.clear()
         _plans.clear()
@@ -126,7 +135,7 @@ def keys_and_values(job: Any) -> Tuple[Tuple[Any, ...], Iterable[Any]]:
 def format_job(job: Any) -> FormattedJob:
     """One job (a mapping or ``(key, value)`` pairs) as its shape and overrides.
 
-    >>> shape, overrides = format_job({"lr": 0.1, "+tag": "a b", "+lr": 2})
+    >>> shape, overrides, _ = format_job({"lr": 0.1, "+tag": "a b", "+lr": 2})
     >>> shape.bares, overrides
     (('lr', 'tag'), ['lr=0.1', "+tag='a b'"])
     """
@@ -143,16 +152,16 @@ def format_job(job: Any) -> FormattedJob:
             )
     except JobError as error:
         raise JobError(error.reason, _failing_key(keys, values)) from None
-    return shape, overrides
+    return shape, overrides, values
 
 
-def format_override(key: str, override: str) -> FormattedJob:
+def format_override(key: str, override: str, value: Any) -> FormattedJob:
     """A job of one override already written (a command-line value, for instance).
 
-    >>> format_override("+a", "+a=1")[1]
+    >>> format_override("+a", "+a=1", 1)[1]
     ['+a=1']
     """
-    return job_shape((key,)), [override]
+    return job_shape((key,)), [override], (value,)
 
 
 def _failing_key(keys: Sequence[str], values: Iterable[Any]) -> Optional[str]:
@@ -172,7 +181,7 @@ def _failing_key(keys: Sequence[str], values: Iterable[Any]) -> Optional[str]:
 def format_jobs(jobs: Iterable[Any], source: str) -> Iterator[FormattedJob]:
     """Format each job of ``jobs``; errors name ``source`` and the job's number.
 
-    >>> [overrides for _, overrides in format_jobs([{"a": 1}, {"a": [2, 3]}], "demo")]
+    >>> [overrides for _, overrides, _ in format_jobs([{"a": 1}, {"a": [2, 3]}], "demo")]
     [['a=1'], ['a=[2, 3]']]
     """
     index = 0  # the number of the job being generated or formatted
@@ -225,12 +234,12 @@ def merge_jobs(combinations: Iterable[Sequence[FormattedJob]]) -> Iterator[List[
         if len(parts) == 1:
             yield parts[0][1]
             continue
-        plan_key = tuple([shape.uid for shape, _ in parts])
+        plan_key = tuple([part[0].uid for part in parts])
         try:
             plan = _plans[plan_key]
         except KeyError:
-            plan = _plans[plan_key] = _merge_plan([shape for shape, _ in parts])
-        overrides = [override for _, part in parts for override in part]
+            plan = _plans[plan_key] = _merge_plan([part[0] for part in parts])
+        overrides = [override for part in parts for override in part[1]]
         yield overrides if plan is None else list(itertools.compress(overrides, plan))
 
 
@@ -243,6 +252,49 @@ def _merge_plan(shapes: Sequence[Shape]) -> Optional[Tuple[bool, ...]]:
             keep.append(bare not in seen)
             seen.add(bare)
     return None if all(keep) else tuple(keep)
+
+
+def job_values(parts: Sequence[FormattedJob]) -> Dict[str, Any]:
+    """A combination's pairs as ``{key as written: value}``; on a shared key the first wins.
+
+    >>> job_values([format_job({"+a": 1}), format_job({"a": 2, "b": [3]})])
+    {'+a': 1, 'b': [3]}
+    """
+    merged: Dict[str, Any] = {}
+    seen: Set[str] = set()
+    for shape, _, values in parts:
+        for key, value in zip(shape.keys, values):
+            bare = bare_key(key)
+            if bare not in seen:
+                seen.add(bare)
+                merged[key] = value
+    return merged
+
+
+def filter_jobs(
+    combinations: Iterable[Sequence[FormattedJob]],
+    predicates: Sequence[Tuple[str, Callable[[Dict[str, Any]], Any]]],
+) -> Iterator[Sequence[FormattedJob]]:
+    """The combinations that every named predicate keeps, given :func:`job_values`.
+
+    >>> jobs = [(format_job({"a": i}),) for i in range(4)]
+    >>> [parts[0][1] for parts in filter_jobs(jobs, [("even", lambda j: j["a"] % 2 == 0)])]
+    [['a=0'], ['a=2']]
+    """
+    for parts in combinations:
+        values = job_values(parts)
+        for name, predicate in predicates:
+            try:
+                keep = predicate(values)
+            except Exception as error:
+                raise FilterFailed(
+                    f"filter '{name}' raised on the job {values!r:.200}: "
+                    f"{describe_exception(error)}"
+                ) from error
+            if not keep:
+                break
+        else:
+            yield parts
 
 
 def job_digest(job: Sequence[str]) -> bytes:
@@ -279,6 +331,17 @@ def number_batches(
     for batch in batches:
         yield start, batch
         start += len(batch)
+
+
+def select_shard(
+    batches: Iterable[Tuple[int, Sequence[Any]]], index: int, count: int
+) -> Iterator[Tuple[int, Sequence[Any]]]:
+    """Shard ``index`` of ``count``: batch ``k`` goes to shard ``k % count``.
+
+    >>> list(select_shard(enumerate("abcde"), 1, 2))
+    [(1, 'b'), (3, 'd')]
+    """
+    return itertools.islice(batches, index, None, count)
 
 
 def is_one_shot(iterable: Iterable[Any]) -> bool:

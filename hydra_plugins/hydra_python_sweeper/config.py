@@ -9,9 +9,12 @@ from hydra.core.config_store import ConfigStore
 @dataclass
 class PythonSweeperConf:
     _target_: str = "hydra_plugins.hydra_python_sweeper.python_sweeper.PythonSweeper"
+    #: Entrypoints given as ``{_target_: ..., arg: ...}`` are called by the sweeper,
+    #: not instantiated by Hydra when it builds the sweeper.
+    _recursive_: bool = False
     #: Jobs per ``launcher.launch()`` call; ``null`` or ``-1``: all jobs in one batch.
     max_batch_size: Optional[int] = None
-    #: Dotted paths of functions that return the jobs.
+    #: Dotted paths of functions that return the jobs, or ``{_target_: path, **kwargs}``.
     entrypoints: List[Any] = field(default_factory=list)
     #: Drop a job whose overrides, sorted, equal an earlier job's.
     remove_duplicates: bool = False
@@ -21,6 +24,15 @@ class PythonSweeperConf:
     validate: bool = True
     #: Return every ``JobReturn`` (as BasicSweeper), or only a summary.
     keep_returns: bool = True
+    #: Dotted paths of predicates ``f(overrides: dict) -> bool``: keep a job when all say so.
+    filters: List[str] = field(default_factory=list)
+    #: Count and preview the jobs; launch nothing.
+    dry_run: bool = False
+    #: How many jobs a dry run shows.
+    preview: int = 10
+    #: This process launches the batches ``k`` with ``k % num_shards == shard_index``.
+    shard_index: int = 0
+    num_shards: int = 1
 
 
 ConfigStore.instance().store(
