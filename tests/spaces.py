@@ -102,3 +102,31 @@ not_callable = 42
 def cannot_compose() -> List[Dict[str, int]]:
     """Job #2 sets a key that the config does not have (and does not add it with +)."""
     return [{"+i": 0}, {"+i": 1}, {"nope": 1}]
+
+
+def layers_up_to(max_layers: int, widths: Any = (32, 64)) -> Iterator[Dict[str, Any]]:
+    """A parametrised entrypoint: 1 to ``max_layers`` layers, each of one of ``widths``."""
+    return _count(
+        "layers_up_to",
+        (
+            {"num_layers": n, "num_hidden": list(h)}
+            for n in range(1, max_layers + 1)
+            for h in itertools.product(widths, repeat=n)
+        ),
+    )
+
+
+def fewer_than_3_layers(job: Dict[str, Any]) -> bool:
+    return job["num_layers"] < 3
+
+
+def not_all_64(job: Dict[str, Any]) -> bool:
+    return set(job["num_hidden"]) != {64}
+
+
+def relu_only(job: Dict[str, Any]) -> bool:
+    return job.get("+activation") == "relu"
+
+
+def broken_filter(job: Dict[str, Any]) -> bool:
+    return job["missing"]

@@ -1,0 +1,278 @@
+"""Authoring big sweeps: dry run, progress, filters, parametrised entrypoints, shards."""
+
+import logging
+from pathlib import Path
+from typing import Any, Callable, List
+
+import pytest
+import spaces
+from hydra.test_utils.test_utils import TSweepRunner
+
+from hydra_plugins.hydra_python_sweeper._errors import EntrypointError, FilterFailed, SettingError
+from hydra_plugins.hydra_python_sweeper._impl import PythonSweeperImpl, SweepSummary
+
+Make = Callable[..., PythonSweeperImpl]
+LOG = "hydra_plugins.hydra_python_sweeper._impl"
+
+
+@pytest.fixture(autouse=True)
+def _reset_counts() -> None:
+    spaces.reset()
+
+
+def launched(make: Make, arguments: List[str] = (), **settings: Any) -> List[List[str]]:  # type: ignore[assignment]
+    sweeper = make(**settings)
+    sweeper.sweep(list(arguments))
+    return sweeper.launcher.jobs  # type: ignore[union-attr]
+
+
+# --- dry run ------------------------------------------------------------------------------
+
+
+def test_dry_run_counts_previews_and_launches_nothing(
+    make_sweeper: Make, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOG)
+    sweeper = make_sweeper(entrypoints=["spaces.layers"], dry_run=True, preview=3, max_batch_size=4)
+    summary = sweeper.sweep(["+activation=relu,tanh"])
+    assert summary == SweepSummary(jobs=28, batches=7, sweep_dir=str(tmp_path / "sweep"))
+    assert sweeper.launcher.batches == []  # type: ignore[union-attr]
+    assert not (tmp_path / "sweep").exists()
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines[-4:] == [
+        "\t#0 : +activation=relu num_layers=1 num_hidden=[32]",
+        "\t#1 : +activation=relu num_layers=1 num_hidden=[64]",
+        "\t#2 : +activation=relu num_layers=2 num_hidden=[32, 32]",
+        "Dry run: 28 jobs in 7 batches",
+    ]
+
+
+def test_dry_run_applies_duplicates_and_filters(make_sweeper: Make) -> None:
+    summary = make_sweeper(
+        entrypoints=["spaces.layers"],
+        dry_run=True,
+        remove_duplicates=True,
+        filters=["spaces.fewer_than_3_layers"],
+    ).sweep(["+activation=relu,relu"])
+    assert summary.jobs == 6 and summary.batches == 1
+
+
+def test_dry_run_of_a_million_jobs_streams(make_sweeper: Make) -> None:
+    summary = make_sweeper(entrypoints=["spaces.million"], dry_run=True, max_batch_size=1000).sweep(
+        []
+    )
+    assert (summary.jobs, summary.batches) == (1_000_000, 1000)
+    assert spaces.calls == {"million": 1}
+
+
+# --- progress ------------------------------------------------------------------------------
+
+
+def batch_lines(caplog: pytest.LogCaptureFixture) -> List[str]:
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith("Batch")]
+
+
+def test_progress_gives_total_and_percentage_when_every_source_is_sized(
+    make_sweeper: Make, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOG)
+    make_sweeper(entrypoints=["spaces.layers_list"], max_batch_size=10).sweep(["+a=1,2"])
+    assert batch_lines(caplog) == [
+        "Batch 1 : jobs #0 to #9 (10 of 28 jobs, 35%)",
+        "Batch 2 : jobs #10 to #19 (20 of 28 jobs, 71%)",
+        "Batch 3 : jobs #20 to #27 (28 of 28 jobs, 100%)",
+    ]
+
+
+def test_progress_gives_a_running_count_for_a_generator(
+    make_sweeper: Make, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOG)
+    make_sweeper(entrypoints=["spaces.layers"], max_batch_size=10).sweep([])
+    assert batch_lines(caplog) == [
+        "Batch 1 : jobs #0 to #9 (10 jobs so far)",
+        "Batch 2 : jobs #10 to #13 (14 jobs so far)",
+    ]
+
+
+# --- filters -------------------------------------------------------------------------------
+
+
+def test_filters_see_keys_as_written_and_python_values(make_sweeper: Make) -> None:
+    jobs = launched(
+        make_sweeper,
+        ["+activation=relu,tanh"],
+        entrypoints=["spaces.layers"],
+        filters=["spaces.relu_only", "spaces.fewer_than_3_layers", "spaces.not_all_64"],
+    )
+    assert jobs == [
+        ["+activation=relu", "num_layers=1", "num_hidden=[32]"],
+        ["+activation=relu", "num_layers=2", "num_hidden=[32, 32]"],
+        ["+activation=relu", "num_layers=2", "num_hidden=[32, 64]"],
+        ["+activation=relu", "num_layers=2", "num_hidden=[64, 32]"],
+    ]
+
+
+def test_filtered_jobs_are_numbered_without_gaps(make_sweeper: Make) -> None:
+    sweeper = make_sweeper(
+        entrypoints=["spaces.layers"], filters=["spaces.not_all_64"], max_batch_size=4
+    )
+    sweeper.sweep([])
+    assert [(start, len(b)) for start, b in sweeper.launcher.batches] == [(0, 4), (4, 4), (8, 3)]  # type: ignore[union-attr]
+
+
+def test_a_filter_that_raises_names_itself_and_the_job(make_sweeper: Make) -> None:
+    with pytest.raises(FilterFailed) as info:
+        make_sweeper(entrypoints=["spaces.layers"], filters=["spaces.broken_filter"]).sweep([])
+    assert str(info.value).startswith(
+        "filter 'spaces.broken_filter' raised on the job {'num_layers': 1, 'num_hidden': [32]}: "
+        "KeyError: 'missing' ("
+    )
+
+
+# --- parametrised entrypoints ----------------------------------------------------------------
+
+
+def test_a_mapping_entrypoint_is_called_with_its_arguments(make_sweeper: Make) -> None:
+    jobs = launched(
+        make_sweeper,
+        entrypoints=[{"_target_": "spaces.layers_up_to", "max_layers": 2, "widths": [8]}],
+    )
+    assert jobs == [["num_layers=1", "num_hidden=[8]"], ["num_layers=2", "num_hidden=[8, 8]"]]
+
+
+@pytest.mark.usefixtures("hydra_restore_singletons")
+@pytest.mark.parametrize("n", [2, 3])
+def test_entrypoint_arguments_interpolate_the_application_config(
+    hydra_sweep_runner: TSweepRunner, tmpdir: Path, n: int
+) -> None:
+    sweep = hydra_sweep_runner(
+        calling_file=None,
+        calling_module="hydra.test_utils.a_module",
+        task_function=None,
+        config_path="configs",
+        config_name="compose.yaml",
+        overrides=[
+            "hydra/sweeper=python",
+            "+hydra.sweeper.entrypoints=[{_target_: spaces.counter, n: ${n_jobs}}]",
+            f"+n_jobs={n}",  # the application's config, set on the command line
+        ],
+        temp_dir=tmpdir,
+    )
+    with sweep:
+        assert sweep.returns is not None
+        assert [r.overrides for r in sweep.returns[0]] == [
+            [f"+n_jobs={n}", f"+i={i}"] for i in range(n)
+        ]
+        assert [r.cfg.i for r in sweep.returns[0]] == list(range(n))
+
+
+@pytest.mark.parametrize(
+    "entry, error, message",
+    [
+        (
+            {"max_layers": 2},
+            SettingError,
+            "hydra.sweeper.entrypoints: {'max_layers': 2} has no _target_",
+        ),
+        (
+            {"_target_": "spaces.layers_up_to", "max_layer": 2},
+            EntrypointError,
+            "entrypoint 'spaces.layers_up_to' cannot be called with {'max_layer': 2}: ",
+        ),
+        (
+            {"_target_": "spaces.layers_up_to"},
+            EntrypointError,
+            "entrypoint 'spaces.layers_up_to' cannot be called with {}: "
+            "missing a required argument",
+        ),
+    ],
+)
+def test_bad_entrypoint_arguments_fail_before_any_launch(
+    make_sweeper: Make, entry: Any, error: type, message: str
+) -> None:
+    sweeper = make_sweeper(entrypoints=[entry])
+    with pytest.raises(error) as info:
+        sweeper.sweep([])
+    assert str(info.value).startswith(message)
+    assert sweeper.launcher.batches == []  # type: ignore[union-attr]
+    assert spaces.calls == {}
+
+
+# --- shards ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("num_shards", [1, 2, 3, 5])
+@pytest.mark.parametrize("size", [1, 3, 4])
+def test_the_shards_union_is_exactly_the_whole_sweep(
+    make_sweeper: Make, num_shards: int, size: int
+) -> None:
+    whole = make_sweeper(entrypoints=["spaces.layers"], max_batch_size=size)
+    whole.sweep(["+a=1,2"])
+    expected = {
+        start + i: job for start, batch in whole.launcher.batches for i, job in enumerate(batch)
+    }  # type: ignore[union-attr]
+
+    numbered = {}
+    for index in range(num_shards):
+        shard = make_sweeper(
+            entrypoints=["spaces.layers"],
+            max_batch_size=size,
+            shard_index=index,
+            num_shards=num_shards,
+        )
+        shard.sweep(["+a=1,2"])
+        for start, batch in shard.launcher.batches:  # type: ignore[union-attr]
+            assert start // size % num_shards == index  # round-robin
+            for i, job in enumerate(batch):
+                assert start + i not in numbered  # disjoint
+                numbered[start + i] = job
+    assert numbered == expected
+
+
+def test_a_shard_s_dry_run_and_progress_count_its_own_jobs(
+    make_sweeper: Make, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOG)
+    summary = make_sweeper(
+        entrypoints=["spaces.layers_list"],
+        max_batch_size=4,
+        shard_index=1,
+        num_shards=2,
+        dry_run=True,
+    ).sweep([])
+    assert (summary.jobs, summary.batches) == (6, 2)  # batches 1 (#4-#7) and 3 (#12-#13)
+    make_sweeper(
+        entrypoints=["spaces.layers_list"], max_batch_size=4, shard_index=1, num_shards=2
+    ).sweep([])
+    assert batch_lines(caplog) == [
+        "Batch 1 : jobs #4 to #7 (4 of 6 jobs, 66%)",
+        "Batch 2 : jobs #12 to #13 (6 of 6 jobs, 100%)",
+    ]
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"num_shards": 2}, "hydra.sweeper.num_shards > 1 needs hydra.sweeper.max_batch_size"),
+        (
+            {"num_shards": 2, "shard_index": 2, "max_batch_size": 5},
+            "hydra.sweeper.shard_index=2: expected an integer from 0 to num_shards - 1 = 1",
+        ),
+        ({"shard_index": -1}, "hydra.sweeper.shard_index=-1: expected an integer from 0"),
+        ({"num_shards": 0}, "hydra.sweeper.num_shards=0: expected a positive integer"),
+        ({"preview": -1}, "hydra.sweeper.preview=-1: expected an integer >= 0"),
+        (
+            {"filters": ["spaces.nope"]},
+            "filter 'spaces.nope' could not be loaded: 'spaces' has no attribute 'nope'",
+        ),
+    ],
+)
+def test_bad_authoring_settings_fail_before_any_launch(
+    make_sweeper: Make, settings: Any, message: str
+) -> None:
+    sweeper = make_sweeper(entrypoints=["spaces.layers"], **settings)
+    with pytest.raises((SettingError, EntrypointError)) as info:
+        sweeper.sweep([])
+    assert str(info.value).startswith(message)
+    assert sweeper.launcher.batches == []  # type: ignore[union-attr]
