@@ -125,3 +125,40 @@ def test_errors_print_one_line_without_traceback(
     assert completed.stderr.startswith(message)
     assert "Traceback" not in completed.stderr
     assert not (tmp_path / "sweep" / "0").exists()
+
+
+@pytest.mark.parametrize(
+    "arguments, summary",
+    [
+        (["hydra.sweeper.filters=[config.multilayer.no_wide_deep_nets]"], "13 jobs in 1 batch"),
+        (
+            ["hydra.sweeper.entrypoints=[{_target_: config.multilayer.layers, max_layers: 2}]"],
+            "6 jobs in 1 batch",
+        ),
+        (
+            [
+                "hydra.sweeper.max_batch_size=4",
+                "hydra.sweeper.num_shards=2",
+                "hydra.sweeper.shard_index=1",
+            ],
+            "6 jobs in 2 batches (shard 1 of 2)",
+        ),
+    ],
+)
+def test_dry_runs_of_the_example(tmp_path: Path, arguments: List[str], summary: str) -> None:
+    completed = subprocess.run(
+        [
+            sys.executable,
+            str(EXAMPLE),
+            "-m",
+            f"hydra.sweep.dir={tmp_path}/sweep",
+            "hydra.sweeper.dry_run=true",
+            *arguments,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=True,
+    )
+    assert completed.stdout.rstrip().endswith(f"Dry run: {summary}")
+    assert not (tmp_path / "sweep").exists()
