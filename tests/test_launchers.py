@@ -1,0 +1,91 @@
+"""Real launchers: submitit's local executor and joblib run the sweeper's batches."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+
+APP = Path(__file__).resolve().parent / "apps" / "launched.py"
+
+
+def sweep(tmp_path: Path, *arguments: str) -> Dict[str, Any]:
+    """Run the application; its log, main pid and each job's record by job number."""
+    completed = subprocess.run(
+        [sys.executable, str(APP), "-m", f"hydra.sweep.dir={tmp_path}", *arguments],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    records = {}
+    for path in tmp_path.glob("*/job.json"):
+        record = json.loads(path.read_text())
+        assert path.parent.name == str(record["num"])  # each job in its own numbered dir
+        records[record["num"]] = record
+    log = completed.stdout + completed.stderr
+    return {"log": log, "jobs": records, "main": int(re.search(r"main pid (\d+)", log).group(1))}
+
+
+def check_seven_jobs(run: Dict[str, Any]) -> None:
+    assert sorted(run["jobs"]) == list(range(7))
+    for num, record in run["jobs"].items():
+        assert record["overrides"] == [f"+x={num}", f"+name='job {num}'"]
+        assert record["cfg"] == {"x": num, "name": f"job {num}"}
+        assert record["pid"] != run["main"]  # it really ran in another process
+
+
+def batch_lines(log: str) -> List[str]:
+    return re.findall(r"Batch \d+ : jobs #\d+ to #\d+", log)
+
+
+BATCHES = ["Batch 1 : jobs #0 to #2", "Batch 2 : jobs #3 to #5", "Batch 3 : jobs #6 to #6"]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        [],
+        [
+            "hydra.sweeper.entrypoints=[launched_spaces.seven_lazily]",
+            "hydra.sweeper.keep_returns=false",
+        ],
+    ],
+    ids=["list", "generator-no-returns"],
+)
+def test_submitit_local_runs_each_batch_as_one_job_array(tmp_path: Path, extra: List[str]) -> None:
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    run = sweep(
+        tmp_path,
+        "hydra/launcher=submitit_local",
+        "hydra.launcher.timeout_min=5",
+        "hydra.sweeper.max_batch_size=3",
+        *extra,
+    )
+    check_seven_jobs(run)
+    assert batch_lines(run["log"]) == BATCHES
+    # The launcher submits one job array per launch() call, and says so: one per batch,
+    # each holding the jobs of its batch.
+    submissions = re.split(r"Submitit 'local' sweep output dir", run["log"])[1:]
+    assert [re.findall(r"\t#(\d+) : ", part) for part in submissions] == [
+        ["0", "1", "2"],
+        ["3", "4", "5"],
+        ["6"],
+    ]
+
+
+def test_joblib_runs_jobs_in_worker_processes(tmp_path: Path) -> None:
+    pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
+    run = sweep(
+        tmp_path,
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "hydra.sweeper.max_batch_size=3",
+    )
+    check_seven_jobs(run)
+    assert batch_lines(run["log"]) == BATCHES
+    assert len({record["pid"] for record in run["jobs"].values()}) >= 2
