@@ -162,3 +162,31 @@ def test_dry_runs_of_the_example(tmp_path: Path, arguments: List[str], summary: 
     )
     assert completed.stdout.rstrip().endswith(f"Dry run: {summary}")
     assert not (tmp_path / "sweep").exists()
+
+
+def test_the_slurm_example_composes_with_the_submitit_slurm_launcher(tmp_path: Path) -> None:
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    completed = subprocess.run(
+        [
+            sys.executable,
+            str(EXAMPLE),
+            "--config-name",
+            "slurm",
+            "--cfg",
+            "hydra",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=True,
+    )
+    hydra_cfg = yaml.safe_load(completed.stdout)["hydra"]
+    assert hydra_cfg["launcher"]["_target_"].endswith("SlurmLauncher")
+    assert hydra_cfg["launcher"]["array_parallelism"] == 256
+    sweeper = hydra_cfg["sweeper"]
+    assert (sweeper["max_batch_size"], sweeper["keep_returns"], sweeper["validate"]) == (
+        1000,
+        False,
+        False,
+    )
+    assert sweeper["entrypoints"] == ["config.multilayer.configure"]

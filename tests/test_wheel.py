@@ -51,7 +51,8 @@ def test_the_installed_wheel_runs_the_example_outside_the_source_tree(
     # ... and the sweeper from the wheel alone.
     subprocess.run(
         [str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
     app = tmp_path / "app"
     shutil.copytree(ROOT / "example", app)
