@@ -48,7 +48,9 @@ def make_sweeper(tmp_path: Path) -> Callable[..., PythonSweeperImpl]:
     def make(launcher: Optional[RecordingLauncher] = None, **settings: Any) -> PythonSweeperImpl:
         settings.setdefault("validate", False)
         sweeper = PythonSweeperImpl(**settings)
-        sweeper.config = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path / "sweep")}}})
+        sweeper.config = OmegaConf.create(
+            {"hydra": {"sweep": {"dir": str(tmp_path / "sweep")}, "overrides": {"hydra": []}}}
+        )
         sweeper.launcher = launcher or RecordingLauncher()  # type: ignore[assignment]
         return sweeper
 

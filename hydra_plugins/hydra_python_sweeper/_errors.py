@@ -66,3 +66,7 @@ def describe_exception(exc: BaseException) -> str:
         tb = tb.tb_next
     code = tb.tb_frame.f_code
     return f"{text} ({code.co_filename}:{tb.tb_lineno} in {code.co_name})"
+
+
+class JobsFailed(PythonSweeperError):
+    """With ``fail_fast=false``: some jobs failed; the sweep ran every batch."""

@@ -8,14 +8,21 @@ from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Se
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.plugins import Plugins
-from hydra.core.utils import JobReturn
+from hydra.core.utils import JobReturn, JobStatus
 from hydra.plugins.launcher import Launcher
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from more_itertools import chunked
 from omegaconf import DictConfig, OmegaConf
 
-from ._errors import JobError, PythonSweeperError, SettingError
+from ._errors import JobError, JobsFailed, PythonSweeperError, SettingError
+from ._journal import (
+    JournalCallback,
+    JournalState,
+    check_journal,
+    resume_batches,
+    start_journal,
+)
 from ._sources import command_line_factors, entrypoint_factors, filters, total_jobs
 from ._stages import (
     filter_jobs,
@@ -96,6 +103,8 @@ class PythonSweeperImpl(Sweeper):
         preview: int = 10,
         shard_index: int = 0,
         num_shards: int = 1,
+        resume: bool = False,
+        fail_fast: bool = True,
     ) -> None:
         self.max_batch_size = max_batch_size
         self.entrypoints = list(entrypoints or [])
@@ -108,6 +117,8 @@ class PythonSweeperImpl(Sweeper):
         self.preview = preview
         self.shard_index = shard_index
         self.num_shards = num_shards
+        self.resume = resume
+        self.fail_fast = fail_fast
         self.hydra_context: Optional[HydraContext] = None
         self.config: Optional[DictConfig] = None
         self.launcher: Optional[Launcher] = None
@@ -151,7 +162,12 @@ class PythonSweeperImpl(Sweeper):
             raise SettingError(f"hydra.sweeper.preview={self.preview!r}: expected an integer >= 0")
         return size
 
-    def stream(self, arguments: List[str], size: Optional[int] = None) -> Stream:
+    def stream(
+        self,
+        arguments: List[str],
+        size: Optional[int] = None,
+        journal: Optional[JournalState] = None,
+    ) -> Stream:
         """The pipeline of :mod:`._stages` for this sweep, not yet started.
 
         Everything that can be checked without generating jobs is checked here,
@@ -173,15 +189,31 @@ class PythonSweeperImpl(Sweeper):
         batches = number_batches(chunked(jobs, size))
 
         total = None if predicates or self.remove_duplicates else total_jobs(factors)
+        if journal is not None:
+            batches = resume_batches(batches, journal, size)
+            total = None
         if self.num_shards > 1:
             assert size is not None
-            batches = select_shard(batches, self.shard_index, self.num_shards)
+            batches = select_shard(batches, self.shard_index, self.num_shards, size)
             if total is not None:
                 total = shard_jobs(total, size, self.shard_index, self.num_shards)
         return Stream(batches, total)
 
+    def description(self, arguments: List[str]) -> Dict[str, Any]:
+        """What defines this sweep's job stream, for the journal's fingerprint."""
+        from . import __version__
+
+        return {
+            "entrypoints": _plain(self.entrypoints, "entrypoints"),
+            "arguments": list(arguments),
+            "params": self.params,
+            "remove_duplicates": self.remove_duplicates,
+            "filters": _plain(self.filters, "filters"),
+            "version": __version__,
+        }
+
     def sweep(self, arguments: List[str]) -> Any:
-        assert self.config is not None and self.launcher is not None
+        assert self.config is not None
         size = self.check_settings()
         log.info(f"{self!r} sweeping")
         if self.num_shards > 1:
@@ -190,17 +222,45 @@ class PythonSweeperImpl(Sweeper):
                 f"{self.shard_index}, {self.shard_index + self.num_shards}, ... "
                 f"of {size} jobs each"
             )
-        batches, total = self.stream(arguments, size)
         sweep_dir = Path(self.config.hydra.sweep.dir)
+        journal = None
+        if self.resume:
+            journal = check_journal(sweep_dir, self.description(arguments))
+        batches, total = self.stream(arguments, size, journal)
         if self.dry_run:
             return self.preview_jobs(batches, str(sweep_dir))
 
         log.info(f"Sweep output dir : {sweep_dir}")
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        path = start_journal(sweep_dir, self.description(arguments), self.resume)
+        self.record_jobs_in(path)
+        return self.launch(batches, total, sweep_dir, path, journal)
 
+    def record_jobs_in(self, path: Path) -> None:
+        """Have every job record how it ended in the journal at ``path``, from inside the job.
+
+        Launchers run the callbacks of the sweep's ``HydraContext`` around each job, in the
+        job's own process (they pickle the context for remote jobs): the journal's callback
+        joins them.
+        """
+        callbacks = getattr(self.hydra_context, "callbacks", None)
+        if callbacks is not None:
+            callbacks.callbacks.append(JournalCallback(str(path.absolute())))
+
+    def launch(
+        self,
+        batches: Iterable[Tuple[int, Sequence[Sequence[str]]]],
+        total: Optional[int],
+        sweep_dir: Path,
+        journal_path: Path,
+        journal: Optional[JournalState],
+    ) -> Any:
+        """Validate and launch each batch; return as BasicSweeper, or a summary."""
+        assert self.launcher is not None
         returns: List[Sequence[JobReturn]] = []
         launched = batches_done = 0
+        failed: List[int] = []
         try:
             for start, batch in batches:
                 end = start + len(batch) - 1
@@ -211,8 +271,11 @@ class PythonSweeperImpl(Sweeper):
                 if self.validate:
                     self.validate_jobs(start, batch)
                 results = self.launcher.launch(batch, initial_job_idx=start)
-                for result in results:
-                    _ = result.return_value  # raises if the job failed
+                for number, result in enumerate(results, start):
+                    if result.status == JobStatus.FAILED:
+                        failed.append(number)
+                        if self.fail_fast:
+                            _ = result.return_value  # raises the job's error, as BasicSweeper
                 launched += len(batch)
                 batches_done += 1
                 if self.keep_returns:
@@ -224,7 +287,26 @@ class PythonSweeperImpl(Sweeper):
                     f"completed before this error; their outputs are in {sweep_dir})",
                 )
             raise
-        if not launched:
+        except KeyboardInterrupt:
+            log.warning(
+                f"Interrupted: the journal {journal_path} holds every job that finished; "
+                f"run again with hydra.sweeper.resume=true hydra.sweep.dir={sweep_dir} "
+                "to run the others"
+            )
+            raise
+        skipped = journal.skipped if journal is not None else 0
+        log.info(
+            f"Sweep done: {launched - len(failed)} completed, {len(failed)} failed, "
+            f"{skipped} skipped as already done; journal: {journal_path}"
+        )
+        if failed:
+            shown = ", ".join(f"#{n}" for n in failed[:10]) + (", ..." if len(failed) > 10 else "")
+            raise JobsFailed(
+                f"{plural(len(failed), 'job')} of {launched} failed ({shown}); the journal "
+                f"{journal_path} records their errors. Run again with hydra.sweeper.resume=true "
+                f"hydra.sweep.dir={sweep_dir} to run the failed jobs again"
+            )
+        if not launched and not skipped:
             log.info("The sweep has no jobs: nothing was launched")
         if self.keep_returns:
             return returns

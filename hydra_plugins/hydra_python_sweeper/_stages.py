@@ -334,14 +334,17 @@ def number_batches(
 
 
 def select_shard(
-    batches: Iterable[Tuple[int, Sequence[Any]]], index: int, count: int
+    batches: Iterable[Tuple[int, Sequence[Any]]], index: int, count: int, size: int
 ) -> Iterator[Tuple[int, Sequence[Any]]]:
-    """Shard ``index`` of ``count``: batch ``k`` goes to shard ``k % count``.
+    """Shard ``index`` of ``count``: the batches of jobs ``k * size`` to ``(k + 1) * size - 1``
+    go to shard ``k % count``.
 
-    >>> list(select_shard(enumerate("abcde"), 1, 2))
-    [(1, 'b'), (3, 'd')]
+    >>> [start for start, _ in select_shard([(0, "ab"), (2, "cd"), (4, "e")], 1, 2, 2)]
+    [2]
     """
-    return itertools.islice(batches, index, None, count)
+    for start, batch in batches:
+        if start // size % count == index:
+            yield start, batch
 
 
 def is_one_shot(iterable: Iterable[Any]) -> bool:

@@ -33,6 +33,11 @@ class PythonSweeperConf:
     #: This process launches the batches ``k`` with ``k % num_shards == shard_index``.
     shard_index: int = 0
     num_shards: int = 1
+    #: Run again the sweep in ``hydra.sweep.dir``: skip the jobs its journal marks completed.
+    resume: bool = False
+    #: ``true``: a failed job stops the sweep after its batch (Hydra's behaviour);
+    #: ``false``: every batch runs, and the sweep fails at the end if any job failed.
+    fail_fast: bool = True
 
 
 ConfigStore.instance().store(
