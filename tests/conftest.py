@@ -4,18 +4,24 @@ from pathlib import Path
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import pytest
+from hydra._internal.callbacks import Callbacks
 from hydra.core.utils import JobReturn, JobStatus
+from hydra.types import HydraContext
 from omegaconf import OmegaConf
 
 from hydra_plugins.hydra_python_sweeper._impl import PythonSweeperImpl
 
 
 class RecordingLauncher:
-    """Records each batch and returns completed jobs; ``on_launch`` may inspect or fail."""
+    """Records each batch and returns completed jobs; ``on_launch`` may inspect the batch,
+    and return the number of a job to fail. Like Hydra's launchers, it runs the sweep's
+    ``on_job_end`` callbacks for each job."""
 
     def __init__(self, on_launch: Optional[Callable[[int, Sequence[Sequence[str]]], Any]] = None):
         self.batches: List[Tuple[int, List[List[str]]]] = []
         self.on_launch = on_launch
+        self.callbacks = Callbacks()
+        self.sweep_dir = Path(".")
 
     def launch(
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
@@ -26,13 +32,21 @@ class RecordingLauncher:
         for offset, job in enumerate(job_overrides):
             number = initial_job_idx + offset
             failed = failing is not None and number == failing
-            returns.append(
-                JobReturn(
-                    overrides=list(job),
-                    status=JobStatus.FAILED if failed else JobStatus.COMPLETED,
-                    _return_value=RuntimeError(f"job {number} failed") if failed else number,
-                )
+            job_return = JobReturn(
+                overrides=list(job),
+                status=JobStatus.FAILED if failed else JobStatus.COMPLETED,
+                _return_value=RuntimeError(f"job {number} failed") if failed else number,
             )
+            returns.append(job_return)
+            config = OmegaConf.create(
+                {
+                    "hydra": {
+                        "job": {"num": number},
+                        "runtime": {"output_dir": str(self.sweep_dir / str(number))},
+                    }
+                }
+            )
+            self.callbacks.on_job_end(config=config, job_return=job_return)
         return returns
 
     @property
@@ -51,7 +65,10 @@ def make_sweeper(tmp_path: Path) -> Callable[..., PythonSweeperImpl]:
         sweeper.config = OmegaConf.create(
             {"hydra": {"sweep": {"dir": str(tmp_path / "sweep")}, "overrides": {"hydra": []}}}
         )
-        sweeper.launcher = launcher or RecordingLauncher()  # type: ignore[assignment]
+        launcher = launcher or RecordingLauncher()
+        launcher.sweep_dir = tmp_path / "sweep"
+        sweeper.launcher = launcher  # type: ignore[assignment]
+        sweeper.hydra_context = HydraContext(config_loader=None, callbacks=launcher.callbacks)  # type: ignore[arg-type]
         return sweeper
 
     return make

@@ -130,3 +130,15 @@ def relu_only(job: Dict[str, Any]) -> bool:
 
 def broken_filter(job: Dict[str, Any]) -> bool:
     return job["missing"]
+
+
+def twenty() -> Iterator[Dict[str, int]]:
+    return _count("twenty", ({"+i": i} for i in range(20)))
+
+
+def nineteen() -> Iterator[Dict[str, int]]:
+    return ({"+i": i} for i in range(19))
+
+
+def twenty_shuffled() -> Iterator[Dict[str, int]]:
+    return ({"+i": (i * 7) % 20} for i in range(20))

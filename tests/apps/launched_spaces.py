@@ -9,3 +9,7 @@ def seven() -> List[Dict[str, Any]]:
 
 def seven_lazily() -> Iterator[Dict[str, Any]]:
     return iter(seven())
+
+
+def twelve() -> Iterator[Dict[str, Any]]:
+    return ({"+x": i} for i in range(12))

@@ -1,0 +1,248 @@
+"""The journal, resume and fail_fast."""
+
+import json
+from pathlib import Path
+from typing import Any, Callable, List
+
+import pytest
+import spaces
+from conftest import RecordingLauncher
+
+from hydra_plugins.hydra_python_sweeper._errors import JobsFailed
+from hydra_plugins.hydra_python_sweeper._impl import PythonSweeperImpl
+from hydra_plugins.hydra_python_sweeper._journal import (
+    COMPLETED,
+    FAILED,
+    JournalState,
+    ResumeError,
+    append,
+    consecutive_runs,
+    read,
+    resume_batches,
+)
+from hydra_plugins.hydra_python_sweeper._stages import job_digest
+
+Make = Callable[..., PythonSweeperImpl]
+
+
+@pytest.fixture(autouse=True)
+def _reset_counts() -> None:
+    spaces.reset()
+
+
+def journal_lines(tmp_path: Path) -> List[dict]:
+    return [
+        json.loads(line) for line in (tmp_path / "sweep" / "journal.jsonl").read_text().splitlines()
+    ]
+
+
+def fail(*numbers: int) -> RecordingLauncher:
+    """A launcher on which the given jobs fail (one per batch at most)."""
+    return RecordingLauncher(
+        lambda start, batch: next((n for n in numbers if start <= n < start + len(batch)), None)
+    )
+
+
+# --- the file --------------------------------------------------------------------------------
+
+
+def test_a_torn_last_line_is_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    append(path, {"run": 1, "fingerprint": "x"})
+    append(path, {"job": 2, "status": "completed", "digest": job_digest(["a=2"]).hex()})
+    with open(path, "a") as f:
+        f.write('{"job": 3, "status": "compl')  # a kill in the middle of a write
+    state = read(path)
+    assert [run["run"] for run in state.runs] == [1]
+    assert state.size == 3 and state.status[2] == COMPLETED and state.status[:2] == b"\0\0"
+
+
+def test_the_last_line_of_a_job_decides_its_status(tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    digest = job_digest(["a=0"]).hex()
+    append(path, {"job": 0, "status": "failed", "digest": digest})
+    append(path, {"job": 0, "status": "completed", "digest": digest})
+    assert read(path).status[0] == COMPLETED
+
+
+# --- resume_batches, consecutive_runs --------------------------------------------------------
+
+
+def numbered(n: int, size: int) -> List[Any]:
+    jobs = [[f"a={i}"] for i in range(n)]
+    return [(start, jobs[start : start + size]) for start in range(0, n, size)]
+
+
+def test_resume_batches_checks_every_recorded_job_before_yielding_any() -> None:
+    state = JournalState()
+    state.record(1, job_digest(["a=1"]), FAILED)
+    state.record(8, job_digest(["a=999"]), COMPLETED)  # not the job the stream has at #8
+    batches = resume_batches(numbered(10, 3), state, 3)
+    with pytest.raises(ResumeError, match=r"regenerated job #8 as 'a=8'"):
+        next(batches)
+
+
+def test_resume_batches_refuses_a_journal_longer_than_the_stream() -> None:
+    state = JournalState()
+    state.record(12, job_digest(["a=12"]), COMPLETED)
+    with pytest.raises(
+        ResumeError, match=r"records jobs up to #12, but the sweep now has only 10 jobs"
+    ):
+        list(resume_batches(numbered(10, 3), state, 3))
+
+
+def test_resume_batches_runs_failed_and_missing_jobs_in_their_own_batches() -> None:
+    state = JournalState()
+    for n in range(7):
+        state.record(n, job_digest([f"a={n}"]), FAILED if n == 4 else COMPLETED)
+    state.record(8, job_digest(["a=8"]), COMPLETED)
+    assert [(s, [j[0] for j in b]) for s, b in resume_batches(numbered(12, 3), state, 3)] == [
+        (4, ["a=4"]),
+        (7, ["a=7"]),
+        (9, ["a=9", "a=10", "a=11"]),
+    ]
+    assert state.skipped == 7
+
+
+def test_consecutive_runs_never_cross_a_batch_boundary() -> None:
+    jobs = [(n, f"j{n}") for n in (1, 2, 3, 4, 5, 9, 10)]
+    assert list(consecutive_runs(jobs, 4)) == [
+        (1, ["j1", "j2", "j3"]),
+        (4, ["j4", "j5"]),
+        (9, ["j9", "j10"]),
+    ]
+    assert list(consecutive_runs(jobs, None)) == [
+        (1, ["j1", "j2", "j3", "j4", "j5"]),
+        (9, ["j9", "j10"]),
+    ]
+
+
+# --- the sweeper ---------------------------------------------------------------------------------
+
+
+def test_every_job_is_recorded_with_its_return_and_dir(make_sweeper: Make, tmp_path: Path) -> None:
+    make_sweeper(entrypoints=["spaces.counter"], max_batch_size=4).sweep([])
+    run, *jobs = journal_lines(tmp_path)
+    assert (
+        run["run"] == 1
+        and run["resume"] is False
+        and run["sweep"]["entrypoints"] == ["spaces.counter"]
+    )
+    assert [(j["job"], j["status"], j["return"]) for j in jobs] == [
+        (i, "completed", i) for i in range(10)
+    ]
+    assert jobs[3]["overrides"] == ["+i=3"] and jobs[3]["dir"] == str(tmp_path / "sweep" / "3")
+    assert jobs[3]["digest"] == job_digest(["+i=3"]).hex()
+
+
+def test_fail_fast_false_runs_every_batch_then_reports(make_sweeper: Make, tmp_path: Path) -> None:
+    sweeper = make_sweeper(
+        launcher=fail(2, 13), entrypoints=["spaces.twenty"], max_batch_size=5, fail_fast=False
+    )
+    with pytest.raises(JobsFailed) as info:
+        sweeper.sweep([])
+    assert len(sweeper.launcher.jobs) == 20  # type: ignore[union-attr]
+    assert str(info.value).startswith("2 jobs of 20 failed (#2, #13); the journal ")
+    statuses = {j["job"]: j["status"] for j in journal_lines(tmp_path)[1:]}
+    assert [n for n, s in statuses.items() if s == "failed"] == [2, 13]
+    assert "RuntimeError('job 2 failed')" in [j["return"] for j in journal_lines(tmp_path)[1:]]
+
+
+def test_fail_fast_stops_after_the_failed_batch(make_sweeper: Make) -> None:
+    sweeper = make_sweeper(launcher=fail(2), entrypoints=["spaces.twenty"], max_batch_size=5)
+    with pytest.raises(RuntimeError, match="job 2 failed"):
+        sweeper.sweep([])
+    assert len(sweeper.launcher.jobs) == 5  # type: ignore[union-attr]
+
+
+def test_resume_runs_exactly_the_failed_and_missing_jobs(
+    make_sweeper: Make, tmp_path: Path
+) -> None:
+    first = make_sweeper(
+        launcher=fail(2, 13), entrypoints=["spaces.twenty"], max_batch_size=5, fail_fast=False
+    )
+    with pytest.raises(JobsFailed):
+        first.sweep([])
+    # jobs 16 to 19 never finished: as if the sweep had been killed in its last batch
+    path = tmp_path / "sweep" / "journal.jsonl"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(line for line in lines if json.loads(line).get("job", 0) < 16) + "\n")
+
+    second = make_sweeper(entrypoints=["spaces.twenty"], max_batch_size=5, resume=True)
+    second.sweep([])
+    assert second.launcher.batches == [  # type: ignore[union-attr]
+        (2, [["+i=2"]]),
+        (13, [["+i=13"]]),
+        (16, [["+i=16"], ["+i=17"], ["+i=18"], ["+i=19"]]),
+    ]
+    runs = [line for line in journal_lines(tmp_path) if "run" in line]
+    assert [(r["run"], r["resume"]) for r in runs] == [(1, False), (2, True)]
+
+    third = make_sweeper(entrypoints=["spaces.twenty"], max_batch_size=5, resume=True)
+    third.sweep([])
+    assert third.launcher.batches == []  # type: ignore[union-attr]
+
+
+def test_a_resumed_shard_runs_only_its_own_batches(make_sweeper: Make) -> None:
+    with pytest.raises(JobsFailed):
+        make_sweeper(
+            launcher=fail(2, 7, 13),
+            entrypoints=["spaces.twenty"],
+            max_batch_size=5,
+            fail_fast=False,
+        ).sweep([])
+    shard = make_sweeper(
+        entrypoints=["spaces.twenty"], max_batch_size=5, resume=True, shard_index=1, num_shards=2
+    )
+    shard.sweep([])
+    assert shard.launcher.batches == [(7, [["+i=7"]])]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "changed, arguments, message",
+    [
+        ({}, ["+extra=1"], "records another sweep"),
+        ({"entrypoints": ["spaces.nineteen"]}, [], "records another sweep"),
+    ],
+)
+def test_resume_of_another_sweep_fails_before_any_launch(
+    make_sweeper: Make, changed: Any, arguments: List[str], message: str
+) -> None:
+    make_sweeper(entrypoints=["spaces.twenty"], max_batch_size=5).sweep([])
+    settings = {"entrypoints": ["spaces.twenty"], "max_batch_size": 5, "resume": True, **changed}
+    sweeper = make_sweeper(**settings)
+    with pytest.raises(ResumeError, match=message):
+        sweeper.sweep(arguments)
+    assert sweeper.launcher.batches == []  # type: ignore[union-attr]
+
+
+def test_resume_of_a_stream_that_changed_under_the_same_settings_fails_before_any_launch(
+    make_sweeper: Make, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(JobsFailed):
+        make_sweeper(
+            launcher=fail(3), entrypoints=["spaces.twenty"], max_batch_size=5, fail_fast=False
+        ).sweep([])
+    monkeypatch.setattr(spaces, "twenty", spaces.twenty_shuffled)  # same path, other jobs
+    sweeper = make_sweeper(entrypoints=["spaces.twenty"], max_batch_size=5, resume=True)
+    with pytest.raises(ResumeError, match=r"regenerated job #1 as '\+i=7'.*Nothing was launched"):
+        sweeper.sweep([])
+    assert sweeper.launcher.batches == []  # type: ignore[union-attr]
+
+
+def test_resume_without_a_journal_says_where_it_looked(make_sweeper: Make, tmp_path: Path) -> None:
+    with pytest.raises(
+        ResumeError, match=r"there is no .*sweep/journal.jsonl: point hydra.sweep.dir"
+    ):
+        make_sweeper(entrypoints=["spaces.twenty"], resume=True).sweep([])
+
+
+def test_a_dry_run_of_a_resume_shows_what_is_left(make_sweeper: Make) -> None:
+    with pytest.raises(JobsFailed):
+        make_sweeper(
+            launcher=fail(3, 11), entrypoints=["spaces.twenty"], max_batch_size=5, fail_fast=False
+        ).sweep([])
+    summary = make_sweeper(
+        entrypoints=["spaces.twenty"], max_batch_size=5, resume=True, dry_run=True
+    ).sweep([])
+    assert (summary.jobs, summary.batches) == (2, 2)

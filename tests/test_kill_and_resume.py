@@ -1,0 +1,94 @@
+"""A real sweep killed in the middle of a batch, then resumed: every job runs to completion
+exactly once."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import List
+
+import pytest
+
+APP = Path(__file__).resolve().parent / "apps" / "durable.py"
+
+
+def completed_in_journal(sweep_dir: Path) -> List[int]:
+    path = sweep_dir / "journal.jsonl"
+    if not path.exists():
+        return []
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.endswith("}")]
+    return [r["job"] for r in records if r.get("status") == "completed"]
+
+
+def cancel(marker: str) -> None:
+    """SIGKILL every process whose command line holds ``marker``."""
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and marker in (proc / "cmdline").read_bytes().decode():
+                os.kill(int(proc.name), signal.SIGKILL)
+        except (OSError, ProcessLookupError):
+            pass
+
+
+def command(sweep_dir: Path, *extra: str) -> List[str]:
+    return [sys.executable, str(APP), "-m", f"hydra.sweep.dir={sweep_dir}", *extra]
+
+
+@pytest.mark.parametrize(
+    "launcher, sig, extra",
+    [
+        ("basic", signal.SIGTERM, []),
+        ("basic", signal.SIGINT, []),
+        ("submitit_local", signal.SIGTERM, ["stagger=0.7", "hydra.launcher.timeout_min=5"]),
+    ],
+    ids=["basic-SIGTERM", "basic-SIGINT", "submitit-SIGTERM"],
+)
+def test_kill_in_the_middle_of_a_batch_then_resume(
+    tmp_path: Path, launcher: str, sig: int, extra: List[str]
+) -> None:
+    if launcher == "submitit_local":
+        pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+        if not Path("/proc").is_dir():
+            pytest.skip("cancelling the job array reads /proc")
+    sweep_dir = tmp_path / "sweep"
+    arguments = [f"hydra/launcher={launcher}", *extra]
+    process = subprocess.Popen(
+        command(sweep_dir, *arguments),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while 6 not in completed_in_journal(sweep_dir):  # job 6: in the middle of batch 2 (#5-#9)
+        assert process.poll() is None, process.stdout.read().decode()  # type: ignore[union-attr]
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    os.killpg(process.pid, sig)
+    process.wait(timeout=60)
+    if launcher == "submitit_local":
+        # The job array outlives the sweep's process, as on a cluster: cancel it, as scancel
+        # would, by killing every process that runs from the sweep's .submitit folder.
+        cancel(str(sweep_dir / ".submitit"))
+    done_before = set(completed_in_journal(sweep_dir))
+    assert {0, 1, 2, 3, 4, 5, 6} <= done_before and len(done_before) < 12
+
+    resumed = subprocess.run(
+        command(sweep_dir, *arguments, "hydra.sweeper.resume=true"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    ran = [int(n) for n in (sweep_dir / "completions.txt").read_text().split()]
+    assert sorted(ran) == list(range(12))  # every job ran to completion, exactly once
+    assert sorted(completed_in_journal(sweep_dir)) == list(range(12))
+    skipped = len(done_before)
+    assert (
+        f"{12 - skipped} completed, 0 failed, {skipped} skipped as already done"
+        in resumed.stderr + resumed.stdout
+    )
