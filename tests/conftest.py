@@ -5,11 +5,18 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import pytest
 from hydra._internal.callbacks import Callbacks
+from hydra.core.plugins import Plugins
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.types import HydraContext
 from omegaconf import OmegaConf
 
 from hydra_plugins.hydra_python_sweeper._impl import PythonSweeperImpl
+
+
+# Discover Hydra's plugins now, once: it registers the core plugins' configs
+# (hydra/sweeper=basic, ...), which Hydra 1.4 does only on discovery, before the
+# hydra_restore_singletons fixture first snapshots the ConfigStore.
+Plugins.instance()
 
 
 class RecordingLauncher:
