@@ -12,7 +12,6 @@ from omegaconf import OmegaConf
 
 from hydra_plugins.hydra_python_sweeper._impl import PythonSweeperImpl
 
-
 # Discover Hydra's plugins now, once: it registers the core plugins' configs
 # (hydra/sweeper=basic, ...), which Hydra 1.4 does only on discovery, before the
 # hydra_restore_singletons fixture first snapshots the ConfigStore.
