@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional, Sequence
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -55,7 +55,14 @@ def command(sweeper: str, n: int, sweep_dir: str) -> List[str]:
     ]
 
 
-def run_once(sweeper: str, n: int) -> Dict[str, float]:
+def run_once(
+    sweeper: str,
+    n: int,
+    sweep_dir: Optional[str] = None,
+    extra: Sequence[str] = (),
+    expect: Optional[int] = None,
+) -> Dict[str, float]:
+    """One case in its own process; ``expect``: the jobs it must launch (default ``n``)."""
     with tempfile.TemporaryDirectory() as tmp:
         stats_file = Path(tmp) / "stats.json"
         env = dict(
@@ -66,11 +73,12 @@ def run_once(sweeper: str, n: int) -> Dict[str, float]:
             PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
         )
         start = time.time()
-        subprocess.run(command(sweeper, n, f"{tmp}/sweep"), env=env, check=True, cwd=tmp)
+        cmd = [*command(sweeper, n, sweep_dir or f"{tmp}/sweep"), *extra]
+        subprocess.run(cmd, env=env, check=True, cwd=tmp)
         total = time.time() - start
         stats = json.loads(stats_file.read_text())
-    if stats["jobs"] != n:
-        raise RuntimeError(f"{sweeper} launched {stats['jobs']} jobs, not {n}")
+    if stats["jobs"] != (n if expect is None else expect):
+        raise RuntimeError(f"{sweeper} launched {stats['jobs']} jobs, not {expect or n}")
     return {
         "first_launch_s": stats["first_launch"] - start,
         "total_s": total,
