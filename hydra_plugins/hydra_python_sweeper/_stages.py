@@ -18,6 +18,7 @@ never asked for more than the job being built.
 """
 
 import itertools
+import operator
 from collections.abc import Iterator as IteratorABC
 from collections.abc import Mapping
 from typing import (
@@ -184,19 +185,23 @@ def format_jobs(jobs: Iterable[Any], source: str) -> Iterator[FormattedJob]:
     >>> [overrides for _, overrides, _ in format_jobs([{"a": 1}, {"a": [2, 3]}], "demo")]
     [['a=1'], ['a=[2, 3]']]
     """
-    index = 0  # the number of the job being generated or formatted
+    # The jobs are numbered by a C-level counter, which the error handlers read: no
+    # Python code runs per job here but format_job.
+    counter = itertools.count()
     try:
-        for job in jobs:
-            yield format_job(job)
-            index += 1
+        yield from map(format_job, map(_second, zip(counter, jobs)))
     except JobError as error:
-        raise error.at(source, index) from None
+        raise error.at(source, next(counter) - 1) from None
     except PythonSweeperError:
         raise
     except Exception as error:
+        index = next(counter) - 1
         raise EntrypointFailed(
             f"{source} raised while generating job #{index}: {describe_exception(error)}"
         ) from error
+
+
+_second = operator.itemgetter(1)
 
 
 def lazy_product(*factors: Factor) -> Iterator[Tuple[Any, ...]]:
