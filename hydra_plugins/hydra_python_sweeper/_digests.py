@@ -44,9 +44,12 @@ class DigestSet:
         suffix = digest[_PREFIX:]
         if bucket is None:
             self._buckets[index] = bytearray(suffix)
-        elif _find(bucket, suffix) >= 0:
-            return False
         else:
+            position = bucket.find(suffix)  # as _find, inlined: this is the hot path
+            while position >= 0:
+                if not position % _SUFFIX:
+                    return False
+                position = bucket.find(suffix, position + 1)
             bucket += suffix
         self._size += 1
         return True
