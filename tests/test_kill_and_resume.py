@@ -61,6 +61,8 @@ def test_kill_in_the_middle_of_a_batch_then_resume(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        # Python turns SIGINT into KeyboardInterrupt only if it was not ignored when it started
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
     while 6 not in completed_in_journal(sweep_dir):  # job 6: in the middle of batch 2 (#5-#9)

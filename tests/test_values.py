@@ -196,3 +196,9 @@ def test_unsupported_values_are_rejected(value: Any, message: str) -> None:
     with pytest.raises(JobError, match=None) as info:
         format_value(value)
     assert message in str(info.value)
+
+
+def test_raw_is_recognised_in_any_copy_of_its_class() -> None:
+    # On Python 3.9 Hydra's plugin discovery executes utils.py again: a second raw class.
+    other_raw = type("raw", (str,), {"raw_override": True})
+    assert format_value(other_raw("${a}")) == "${a}"

@@ -45,9 +45,19 @@ def test_the_installed_wheel_runs_the_example_outside_the_source_tree(
         capture_output=True,
         text=True,
     ).stdout.strip()
-    # The dependencies come from this environment's site-packages (a plain path entry: its
-    # .pth files, such as an editable install of this project, are not read) ...
-    (Path(site) / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    # The dependencies come from this environment's site-packages, less this project
+    # (which a non-editable install put there) ...
+    deps = tmp_path / "deps"
+    deps.mkdir()
+    for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():
+        if entry.name == "hydra_plugins":
+            (deps / "hydra_plugins").mkdir()
+            for plugin in entry.iterdir():
+                if plugin.name != "hydra_python_sweeper":
+                    (deps / "hydra_plugins" / plugin.name).symlink_to(plugin)
+        elif "hydra_python_sweeper" not in entry.name and entry.suffix != ".pth":
+            (deps / entry.name).symlink_to(entry)
+    (Path(site) / "deps.pth").write_text(f"{deps}\n")
     # ... and the sweeper from the wheel alone.
     subprocess.run(
         [str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],

@@ -140,6 +140,8 @@ def format_value(value: Any) -> str:
     formatter = _FORMATTERS.get(type(value))
     if formatter is not None:
         return formatter(value)
+    if getattr(value, "raw_override", False):
+        return str.__str__(value)
     # Subclasses of the supported types (an IntEnum is an int, numpy.float64 a float).
     for kind, convert in _CONVERSIONS:
         if isinstance(value, kind):

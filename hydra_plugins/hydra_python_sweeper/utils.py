@@ -38,3 +38,7 @@ class raw(str):
     """
 
     __slots__ = ()
+
+    #: Marks the class, whichever copy of it: on Python 3.9, Hydra's plugin discovery
+    #: executes this module again, which makes a second ``raw`` class.
+    raw_override = True
