@@ -89,3 +89,18 @@ def test_joblib_runs_jobs_in_worker_processes(tmp_path: Path) -> None:
     check_seven_jobs(run)
     assert batch_lines(run["log"]) == BATCHES
     assert len({record["pid"] for record in run["jobs"].values()}) >= 2
+
+
+def test_ray_runs_jobs_in_worker_processes(tmp_path: Path) -> None:
+    pytest.importorskip("hydra_plugins.hydra_ray_launcher", reason="pip install -e '.[test,ray]'")
+    run = sweep(
+        tmp_path,
+        "hydra/launcher=ray",
+        "+hydra.launcher.ray.init.num_cpus=2",
+        "hydra.sweeper.max_batch_size=3",
+    )
+    check_seven_jobs(run)
+    assert batch_lines(run["log"]) == BATCHES
+    assert run["log"].count("Ray Launcher is launching") == 3
+    journal = (tmp_path / "journal.jsonl").read_text().splitlines()
+    assert len(journal) == 8  # the run, and a line from inside each job
