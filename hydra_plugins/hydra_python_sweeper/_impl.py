@@ -53,7 +53,7 @@ def batch_size(value: Any) -> Optional[int]:
     """
     if value is None or value == -1:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+    if not _is_int(value) or value <= 0:
         raise SettingError(
             f"hydra.sweeper.max_batch_size={value!r}: expected a positive integer, "
             "or null or -1 for a single batch"

@@ -8,6 +8,7 @@ A sweep flows through them in this order::
     -> unique_jobs              (remove_duplicates) drop repeats, keep the first
     -> chunked(max_batch_size)  lists of jobs (more_itertools)
     -> number_batches           (first job number, batch) pairs
+    -> resume_batches           (resume; in _journal) what the journal says is left to run
     -> select_shard             (num_shards > 1) this shard's batches, round-robin
     -> launched by the sweeper, each batch validated just before its launch
 
