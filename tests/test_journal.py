@@ -57,6 +57,24 @@ def test_a_torn_last_line_is_ignored(tmp_path: Path) -> None:
     assert state.size == 3 and state.status[2] == COMPLETED and state.status[:2] == b"\0\0"
 
 
+def test_a_line_torn_after_its_digest_is_ignored_too(tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    line = json.dumps(
+        {
+            "job": 0,
+            "status": "completed",
+            "digest": job_digest(["a=0"]).hex(),
+            "overrides": ["a=0"],
+            "return": None,
+            "dir": "/x",
+        }
+    )
+    path.write_text(line[:-20])
+    assert read(path).size == 0
+    path.write_text(line + "\n")
+    assert read(path).status[0] == COMPLETED
+
+
 def test_the_last_line_of_a_job_decides_its_status(tmp_path: Path) -> None:
     path = tmp_path / "journal.jsonl"
     digest = job_digest(["a=0"]).hex()

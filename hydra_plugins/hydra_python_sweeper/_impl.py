@@ -58,7 +58,7 @@ def batch_size(value: Any) -> Optional[int]:
             f"hydra.sweeper.max_batch_size={value!r}: expected a positive integer, "
             "or null or -1 for a single batch"
         )
-    return value
+    return int(value)
 
 
 def plural(count: int, noun: str) -> str:

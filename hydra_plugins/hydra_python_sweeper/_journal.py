@@ -24,6 +24,7 @@ decides its status.
 import json
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
@@ -135,11 +136,22 @@ class JournalState:
         return self.status[number]
 
 
+# The head of a job line as JournalCallback writes it: read without parsing the rest.
+_JOB_HEAD = re.compile(
+    rb'\{"job": (\d+), "status": "(completed|failed)", "digest": "([0-9a-f]{32})"'
+)
+_STATUS_BYTES = {b"completed": COMPLETED, b"failed": FAILED}
+
+
 def read(path: Path) -> JournalState:
     """The state a journal file records; a torn last line is ignored."""
     state = JournalState()
     with open(path, "rb") as f:
         for raw in f:
+            head = _JOB_HEAD.match(raw)
+            if head is not None and raw.endswith(b"}\n"):  # a whole line, as written
+                state.record(int(head[1]), bytes.fromhex(head[3].decode()), _STATUS_BYTES[head[2]])
+                continue
             try:
                 record = json.loads(raw)
             except ValueError:
