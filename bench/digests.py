@@ -10,16 +10,6 @@ from hydra_plugins.hydra_python_sweeper._digests import DigestSet
 from hydra_plugins.hydra_python_sweeper._stages import job_digest
 
 
-def footprint(digests: DigestSet) -> int:
-    """The set's bytes: its bucket table and every bucket, object headers included."""
-    buckets = digests._buckets
-    return (
-        sys.getsizeof(digests)
-        + sys.getsizeof(buckets)
-        + sum(sys.getsizeof(b) for b in buckets if b is not None)
-    )
-
-
 def main() -> None:
     print(f"{'distinct jobs':>14}{'bytes/job':>11}{'python set of digests, bytes/job':>34}{'s':>7}")
     for n in (10**6, 10**7):
@@ -31,7 +21,7 @@ def main() -> None:
         assert len(digests) == n
         sample = {job_digest([f"+i={i}"]) for i in range(100_000)}
         per_set = (sys.getsizeof(sample) + sum(sys.getsizeof(d) for d in sample)) / len(sample)
-        print(f"{n:>14,}{footprint(digests) / n:>11.1f}{per_set:>34.1f}{elapsed:>7.1f}")
+        print(f"{n:>14,}{digests.footprint() / n:>11.1f}{per_set:>34.1f}{elapsed:>7.1f}")
 
 
 if __name__ == "__main__":

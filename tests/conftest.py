@@ -78,3 +78,17 @@ def make_sweeper(tmp_path: Path) -> Callable[..., PythonSweeperImpl]:
         return sweeper
 
     return make
+
+
+def sweep_test_app(runner: Any, tmpdir: Path, overrides: List[str]) -> Any:
+    """A sweep of Hydra's own test application (``hydra.test_utils``'s compose.yaml:
+    ``foo: 10, bar: 100``) with this sweeper and these overrides."""
+    return runner(
+        calling_file=None,
+        calling_module="hydra.test_utils.a_module",
+        task_function=None,
+        config_path="configs",
+        config_name="compose.yaml",
+        overrides=["hydra/sweeper=python", *overrides],
+        temp_dir=tmpdir,
+    )

@@ -6,6 +6,7 @@ from typing import Any, Callable, List
 
 import pytest
 import spaces
+from conftest import sweep_test_app
 from hydra.test_utils.test_utils import TSweepRunner
 
 from hydra_plugins.hydra_python_sweeper._errors import EntrypointError, FilterFailed, SettingError
@@ -146,18 +147,13 @@ def test_a_mapping_entrypoint_is_called_with_its_arguments(make_sweeper: Make) -
 def test_entrypoint_arguments_interpolate_the_application_config(
     hydra_sweep_runner: TSweepRunner, tmpdir: Path, n: int
 ) -> None:
-    sweep = hydra_sweep_runner(
-        calling_file=None,
-        calling_module="hydra.test_utils.a_module",
-        task_function=None,
-        config_path="configs",
-        config_name="compose.yaml",
-        overrides=[
-            "hydra/sweeper=python",
+    sweep = sweep_test_app(
+        hydra_sweep_runner,
+        tmpdir,
+        [
             "+hydra.sweeper.entrypoints=[{_target_: spaces.counter, n: ${n_jobs}}]",
             f"+n_jobs={n}",  # the application's config, set on the command line
         ],
-        temp_dir=tmpdir,
     )
     with sweep:
         assert sweep.returns is not None

@@ -1,7 +1,5 @@
 """The compact digest set behind ``remove_duplicates``."""
 
-import sys
-
 import pytest
 import xxhash
 from hypothesis import given
@@ -9,16 +7,6 @@ from hypothesis import strategies as st
 
 from hydra_plugins.hydra_python_sweeper._digests import DigestSet
 from hydra_plugins.hydra_python_sweeper._stages import unique_jobs
-
-
-def footprint(digests: DigestSet) -> int:
-    """Bytes held by the set: its bucket table and every bucket, headers included."""
-    buckets = digests._buckets
-    return (
-        sys.getsizeof(digests)
-        + sys.getsizeof(buckets)
-        + sum(sys.getsizeof(b) for b in buckets if b is not None)
-    )
 
 
 @given(st.lists(st.binary(min_size=16, max_size=16), max_size=200))
@@ -54,7 +42,7 @@ def test_a_million_distinct_jobs_then_a_million_repeats() -> None:
     again = sum(1 for _ in unique_jobs((["a=1", f"+i={i}"] for i in range(n)), seen))
     assert again == 0  # every repeat recognised, whatever the order of its overrides
     assert len(seen) == n
-    per_job = footprint(seen) / n
+    per_job = seen.footprint() / n
     assert per_job <= 24, f"{per_job:.1f} bytes per distinct job"
 
 
@@ -64,4 +52,4 @@ def test_memory_per_digest_is_far_below_a_python_set() -> None:
     for i in range(n):
         digests.add(xxhash.xxh3_128_digest(i.to_bytes(8, "little")))
     # 200k digests sit in ~3 per bucket: the fixed table dominates, still < a set's ~82 B.
-    assert footprint(digests) / n < 60
+    assert digests.footprint() / n < 60

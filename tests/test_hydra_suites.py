@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from conftest import sweep_test_app
 from hydra.core.plugins import Plugins
 from hydra.plugins.sweeper import Sweeper
 from hydra.test_utils.launcher_common_tests import (
@@ -54,21 +55,16 @@ class TestPythonSweeperIntegration(IntegrationTestSuite): ...
 def test_entrypoint_jobs_reach_the_job_configs(
     hydra_sweep_runner: TSweepRunner, tmpdir: Path
 ) -> None:
-    sweep = hydra_sweep_runner(
-        calling_file=None,
-        calling_module="hydra.test_utils.a_module",
-        task_function=None,
-        config_path="configs",
-        config_name="compose.yaml",
-        overrides=[
-            "hydra/sweeper=python",
+    sweep = sweep_test_app(
+        hydra_sweep_runner,
+        tmpdir,
+        [
             "hydra.sweeper.entrypoints=[spaces.layers]",
             "hydra.sweeper.max_batch_size=5",
             "+num_layers=0",  # the command line wins, so every job has 0 layers...
             "+num_hidden=[]",
             "bar=1,2",  # ...and runs twice
         ],
-        temp_dir=tmpdir,
     )
     with sweep:
         assert sweep.returns is not None
@@ -83,18 +79,13 @@ def test_entrypoint_jobs_reach_the_job_configs(
 def test_a_job_that_cannot_compose_fails_before_its_batch_is_launched(
     hydra_sweep_runner: TSweepRunner, tmpdir: Path
 ) -> None:
-    sweep = hydra_sweep_runner(
-        calling_file=None,
-        calling_module="hydra.test_utils.a_module",
-        task_function=None,
-        config_path="configs",
-        config_name="compose.yaml",
-        overrides=[
-            "hydra/sweeper=python",
+    sweep = sweep_test_app(
+        hydra_sweep_runner,
+        tmpdir,
+        [
             "hydra.sweeper.entrypoints=[spaces.cannot_compose]",
             "hydra.sweeper.max_batch_size=2",
         ],
-        temp_dir=tmpdir,
     )
     with raises(JobError) as info:
         with sweep:

@@ -12,6 +12,7 @@ at a million digests, 150 (2.1 KB) at ten million.
     (True, False, 1)
 """
 
+import sys
 from typing import List, Optional
 
 _PREFIX = 2
@@ -54,9 +55,14 @@ class DigestSet:
         self._size += 1
         return True
 
-    def nbytes(self) -> int:
-        """Bytes held by the buckets' contents (not counting object headers)."""
-        return sum(len(b) for b in self._buckets if b is not None) + 8 * _BUCKETS
+    def footprint(self) -> int:
+        """Bytes the set holds: its bucket table and every bucket, object headers included."""
+        buckets = self._buckets
+        return (
+            sys.getsizeof(self)
+            + sys.getsizeof(buckets)
+            + sum(sys.getsizeof(b) for b in buckets if b is not None)
+        )
 
 
 def _find(bucket: bytearray, suffix: bytes) -> int:
