@@ -21,7 +21,7 @@ def reset() -> None:
 
 
 def layers() -> Iterator[Dict[str, Any]]:
-    """The seed's 14 architectures, as a generator."""
+    """The 14 architectures of example/config/multilayer.py, as a generator."""
     return _count(
         "layers",
         (
@@ -33,7 +33,7 @@ def layers() -> Iterator[Dict[str, Any]]:
 
 
 def layers_list() -> List[Any]:
-    """The same 14 jobs as the seed wrote them: a list of ``dict.items()``."""
+    """The same 14 jobs as a list of ``dict.items()``, the other form a job may take."""
     return [
         {"num_layers": n, "num_hidden": list(h)}.items()
         for n in range(1, 4)

@@ -1,4 +1,4 @@
-"""The seed's three transcripts, reproduced by ``example/train.py``."""
+"""The README's three transcripts, reproduced by ``example/train.py``."""
 
 import itertools
 import re
@@ -12,7 +12,7 @@ import yaml
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "example" / "train.py"
 
-SEED_LINES = [
+MULTILAYER_LINES = [
     f"num_layers={n} num_hidden=[" + ", ".join(map(str, h)) + "]"
     for n in range(1, 4)
     for h in itertools.product((32, 64), repeat=n)
@@ -60,17 +60,19 @@ def test_transcript_entrypoint_alone(tmp_path: Path) -> None:
     )
     assert f"Sweep output dir : {tmp_path}" in out
     assert "Launching 14 jobs locally" in out
-    assert jobs == list(enumerate(SEED_LINES))
-    assert configs == expected_configs(SEED_LINES, {})
+    assert jobs == list(enumerate(MULTILAYER_LINES))
+    assert configs == expected_configs(MULTILAYER_LINES, {})
 
 
 def test_transcript_combined_with_the_command_line(tmp_path: Path) -> None:
     out, jobs, configs = multirun(tmp_path, "+activation=relu,tanh")
     assert "Launching 28 jobs locally" in out
-    lines = [f"+activation={a} {line}" for a in ("relu", "tanh") for line in SEED_LINES]
+    lines = [f"+activation={a} {line}" for a in ("relu", "tanh") for line in MULTILAYER_LINES]
     assert jobs == list(enumerate(lines))
     assert configs == [
-        {**c, "activation": a} for a in ("relu", "tanh") for c in expected_configs(SEED_LINES, {})
+        {**c, "activation": a}
+        for a in ("relu", "tanh")
+        for c in expected_configs(MULTILAYER_LINES, {})
     ]
 
 
@@ -79,8 +81,8 @@ def test_transcript_remove_duplicates(tmp_path: Path) -> None:
         tmp_path, "+activation=relu,relu", "hydra.sweeper.remove_duplicates=true"
     )
     assert "Launching 14 jobs locally" in out
-    assert jobs == [(i, f"+activation=relu {line}") for i, line in enumerate(SEED_LINES)]
-    assert configs == expected_configs(SEED_LINES, {"activation": "relu"})
+    assert jobs == [(i, f"+activation=relu {line}") for i, line in enumerate(MULTILAYER_LINES)]
+    assert configs == expected_configs(MULTILAYER_LINES, {"activation": "relu"})
 
 
 def test_sub_space_example_with_batches(tmp_path: Path) -> None:

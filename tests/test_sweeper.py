@@ -18,7 +18,7 @@ from hydra_plugins.hydra_python_sweeper._impl import PythonSweeperImpl, SweepSum
 
 Make = Callable[..., PythonSweeperImpl]
 
-SEED_JOBS = [
+MULTILAYER_JOBS = [
     [f"num_layers={n}", "num_hidden=[" + ", ".join(map(str, h)) + "]"]
     for n in range(1, 4)
     for h in itertools.product((32, 64), repeat=n)
@@ -37,18 +37,18 @@ def run(make: Make, arguments: List[str] = (), **settings: Any) -> RecordingLaun
 
 
 @pytest.mark.parametrize("entrypoint", ["spaces.layers", "spaces.layers_list"])
-def test_the_seed_space_in_the_seed_order(make_sweeper: Make, entrypoint: str) -> None:
-    assert run(make_sweeper, entrypoints=[entrypoint]).jobs == SEED_JOBS
+def test_the_multilayer_space_in_order(make_sweeper: Make, entrypoint: str) -> None:
+    assert run(make_sweeper, entrypoints=[entrypoint]).jobs == MULTILAYER_JOBS
 
 
 def test_command_line_is_the_outermost_factor(make_sweeper: Make) -> None:
     jobs = run(make_sweeper, ["+activation=relu,tanh"], entrypoints=["spaces.layers"]).jobs
-    assert jobs == [[f"+activation={a}", *job] for a in ("relu", "tanh") for job in SEED_JOBS]
+    assert jobs == [[f"+activation={a}", *job] for a in ("relu", "tanh") for job in MULTILAYER_JOBS]
 
 
 def test_entrypoints_combine_first_outermost(make_sweeper: Make) -> None:
     jobs = run(make_sweeper, entrypoints=["spaces.seeds", "spaces.layers"]).jobs
-    assert jobs == [[f"+seed={s}", *job] for s in range(3) for job in SEED_JOBS]
+    assert jobs == [[f"+seed={s}", *job] for s in range(3) for job in MULTILAYER_JOBS]
 
 
 def test_the_command_line_wins_on_a_shared_key(make_sweeper: Make) -> None:
@@ -75,7 +75,7 @@ def test_remove_duplicates_keeps_first_occurrences(make_sweeper: Make) -> None:
         entrypoints=["spaces.layers"],
         remove_duplicates=True,
     )
-    assert launcher.jobs == [["+activation=relu", *job] for job in SEED_JOBS]
+    assert launcher.jobs == [["+activation=relu", *job] for job in MULTILAYER_JOBS]
 
 
 def test_duplicates_stay_unless_removed(make_sweeper: Make) -> None:
@@ -92,7 +92,7 @@ def test_batches_hold_max_batch_size_jobs_and_number_on(make_sweeper: Make) -> N
         (8, 4),
         (12, 2),
     ]
-    assert launcher.jobs == SEED_JOBS
+    assert launcher.jobs == MULTILAYER_JOBS
 
 
 @pytest.mark.parametrize("size", [None, -1])

@@ -147,7 +147,7 @@ def test_tricky_values_round_trip(value: Any) -> None:
     assert same(value, job_value(format_value(value)))
 
 
-def test_lists_print_as_in_the_seed() -> None:
+def test_lists_print_as_in_the_transcripts() -> None:
     assert format_value([32, 64]) == "[32, 64]"
     assert format_value({"a": [1, 2]}) == "{a: [1, 2]}"
 
