@@ -12,7 +12,8 @@ Each case runs ``bench/app.py`` in its own process with a launcher that runs not
     python bench/scaling.py --huge      # adds N = 1e7
     python bench/scaling.py --quick     # N = 1e3, 1e4, one run: a smoke test
 
-Prints one table, writes ``bench/results/scaling.csv`` and ``bench/results/scaling.png``.
+Prints one table, writes ``bench/results/scaling.csv`` and ``bench/results/scaling.png``
+(``scaling-quick.*`` with ``--quick``).
 """
 
 import argparse
@@ -153,12 +154,13 @@ def main() -> None:
             )
 
     RESULTS.mkdir(exist_ok=True)
-    with open(RESULTS / "scaling.csv", "w", newline="") as f:
+    name = "scaling-quick" if args.quick else "scaling"  # a smoke run keeps the real results
+    with open(RESULTS / f"{name}.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
     if not args.no_plot:
-        plot(rows, RESULTS / "scaling.png")
+        plot(rows, RESULTS / f"{name}.png")
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     )
