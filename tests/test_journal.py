@@ -264,3 +264,19 @@ def test_a_dry_run_of_a_resume_shows_what_is_left(make_sweeper: Make) -> None:
         entrypoints=["spaces.twenty"], max_batch_size=5, resume=True, dry_run=True
     ).sweep([])
     assert (summary.jobs, summary.batches) == (2, 2)
+
+
+def test_the_failure_summary_names_the_first_ten(make_sweeper: Make) -> None:
+    sweeper = make_sweeper(
+        launcher=fail(*range(12)), entrypoints=["spaces.counter"], max_batch_size=1, fail_fast=False
+    )
+    with pytest.raises(JobsFailed) as info:
+        sweeper.sweep([])
+    shown = ", ".join(f"#{n}" for n in range(10))
+    assert str(info.value).startswith(f"10 jobs of 10 failed ({shown}); the journal")
+    sweeper = make_sweeper(
+        launcher=fail(*range(20)), entrypoints=["spaces.twenty"], max_batch_size=1, fail_fast=False
+    )
+    with pytest.raises(JobsFailed) as info:
+        sweeper.sweep([])
+    assert str(info.value).startswith(f"20 jobs of 20 failed ({shown}, ...); the journal")

@@ -223,9 +223,10 @@ class PythonSweeperImpl(Sweeper):
                 f"of {size} jobs each"
             )
         sweep_dir = Path(self.config.hydra.sweep.dir)
+        description = self.description(arguments)
         journal = None
         if self.resume:
-            journal = check_journal(sweep_dir, self.description(arguments))
+            journal = check_journal(sweep_dir, description)
         batches, total = self.stream(arguments, size, journal)
         if self.dry_run:
             return self.preview_jobs(batches, str(sweep_dir))
@@ -233,7 +234,7 @@ class PythonSweeperImpl(Sweeper):
         log.info(f"Sweep output dir : {sweep_dir}")
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
-        path = start_journal(sweep_dir, self.description(arguments), self.resume)
+        path = start_journal(sweep_dir, description, self.resume)
         self.record_jobs_in(path)
         return self.launch(batches, total, sweep_dir, path, journal)
 
@@ -260,7 +261,8 @@ class PythonSweeperImpl(Sweeper):
         assert self.launcher is not None
         returns: List[Sequence[JobReturn]] = []
         launched = batches_done = 0
-        failed: List[int] = []
+        failed = 0
+        first_failed: List[int] = []  # the first ten, for the message
         try:
             for start, batch in batches:
                 end = start + len(batch) - 1
@@ -273,7 +275,9 @@ class PythonSweeperImpl(Sweeper):
                 results = self.launcher.launch(batch, initial_job_idx=start)
                 for number, result in enumerate(results, start):
                     if result.status == JobStatus.FAILED:
-                        failed.append(number)
+                        failed += 1
+                        if len(first_failed) < 10:
+                            first_failed.append(number)
                         if self.fail_fast:
                             _ = result.return_value  # raises the job's error, as BasicSweeper
                 launched += len(batch)
@@ -296,13 +300,13 @@ class PythonSweeperImpl(Sweeper):
             raise
         skipped = journal.skipped if journal is not None else 0
         log.info(
-            f"Sweep done: {launched - len(failed)} completed, {len(failed)} failed, "
+            f"Sweep done: {launched - failed} completed, {failed} failed, "
             f"{skipped} skipped as already done; journal: {journal_path}"
         )
         if failed:
-            shown = ", ".join(f"#{n}" for n in failed[:10]) + (", ..." if len(failed) > 10 else "")
+            shown = ", ".join(f"#{n}" for n in first_failed) + (", ..." if failed > 10 else "")
             raise JobsFailed(
-                f"{plural(len(failed), 'job')} of {launched} failed ({shown}); the journal "
+                f"{plural(failed, 'job')} of {launched} failed ({shown}); the journal "
                 f"{journal_path} records their errors. Run again with hydra.sweeper.resume=true "
                 f"hydra.sweep.dir={sweep_dir} to run the failed jobs again"
             )
