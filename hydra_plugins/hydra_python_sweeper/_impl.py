@@ -177,8 +177,8 @@ class PythonSweeperImpl(Sweeper):
         parser = OverridesParser.create(config_loader=loader)
         given = [f"{key}={value}" for key, value in self.params.items()] + list(arguments)
         factors = command_line_factors(parser.parse_overrides(given))
-        factors += entrypoint_factors(_plain(self.entrypoints, "entrypoints"))
-        predicates = filters(_plain(self.filters, "filters"))
+        factors += entrypoint_factors(_resolved_list(self.entrypoints, "entrypoints"))
+        predicates = filters(_resolved_list(self.filters, "filters"))
 
         combinations: Iterator[Any] = lazy_product(*factors)
         if predicates:
@@ -204,11 +204,11 @@ class PythonSweeperImpl(Sweeper):
         from . import __version__
 
         return {
-            "entrypoints": _plain(self.entrypoints, "entrypoints"),
+            "entrypoints": _resolved_list(self.entrypoints, "entrypoints"),
             "arguments": list(arguments),
             "params": self.params,
             "remove_duplicates": self.remove_duplicates,
-            "filters": _plain(self.filters, "filters"),
+            "filters": _resolved_list(self.filters, "filters"),
             "version": __version__,
         }
 
@@ -362,7 +362,7 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _plain(value: Any, setting: str) -> List[Any]:
+def _resolved_list(value: Any, setting: str) -> List[Any]:
     """A list setting as plain Python, its interpolations resolved against the whole config."""
     if OmegaConf.is_config(value) or any(OmegaConf.is_config(v) for v in value):
         try:
