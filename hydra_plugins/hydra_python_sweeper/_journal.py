@@ -115,10 +115,15 @@ class JournalState:
         return len(self.status)
 
     def record(self, number: int, digest: bytes, status: int) -> None:
-        if number >= self.size:
-            grow = number + 1 - self.size
-            self.status.extend(bytes(grow))
-            self.digests.extend(bytes(8 * grow))
+        """Record job ``number``'s status and the first 8 bytes of its digest."""
+        size = len(self.status)
+        if number == size:  # the common case: the journal's jobs come in order
+            self.status.append(status)
+            self.digests += digest[:8]
+            return
+        if number > size:
+            self.status.extend(bytes(number + 1 - size))
+            self.digests.extend(bytes(8 * (number + 1 - size)))
         self.digests[8 * number : 8 * number + 8] = digest[:8]
         self.status[number] = status
 
@@ -150,7 +155,8 @@ def read(path: Path) -> JournalState:
         for raw in f:
             head = _JOB_HEAD.match(raw)
             if head is not None and raw.endswith(b"}\n"):  # a whole line, as written
-                state.record(int(head[1]), bytes.fromhex(head[3].decode()), _STATUS_BYTES[head[2]])
+                digest = bytes.fromhex(head[3][:16].decode())  # the 8 bytes kept
+                state.record(int(head[1]), digest, _STATUS_BYTES[head[2]])
                 continue
             try:
                 record = json.loads(raw)
