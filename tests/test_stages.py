@@ -9,11 +9,15 @@ from more_itertools import chunked
 
 from hydra_plugins.hydra_python_sweeper._errors import EntrypointFailed, JobError
 from hydra_plugins.hydra_python_sweeper._stages import (
+    _formatters,
     bare_key,
+    compile_formatter,
     format_job,
     format_jobs,
+    format_values,
     is_one_shot,
     job_digest,
+    job_shape,
     lazy_product,
     merge_jobs,
     number_batches,
@@ -225,3 +229,30 @@ def test_chunked_draws_only_the_batch_it_returns() -> None:
 def test_is_one_shot() -> None:
     assert not is_one_shot([1]) and not is_one_shot((1,)) and not is_one_shot(range(2))
     assert is_one_shot(iter([1])) and is_one_shot(x for x in [1]) and is_one_shot(map(str, [1]))
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [(), ("a",), ("a", "+b", "c"), ("+a", "a", "b", "~a"), ("it's", 'q"uote', "{x}", "a\\nb")],
+)
+def test_a_compiled_formatter_equals_format_values(keys: Any) -> None:
+    shape = job_shape(keys)
+    values_sets = [
+        [i for i in range(len(keys))],
+        [f"s {i}" for i in range(len(keys))],
+        [None, 1.5, [1, "a b"], {"k": True}, -3][: len(keys)],
+    ]
+    compiled = compile_formatter(shape)
+    for values in values_sets:
+        assert compiled(values) == format_values(shape, values)
+
+
+def test_a_shape_seen_often_is_formatted_by_its_compiled_formatter() -> None:
+    jobs = [{"+x1": i, "+y1": str(i)} for i in range(20)]
+    formatted = [format_job(job) for job in jobs]
+    shape = formatted[0][0]
+    assert shape.uid in _formatters  # compiled after a few jobs of that shape
+    assert [o for _, o, _ in formatted] == [[f"+x1={i}", f"+y1='{i}'"] for i in range(20)]
+    with pytest.raises(JobError) as info:
+        format_job({"+x1": 1, "+y1": {2}})  # errors still name the key
+    assert info.value.key == "+y1"

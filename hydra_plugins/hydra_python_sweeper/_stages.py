@@ -107,6 +107,8 @@ def job_shape(keys: Tuple[Any, ...]) -> Shape:
     if len(_shapes) >= _CACHE_SIZE:
         _shapes.clear()
         _plans.clear()
+        _formatters.clear()
+        _uses.clear()
     _shapes[keys] = shape
     return shape
 
@@ -143,18 +145,72 @@ def format_job(job: Any) -> FormattedJob:
     """
     keys, values = keys_and_values(job)
     shape = job_shape(keys)
-    kept = values if shape.keep is None else itertools.compress(values, shape.keep)
-    overrides = []
     try:
-        # A loop, not a comprehension: faster before Python 3.12. Ints, the most common
-        # value, are written inline, exactly as format_value would.
-        for prefix, value in zip(shape.prefixes, kept):
-            overrides.append(
-                f"{prefix}{value}" if type(value) is int else prefix + format_value(value)
-            )
+        formatter = _formatters.get(shape.uid)
+        if formatter is None:
+            formatter = _formatter_for(shape)
+        overrides = formatter(values)
     except JobError as error:
         raise JobError(error.reason, _failing_key(keys, values)) from None
     return shape, overrides, values
+
+
+def format_values(shape: Shape, values: Iterable[Any]) -> List[str]:
+    """The overrides of the pairs ``shape`` keeps, given all the job's values.
+
+    >>> format_values(job_shape(("a", "+b", "+a")), [1, "x y", 3])
+    ['a=1', "+b='x y'"]
+    """
+    kept = values if shape.keep is None else itertools.compress(values, shape.keep)
+    overrides = []
+    # A loop, not a comprehension: faster before Python 3.12. Ints, the most common
+    # value, are written inline, exactly as format_value would.
+    for prefix, value in zip(shape.prefixes, kept):
+        overrides.append(f"{prefix}{value}" if type(value) is int else prefix + format_value(value))
+    return overrides
+
+
+#: Formatters compiled for the shapes seen often, by shape uid; how often others were seen.
+_formatters: Dict[int, Callable[[Iterable[Any]], List[str]]] = {}
+_uses: Dict[int, int] = {}
+_COMPILE_AFTER = 8
+
+
+def _formatter_for(shape: Shape) -> Callable[[Iterable[Any]], List[str]]:
+    """:func:`format_values` for this shape; compiled once the shape has been seen often."""
+    uses = _uses.get(shape.uid, 0) + 1
+    if uses < _COMPILE_AFTER:
+        _uses[shape.uid] = uses
+        return lambda values: format_values(shape, values)
+    _uses.pop(shape.uid, None)
+    formatter = _formatters[shape.uid] = compile_formatter(shape)
+    return formatter
+
+
+def compile_formatter(shape: Shape) -> Callable[[Iterable[Any]], List[str]]:
+    """A function equal to ``format_values(shape, values)``, compiled for this shape.
+
+    Like the methods :mod:`dataclasses` writes, its source is generated: it unpacks the
+    values and builds the list in one expression, with no loop, so formatting a job costs
+    about a third less. The keys reach it as default arguments, never as source text.
+
+    >>> format = compile_formatter(job_shape(("a", "+b", "+a")))
+    >>> format([1, "x y", 3])
+    ['a=1', "+b='x y'"]
+    """
+    keep = shape.keep or (True,) * len(shape.keys)
+    names = [f"v{i}" for i in range(len(keep))]
+    kept = [name for name, kept in zip(names, keep) if kept]
+    items = [
+        f'f"{{p{i}}}{{{v}}}" if type({v}) is int else p{i} + format_value({v})'
+        for i, v in enumerate(kept)
+    ]
+    defaults = "".join(f", p{i}={prefix!r}" for i, prefix in enumerate(shape.prefixes))
+    unpack = f"    {', '.join(names)}, = values\n" if names else ""
+    source = f"def format_values(values{defaults}):\n{unpack}    return [{', '.join(items)}]\n"
+    namespace: Dict[str, Any] = {"format_value": format_value}
+    exec(source, namespace)
+    return namespace["format_values"]  # type: ignore[no-any-return]
 
 
 def format_override(key: str, override: str, value: Any) -> FormattedJob:
