@@ -234,7 +234,7 @@ class PythonSweeperImpl(Sweeper):
         log.info(f"Sweep output dir : {sweep_dir}")
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
-        path = start_journal(sweep_dir, description, self.resume)
+        path = start_journal(sweep_dir, description, journal)
         self.record_jobs_in(path)
         return self.launch(batches, total, sweep_dir, path, journal)
 

@@ -189,18 +189,15 @@ def check_journal(sweep_dir: Path, sweep: Dict[str, Any]) -> JournalState:
     return state
 
 
-def start_journal(sweep_dir: Path, sweep: Dict[str, Any], resume: bool) -> Path:
-    """Append this run's line to the sweep's journal; return the journal's path."""
+def start_journal(sweep_dir: Path, sweep: Dict[str, Any], resumed: Optional[JournalState]) -> Path:
+    """Append this run's line to the sweep's journal (``resumed``: the state it held);
+    return the journal's path."""
     path = sweep_dir / FILENAME
-    runs = 0
-    if resume:
-        with open(path, "rb") as f:
-            runs = sum(1 for line in f if line.startswith(b'{"run"'))
     append(
         path,
         {
-            "run": runs + 1,
-            "resume": resume,
+            "run": len(resumed.runs) + 1 if resumed is not None else 1,
+            "resume": resumed is not None,
             "fingerprint": fingerprint(sweep),
             "version": sweep.get("version"),
             "sweep": sweep,
