@@ -1,8 +1,8 @@
 """The engine of :func:`hydra_plugins.hydra_python_sweeper.utils.merge_overrides`."""
 
-from typing import Any, Callable, Dict, Iterable, Iterator, Sequence, Tuple, Union
+from typing import Any, Callable, Iterable, Iterator, Sequence, Tuple, Union
 
-from ._stages import Factor, bare_key, is_one_shot, keys_and_values, lazy_product
+from ._stages import Factor, is_one_shot, lazy_product, merge_pairs
 
 Pair = Tuple[str, Any]
 
@@ -23,19 +23,11 @@ def as_factor(source: Union[Iterable[Any], Callable[[], Iterable[Any]]], outermo
     return lambda: pending.pop()
 
 
-def merge_pairs(parts: Sequence[Any]) -> Tuple[Pair, ...]:
-    """The pairs of several jobs as one job; on a shared key the first wins.
-
-    >>> merge_pairs([{"a": 1}, [("+a", 2), ("b", 3)]])
-    (('a', 1), ('b', 3))
-    """
-    merged: Dict[Any, Pair] = {}
-    for job in parts:
-        for key, value in zip(*keys_and_values(job)):
-            merged.setdefault(bare_key(key) if isinstance(key, str) else key, (key, value))
-    return tuple(merged.values())
-
-
 def merge_sources(sources: Sequence[Any]) -> Iterator[Tuple[Pair, ...]]:
+    """The product of the sources, each combination merged into one job.
+
+    >>> list(merge_sources([[{"a": 1}], lambda: [{"+a": 2, "b": 3}, {"c": 4}]]))
+    [(('a', 1), ('b', 3)), (('a', 1), ('c', 4))]
+    """
     factors = [as_factor(source, index == 0) for index, source in enumerate(sources)]
     return map(merge_pairs, lazy_product(*factors))

@@ -151,7 +151,7 @@ def format_job(job: Any) -> FormattedJob:
             formatter = _formatter_for(shape)
         overrides = formatter(values)
     except JobError as error:
-        raise JobError(error.reason, _failing_key(keys, values)) from None
+        raise JobError(error.reason, _failing_key(shape, values)) from None
     return shape, overrides, values
 
 
@@ -222,17 +222,16 @@ def format_override(key: str, override: str, value: Any) -> FormattedJob:
     return job_shape((key,)), [override], (value,)
 
 
-def _failing_key(keys: Sequence[str], values: Iterable[Any]) -> Optional[str]:
-    """The key of the first kept pair whose value cannot be written."""
-    seen = set()
-    for key, value in zip(keys, values):
-        bare = bare_key(key)
-        if bare not in seen:
-            seen.add(bare)
-            try:
-                format_value(value)
-            except JobError:
-                return key
+def _failing_key(shape: Shape, values: Iterable[Any]) -> Optional[str]:
+    """The key of the first pair ``shape`` keeps whose value cannot be written."""
+    pairs: Iterable[Tuple[str, Any]] = zip(shape.keys, values)
+    if shape.keep is not None:
+        pairs = itertools.compress(pairs, shape.keep)
+    for key, value in pairs:
+        try:
+            format_value(value)
+        except JobError:
+            return key
     return None
 
 
@@ -316,21 +315,27 @@ def _merge_plan(shapes: Sequence[Shape]) -> Optional[Tuple[bool, ...]]:
     return None if all(keep) else tuple(keep)
 
 
+def merge_pairs(parts: Sequence[Any]) -> Tuple[Tuple[Any, Any], ...]:
+    """The pairs of several jobs as one job; on a key two share (without its prefix),
+    the first wins.
+
+    >>> merge_pairs([{"a": 1}, [("+a", 2), ("b", 3)]])
+    (('a', 1), ('b', 3))
+    """
+    merged: Dict[Any, Tuple[Any, Any]] = {}
+    for job in parts:
+        for key, value in zip(*keys_and_values(job)):
+            merged.setdefault(bare_key(key) if isinstance(key, str) else key, (key, value))
+    return tuple(merged.values())
+
+
 def job_values(parts: Sequence[FormattedJob]) -> Dict[str, Any]:
     """A combination's pairs as ``{key as written: value}``; on a shared key the first wins.
 
     >>> job_values([format_job({"+a": 1}), format_job({"a": 2, "b": [3]})])
     {'+a': 1, 'b': [3]}
     """
-    merged: Dict[str, Any] = {}
-    seen: Set[str] = set()
-    for shape, _, values in parts:
-        for key, value in zip(shape.keys, values):
-            bare = bare_key(key)
-            if bare not in seen:
-                seen.add(bare)
-                merged[key] = value
-    return merged
+    return dict(merge_pairs([list(zip(shape.keys, values)) for shape, _, values in parts]))
 
 
 def filter_jobs(
