@@ -237,14 +237,33 @@ def test_a_shard_s_dry_run_and_progress_count_its_own_jobs(
         num_shards=2,
         dry_run=True,
     ).sweep([])
-    assert (summary.jobs, summary.batches) == (6, 2)  # batches 1 (#4-#7) and 3 (#12-#13)
+    assert (summary.jobs, summary.batches) == (6, 2)  # batches 2 (#4-#7) and 4 (#12-#13)
+    assert "Dry run: 6 jobs in 2 batches (Shard index 1 of 2 shards)" in caplog.messages
     make_sweeper(
         entrypoints=["spaces.layers_list"], max_batch_size=4, shard_index=1, num_shards=2
     ).sweep([])
+    # one numbering: the shard's line and the batch lines count the sweep's batches from 1
+    assert "Shard index 1 of 2 shards: batches 2, 4, 6, ... of the sweep, 4 jobs each" in (
+        caplog.messages
+    )
     assert batch_lines(caplog) == [
-        "Batch 1 : jobs #4 to #7 (4 of 6 jobs, 66%)",
-        "Batch 2 : jobs #12 to #13 (6 of 6 jobs, 100%)",
+        "Batch 2 : jobs #4 to #7 (4 of 6 jobs, 66%)",
+        "Batch 4 : jobs #12 to #13 (6 of 6 jobs, 100%)",
     ]
+
+
+def test_an_empty_shard_says_so(make_sweeper: Make, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger=LOG)
+    sweeper = make_sweeper(
+        entrypoints=["spaces.layers_list"], max_batch_size=10, shard_index=2, num_shards=3
+    )
+    sweeper.sweep([])
+    assert sweeper.launcher.batches == []  # type: ignore[union-attr]
+    assert (
+        "Shard index 2 of 3 shards is empty: the sweep has too few batches to reach it; "
+        "nothing was launched" in caplog.messages
+    )
+    assert "The sweep has no jobs: nothing was launched" not in caplog.messages
 
 
 @pytest.mark.parametrize(

@@ -136,7 +136,10 @@ def test_errors_print_one_line_without_traceback(
 @pytest.mark.parametrize(
     "arguments, summary",
     [
-        (["hydra.sweeper.filters=[config.multilayer.no_wide_deep_nets]"], "13 jobs in 1 batch"),
+        (
+            ["hydra.sweeper.filters=[config.multilayer.no_wide_deep_nets]"],
+            "13 jobs in 1 batch (1 dropped by filters)",
+        ),
         (
             ["hydra.sweeper.entrypoints=[{_target_: config.multilayer.layers, max_layers: 2}]"],
             "6 jobs in 1 batch",
@@ -147,7 +150,7 @@ def test_errors_print_one_line_without_traceback(
                 "hydra.sweeper.num_shards=2",
                 "hydra.sweeper.shard_index=1",
             ],
-            "6 jobs in 2 batches (shard 1 of 2)",
+            "6 jobs in 2 batches (Shard index 1 of 2 shards)",
         ),
     ],
 )

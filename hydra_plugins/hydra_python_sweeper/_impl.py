@@ -25,6 +25,7 @@ from ._journal import (
 )
 from ._sources import command_line_factors, entrypoint_factors, filters, total_jobs
 from ._stages import (
+    Dropped,
     filter_jobs,
     lazy_product,
     merge_jobs,
@@ -83,10 +84,28 @@ def shard_jobs(total: int, size: int, index: int, count: int) -> int:
 
 
 class Stream(NamedTuple):
-    """The sweep's numbered batches, and how many jobs they hold when that is known."""
+    """The sweep's numbered batches, how many jobs they hold when that is known, and the
+    counts of jobs the filters and ``remove_duplicates`` dropped (they grow as it runs)."""
 
     batches: Iterator[Tuple[int, Sequence[Sequence[str]]]]
     total: Optional[int]
+    filtered: Optional[Dropped] = None
+    duplicates: Optional[Dropped] = None
+
+    def dropped(self) -> str:
+        """What the filters and ``remove_duplicates`` dropped so far, for the logs.
+
+        >>> stream = Stream(iter(()), None, Dropped(), None)
+        >>> stream.filtered.count = 3
+        >>> stream.dropped()
+        ', 3 dropped by filters'
+        """
+        text = ""
+        if self.filtered is not None:
+            text += f", {self.filtered.count} dropped by filters"
+        if self.duplicates is not None:
+            text += f", {plural(self.duplicates.count, 'duplicate')} removed"
+        return text
 
 
 class PythonSweeperImpl(Sweeper):
@@ -177,15 +196,22 @@ class PythonSweeperImpl(Sweeper):
         parser = OverridesParser.create(config_loader=loader)
         given = [f"{key}={value}" for key, value in self.params.items()] + list(arguments)
         factors = command_line_factors(parser.parse_overrides(given))
-        factors += entrypoint_factors(_resolved_list(self.entrypoints, "entrypoints"))
+        entrypoints = entrypoint_factors(_resolved_list(self.entrypoints, "entrypoints"))
+        # The command line is one source: each of its overrides reaches the job, as with
+        # BasicSweeper; each entrypoint is a source of its own, the earlier winning a key.
+        sources = (0,) * len(factors) + tuple(range(1, len(entrypoints) + 1))
+        factors += entrypoints
         predicates = filters(_resolved_list(self.filters, "filters"))
 
         combinations: Iterator[Any] = lazy_product(*factors)
+        filtered = duplicates = None
         if predicates:
-            combinations = filter_jobs(combinations, predicates)
-        jobs: Iterator[Sequence[str]] = merge_jobs(combinations)
+            filtered = Dropped()
+            combinations = filter_jobs(combinations, predicates, sources, filtered)
+        jobs: Iterator[Sequence[str]] = merge_jobs(combinations, sources)
         if self.remove_duplicates:
-            jobs = unique_jobs(jobs)
+            duplicates = Dropped()
+            jobs = unique_jobs(jobs, dropped=duplicates)
         batches = number_batches(chunked(jobs, size))
 
         total = None if predicates or self.remove_duplicates else total_jobs(factors)
@@ -197,7 +223,7 @@ class PythonSweeperImpl(Sweeper):
             batches = select_shard(batches, self.shard_index, self.num_shards, size)
             if total is not None:
                 total = shard_jobs(total, size, self.shard_index, self.num_shards)
-        return Stream(batches, total)
+        return Stream(batches, total, filtered, duplicates)
 
     def description(self, arguments: List[str]) -> Dict[str, Any]:
         """What defines this sweep's job stream, for the journal's fingerprint."""
@@ -217,26 +243,26 @@ class PythonSweeperImpl(Sweeper):
         size = self.check_settings()
         log.info(f"{self!r} sweeping")
         if self.num_shards > 1:
+            first = self.shard_index + 1
             log.info(
-                f"Shard {self.shard_index} of {self.num_shards}: batches "
-                f"{self.shard_index}, {self.shard_index + self.num_shards}, ... "
-                f"of {size} jobs each"
+                f"{self.shard_name()}: batches {first}, {first + self.num_shards}, "
+                f"{first + 2 * self.num_shards}, ... of the sweep, {plural(size or 0, 'job')} each"
             )
         sweep_dir = Path(self.config.hydra.sweep.dir)
         description = self.description(arguments)
         journal = None
         if self.resume:
             journal = check_journal(sweep_dir, description)
-        batches, total = self.stream(arguments, size, journal)
+        stream = self.stream(arguments, size, journal)
         if self.dry_run:
-            return self.preview_jobs(batches, str(sweep_dir))
+            return self.preview_jobs(stream, str(sweep_dir))
 
         log.info(f"Sweep output dir : {sweep_dir}")
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
         path = start_journal(sweep_dir, description, journal)
         self.record_jobs_in(path)
-        return self.launch(batches, total, sweep_dir, path, journal)
+        return self.launch(stream, sweep_dir, path, journal)
 
     def record_jobs_in(self, path: Path) -> None:
         """Have every job record how it ended in the journal at ``path``, from inside the job.
@@ -249,10 +275,24 @@ class PythonSweeperImpl(Sweeper):
         if callbacks is not None:
             callbacks.callbacks.append(JournalCallback(str(path.absolute())))
 
+    def shard_name(self) -> str:
+        """This process's shard as the logs name it: its ``shard_index``, then the count.
+
+        >>> PythonSweeperImpl(shard_index=1, num_shards=4).shard_name()
+        'Shard index 1 of 4 shards'
+        """
+        return f"Shard index {self.shard_index} of {self.num_shards} shards"
+
+    def batch_number(self, start: int, done: int) -> int:
+        """The number the logs give the batch starting at job ``start``: from 1, in the
+        whole sweep when batches have a size, whatever the shard (``done``: how many
+        batches were launched before it)."""
+        size = batch_size(self.max_batch_size)
+        return done + 1 if size is None else start // size + 1
+
     def launch(
         self,
-        batches: Iterable[Tuple[int, Sequence[Sequence[str]]]],
-        total: Optional[int],
+        stream: Stream,
         sweep_dir: Path,
         journal_path: Path,
         journal: Optional[JournalState],
@@ -264,11 +304,11 @@ class PythonSweeperImpl(Sweeper):
         failed = 0
         first_failed: List[int] = []  # the first ten, for the message
         try:
-            for start, batch in batches:
+            for start, batch in stream.batches:
                 end = start + len(batch) - 1
                 log.info(
-                    f"Batch {batches_done + 1} : jobs #{start} to #{end} "
-                    f"({progress(launched + len(batch), total)})"
+                    f"Batch {self.batch_number(start, batches_done)} : jobs #{start} to #{end} "
+                    f"({progress(launched + len(batch), stream.total)})"
                 )
                 if self.validate:
                     self.validate_jobs(start, batch)
@@ -301,7 +341,7 @@ class PythonSweeperImpl(Sweeper):
         skipped = journal.skipped if journal is not None else 0
         log.info(
             f"Sweep done: {launched - failed} completed, {failed} failed, "
-            f"{skipped} skipped as already done; journal: {journal_path}"
+            f"{skipped} skipped as already done{stream.dropped()}; journal: {journal_path}"
         )
         if failed:
             shown = ", ".join(f"#{n}" for n in first_failed) + (", ..." if failed > 10 else "")
@@ -311,24 +351,29 @@ class PythonSweeperImpl(Sweeper):
                 f"hydra.sweep.dir={sweep_dir} to run the failed jobs again"
             )
         if not launched and not skipped:
-            log.info("The sweep has no jobs: nothing was launched")
+            if self.num_shards > 1:
+                log.info(
+                    f"{self.shard_name()} is empty: the sweep has too few batches to reach it; "
+                    "nothing was launched"
+                )
+            else:
+                log.info("The sweep has no jobs: nothing was launched")
         if self.keep_returns:
             return returns
         return SweepSummary(jobs=launched, batches=batches_done, sweep_dir=str(sweep_dir))
 
-    def preview_jobs(
-        self, batches: Iterable[Tuple[int, Sequence[Sequence[str]]]], sweep_dir: str
-    ) -> SweepSummary:
+    def preview_jobs(self, stream: Stream, sweep_dir: str) -> SweepSummary:
         """The dry run: count every job by streaming, show the first ``preview``."""
         log.info(f"Dry run: nothing is launched. The first {plural(self.preview, 'job')}:")
         jobs = count = 0
-        for start, batch in batches:
+        for start, batch in stream.batches:
             for number, job in enumerate(batch[: max(0, self.preview - jobs)], start):
                 log.info(f"\t#{number} : {' '.join(job)}")
             jobs += len(batch)
             count += 1
-        shard = f" (shard {self.shard_index} of {self.num_shards})" if self.num_shards > 1 else ""
-        log.info(f"Dry run: {plural(jobs, 'job')} in {plural(count, 'batch')}{shard}")
+        shard = f" ({self.shard_name()})" if self.num_shards > 1 else ""
+        dropped = f" ({stream.dropped()[2:]})" if stream.dropped() else ""
+        log.info(f"Dry run: {plural(jobs, 'job')} in {plural(count, 'batch')}{shard}{dropped}")
         return SweepSummary(jobs=jobs, batches=count, sweep_dir=sweep_dir)
 
     def validate_jobs(self, start: int, batch: Iterable[Sequence[str]]) -> None:

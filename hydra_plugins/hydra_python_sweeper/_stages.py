@@ -37,6 +37,7 @@ from typing import (
 )
 
 import xxhash
+from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from ._digests import DigestSet
 from ._errors import (
@@ -46,6 +47,7 @@ from ._errors import (
     PythonSweeperError,
     describe_exception,
 )
+from ._markers import DELETE
 from ._values import format_value
 
 
@@ -71,7 +73,6 @@ Factor = Callable[[], Iterable[Any]]
 
 _CACHE_SIZE = 4096
 _shapes: Dict[Tuple[Any, ...], Shape] = {}
-_plans: Dict[Tuple[int, ...], Optional[Tuple[bool, ...]]] = {}
 _uids = itertools.count()
 
 
@@ -97,8 +98,8 @@ def job_shape(keys: Tuple[Any, ...]) -> Shape:
     bares: Dict[str, str] = {}
     keep = []
     for key in keys:
-        if type(key) is not str or not key:
-            raise JobError(f"key {key!r} is not a non-empty string")
+        if key not in _checked_keys:
+            check_key(key)
         bare = bare_key(key)
         keep.append(bare not in bares)
         bares.setdefault(bare, f"{key}=")
@@ -106,11 +107,42 @@ def job_shape(keys: Tuple[Any, ...]) -> Shape:
     shape = Shape(keys, tuple(bares), tuple(bares.values()), kept, next(_uids))
     if len(_shapes) >= _CACHE_SIZE:
         _shapes.clear()
-        _plans.clear()
         _formatters.clear()
         _uses.clear()
     _shapes[keys] = shape
     return shape
+
+
+_checked_keys: Set[str] = set()
+
+
+def check_key(key: Any) -> None:
+    """:class:`JobError` unless ``key`` is an override key in Hydra's grammar, as written.
+
+    >>> check_key("+db@backup.port")
+    >>> check_key("+a b")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    hydra_plugins.hydra_python_sweeper._errors.JobError: key '+a b' is not an override key ...
+    """
+    if type(key) is not str or not key:
+        raise JobError(f"key {key!r} is not a non-empty string")
+    try:
+        parsed = OverridesParser.create().parse_override(f"{key}=0").get_key_element()
+    except Exception as error:
+        parsed, reason = None, str(error).strip().splitlines()[0]
+    else:
+        reason = f"Hydra reads it as {parsed!r}"
+    if parsed != key:
+        raise JobError(
+            f"key {key!r} is not an override key in Hydra's grammar ({reason}): a key is a "
+            "dotted path of names (a-z, 0-9, _, -), with an optional +, ++ or ~ prefix and "
+            "an optional @package",
+            key,
+        )
+    if len(_checked_keys) >= 16 * _CACHE_SIZE:
+        _checked_keys.clear()
+    _checked_keys.add(key)
 
 
 def keys_and_values(job: Any) -> Tuple[Tuple[Any, ...], Iterable[Any]]:
@@ -141,7 +173,7 @@ def format_job(job: Any) -> FormattedJob:
 
     >>> shape, overrides, _ = format_job({"lr": 0.1, "+tag": "a b", "+lr": 2})
     >>> shape.bares, overrides
-    (('lr', 'tag'), ['lr=0.1', "+tag='a b'"])
+    (('lr', 'tag'), ['lr=0.1', '+tag=a b'])
     """
     keys, values = keys_and_values(job)
     shape = job_shape(keys)
@@ -159,14 +191,19 @@ def format_values(shape: Shape, values: Iterable[Any]) -> List[str]:
     """The overrides of the pairs ``shape`` keeps, given all the job's values.
 
     >>> format_values(job_shape(("a", "+b", "+a")), [1, "x y", 3])
-    ['a=1', "+b='x y'"]
+    ['a=1', '+b=x y']
     """
     kept = values if shape.keep is None else itertools.compress(values, shape.keep)
     overrides = []
     # A loop, not a comprehension: faster before Python 3.12. Ints, the most common
     # value, are written inline, exactly as format_value would.
     for prefix, value in zip(shape.prefixes, kept):
-        overrides.append(f"{prefix}{value}" if type(value) is int else prefix + format_value(value))
+        if type(value) is int:
+            overrides.append(f"{prefix}{value}")
+        elif value is DELETE and prefix[0] == "~":
+            overrides.append(prefix[:-1])  # ~key: delete it, whatever its value
+        else:
+            overrides.append(prefix + format_value(value))
     return overrides
 
 
@@ -196,19 +233,22 @@ def compile_formatter(shape: Shape) -> Callable[[Iterable[Any]], List[str]]:
 
     >>> format = compile_formatter(job_shape(("a", "+b", "+a")))
     >>> format([1, "x y", 3])
-    ['a=1', "+b='x y'"]
+    ['a=1', '+b=x y']
     """
     keep = shape.keep or (True,) * len(shape.keys)
     names = [f"v{i}" for i in range(len(keep))]
     kept = [name for name, kept in zip(names, keep) if kept]
     items = [
         f'f"{{p{i}}}{{{v}}}" if type({v}) is int else p{i} + format_value({v})'
-        for i, v in enumerate(kept)
+        if prefix[0] != "~"
+        else f'f"{{p{i}}}{{{v}}}" if type({v}) is int else '
+        f"p{i}[:-1] if {v} is DELETE else p{i} + format_value({v})"
+        for i, (v, prefix) in enumerate(zip(kept, shape.prefixes))
     ]
     defaults = "".join(f", p{i}={prefix!r}" for i, prefix in enumerate(shape.prefixes))
     unpack = f"    {', '.join(names)}, = values\n" if names else ""
     source = f"def format_values(values{defaults}):\n{unpack}    return [{', '.join(items)}]\n"
-    namespace: Dict[str, Any] = {"format_value": format_value}
+    namespace: Dict[str, Any] = {"format_value": format_value, "DELETE": DELETE}
     exec(source, namespace)
     return namespace["format_values"]  # type: ignore[no-any-return]
 
@@ -228,6 +268,8 @@ def _failing_key(shape: Shape, values: Iterable[Any]) -> Optional[str]:
     if shape.keep is not None:
         pairs = itertools.compress(pairs, shape.keep)
     for key, value in pairs:
+        if value is DELETE and key[0] == "~":
+            continue
         try:
             format_value(value)
         except JobError:
@@ -284,34 +326,56 @@ def lazy_product(*factors: Factor) -> Iterator[Tuple[Any, ...]]:
             yield (item, *tail)
 
 
-def merge_jobs(combinations: Iterable[Sequence[FormattedJob]]) -> Iterator[List[str]]:
-    """Join each combination's parts into one job; on a shared key the first wins.
+def merge_jobs(
+    combinations: Iterable[Sequence[FormattedJob]], sources: Optional[Sequence[int]] = None
+) -> Iterator[List[str]]:
+    """Join each combination's parts into one job; see :func:`merge_plan` for what is kept.
 
     >>> a, b = format_job({"a": 1}), format_job({"b": 2, "+a": 3})
     >>> list(merge_jobs([(a, b), (b, a)]))
     [['a=1', 'b=2'], ['b=2', '+a=3']]
+    >>> list(merge_jobs([(a, b)], sources=(0, 0)))  # one source: every override passes
+    [['a=1', 'b=2', '+a=3']]
     """
+    plans: Dict[Tuple[int, ...], Optional[Tuple[bool, ...]]] = {}
     for parts in combinations:
         if len(parts) == 1:
             yield parts[0][1]
             continue
         plan_key = tuple([part[0].uid for part in parts])
         try:
-            plan = _plans[plan_key]
+            plan = plans[plan_key]
         except KeyError:
-            plan = _plans[plan_key] = _merge_plan([part[0] for part in parts])
+            if len(plans) >= _CACHE_SIZE:
+                plans.clear()
+            plan = plans[plan_key] = merge_plan([part[0] for part in parts], sources)
         overrides = [override for part in parts for override in part[1]]
         yield overrides if plan is None else list(itertools.compress(overrides, plan))
 
 
-def _merge_plan(shapes: Sequence[Shape]) -> Optional[Tuple[bool, ...]]:
-    """Which of the parts' overrides, laid end to end, a merged job keeps (``None``: all)."""
-    seen: Set[str] = set()
+def merge_plan(
+    shapes: Sequence[Shape], sources: Optional[Sequence[int]] = None
+) -> Optional[Tuple[bool, ...]]:
+    """Which of the parts' kept overrides, laid end to end, a merged job keeps (``None``: all).
+
+    ``sources[i]`` is the source of part ``i`` (by default, each part is its own source).
+    A key (without its prefix) set by an earlier source drops a later source's override
+    of it; within one source every override is kept, as Hydra applies them in order.
+
+    >>> shapes = [job_shape(("+x",)), job_shape(("x",)), job_shape(("x", "y"))]
+    >>> merge_plan(shapes), merge_plan(shapes, (0, 0, 1))
+    ((True, False, False, True), (True, True, False, True))
+    """
+    earlier: Set[str] = set()
+    current: Set[str] = set()
     keep = []
-    for shape in shapes:
+    for index, shape in enumerate(shapes):
+        if index and (sources is None or sources[index] != sources[index - 1]):
+            earlier |= current
+            current = set()
         for bare in shape.bares:
-            keep.append(bare not in seen)
-            seen.add(bare)
+            keep.append(bare not in earlier)
+            current.add(bare)
     return None if all(keep) else tuple(keep)
 
 
@@ -329,27 +393,52 @@ def merge_pairs(parts: Sequence[Any]) -> Tuple[Tuple[Any, Any], ...]:
     return tuple(merged.values())
 
 
-def job_values(parts: Sequence[FormattedJob]) -> Dict[str, Any]:
-    """A combination's pairs as ``{key as written: value}``; on a shared key the first wins.
+def job_values(
+    parts: Sequence[FormattedJob], sources: Optional[Sequence[int]] = None
+) -> Dict[str, Any]:
+    """A combination's pairs as ``{key as written: value}``: the pairs that
+    :func:`merge_jobs` keeps, given the same ``sources``.
 
     >>> job_values([format_job({"+a": 1}), format_job({"a": 2, "b": [3]})])
     {'+a': 1, 'b': [3]}
     """
-    return dict(merge_pairs([list(zip(shape.keys, values)) for shape, _, values in parts]))
+    pairs: List[Tuple[str, Any]] = []
+    for shape, _, values in parts:
+        kept: Iterable[Tuple[str, Any]] = zip(shape.keys, values)
+        if shape.keep is not None:
+            kept = itertools.compress(kept, shape.keep)
+        pairs.extend(kept)
+    plan = merge_plan([shape for shape, _, _ in parts], sources)
+    return dict(pairs if plan is None else itertools.compress(pairs, plan))
+
+
+class Dropped:
+    """How many jobs a stage dropped: filled in by :func:`filter_jobs` and :func:`unique_jobs`
+    as the stream runs, read by the sweeper's summary."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
 
 
 def filter_jobs(
     combinations: Iterable[Sequence[FormattedJob]],
     predicates: Sequence[Tuple[str, Callable[[Dict[str, Any]], Any]]],
+    sources: Optional[Sequence[int]] = None,
+    dropped: Optional[Dropped] = None,
 ) -> Iterator[Sequence[FormattedJob]]:
     """The combinations that every named predicate keeps, given :func:`job_values`.
+
+    A predicate returns ``True`` or ``False`` (a numpy bool too); anything else, ``None``
+    above all (a forgotten ``return``), is a :class:`FilterFailed` naming it.
 
     >>> jobs = [(format_job({"a": i}),) for i in range(4)]
     >>> [parts[0][1] for parts in filter_jobs(jobs, [("even", lambda j: j["a"] % 2 == 0)])]
     [['a=0'], ['a=2']]
     """
     for parts in combinations:
-        values = job_values(parts)
+        values = job_values(parts, sources)
         for name, predicate in predicates:
             try:
                 keep = predicate(values)
@@ -358,10 +447,25 @@ def filter_jobs(
                     f"filter '{name}' raised on the job {values!r:.200}: "
                     f"{describe_exception(error)}"
                 ) from error
+            if keep is not True and keep is not False:
+                keep = _as_bool(keep, name, values)
             if not keep:
+                if dropped is not None:
+                    dropped.count += 1
                 break
         else:
             yield parts
+
+
+def _as_bool(result: Any, name: str, values: Dict[str, Any]) -> bool:
+    """A filter's result that is not ``True`` or ``False``: a numpy bool, or an error."""
+    if type(result).__name__ in ("bool_", "bool"):  # numpy.bool_ (numpy.bool in numpy 2)
+        return bool(result)
+    hint = " (a missing `return`?)" if result is None else ""
+    raise FilterFailed(
+        f"filter '{name}' returned {result!r:.80} on the job {values!r:.200}: "
+        f"a filter must return True or False{hint}"
+    )
 
 
 def job_digest(job: Sequence[str]) -> bytes:
@@ -374,7 +478,9 @@ def job_digest(job: Sequence[str]) -> bytes:
 
 
 def unique_jobs(
-    jobs: Iterable[Sequence[str]], seen: Optional[DigestSet] = None
+    jobs: Iterable[Sequence[str]],
+    seen: Optional[DigestSet] = None,
+    dropped: Optional[Dropped] = None,
 ) -> Iterator[Sequence[str]]:
     """The jobs whose canonical form was not seen before, in order.
 
@@ -385,6 +491,8 @@ def unique_jobs(
     for job in jobs:
         if add(job_digest(job)):
             yield job
+        elif dropped is not None:
+            dropped.count += 1
 
 
 def number_batches(

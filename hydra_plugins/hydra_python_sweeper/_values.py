@@ -8,7 +8,7 @@ value once Hydra parses the override::
     >>> format_value({"name": "adam", "betas": (0.9, 0.999)})
     '{name: adam, betas: [0.9, 0.999]}'
     >>> format_value("1"), format_value("hello world"), format_value(None)
-    ("'1'", "'hello world'", 'null')
+    ("'1'", 'hello world', 'null')
 
 Strings are written bare only when the grammar reads them back as the same
 string; otherwise they are single-quoted. A ``${`` in a string is escaped, so
@@ -27,20 +27,22 @@ from hydra._internal.grammar.utils import escape_special_characters
 from hydra.core.override_parser.types import Quote, QuotedString
 
 from ._errors import JobError
-from .utils import raw
+from ._markers import DELETE, raw
 
-# A string the grammar reads back unchanged without quotes: identifiers joined by
-# '/' or '.', none of them a word the grammar reads as null, a bool, inf or nan.
-_BARE = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*(?:[/.][A-Za-z_][A-Za-z0-9_\-]*)*\Z")
-_KEYWORDS = frozenset({"null", "true", "false", "inf", "nan"})
+# A string the grammar reads back unchanged without quotes: a run of the characters an
+# unquoted value may hold (letters, digits, ``_-/+.%*@?|:$`` and inner spaces), which Hydra's
+# parser joins into one string when the run has several tokens. It must not be a single
+# token of another type: a number, a bool, null (see _TYPED, below). No ``${``, no ``\``.
+_UNQUOTED = r"A-Za-z0-9_\-/+.%*@?|:$"
+_BARE = re.compile(rf"[{_UNQUOTED}](?:[{_UNQUOTED} ]*[{_UNQUOTED}])?\Z")
 # OmegaConf reads ``${`` as an interpolation and ``\`` before it as an escape.
 _INTERPOLATION = re.compile(r"(\\*)\$\{")
 # Characters a dict key may hold: the grammar's ``dictKey`` has no quoted form.
 _DICT_KEY = re.compile(r"[A-Za-z0-9_\-/\\+.$%*@?|()\[\]{}:=, \t]+\Z")
-# A dict key the grammar would read as an int, a float, a bool or null.
+# A single token the grammar reads as an int, a float, a bool or null (its lexer's rules).
 _UINT = r"(?:0|[1-9](?:_?[0-9])*)"
 _POINT = rf"(?:{_UINT}\.|{_UINT}?\.[0-9](?:_?[0-9])*)"
-_TYPED_KEY = re.compile(
+_TYPED = re.compile(
     rf"[+-]?(?:{_UINT}|{_POINT}|(?:{_POINT}|{_UINT})[eE][+-]?[0-9](?:_?[0-9])*|inf|nan)"
     r"|true|false|null",
     re.IGNORECASE,
@@ -52,12 +54,14 @@ def _escape_interpolation(match: "re.Match[str]") -> str:
 
 
 def format_string(value: str) -> str:
-    """A string, bare when that is unambiguous, else single-quoted.
+    """A string, bare when Hydra's grammar reads it back as the same string, else quoted.
 
-    >>> format_string("relu"), format_string("true"), format_string("it's")
-    ('relu', "'true'", "'it\\\\'s'")
+    >>> format_string("relu"), format_string("127.0.0.1"), format_string("/data/a b")
+    ('relu', '127.0.0.1', '/data/a b')
+    >>> format_string("true"), format_string("1e3"), format_string("it's"), format_string("")
+    ("'true'", "'1e3'", "'it\\\\'s'", "''")
     """
-    if _BARE.match(value) and value.lower() not in _KEYWORDS:
+    if _BARE.match(value) and not _TYPED.fullmatch(value):
         return value
     if "${" in value:
         value = _INTERPOLATION.sub(_escape_interpolation, value)
@@ -90,7 +94,7 @@ def format_dict_key(key: Any) -> str:
             f"dict key {key!r} cannot be written in Hydra's override grammar"
             " (allowed: letters, digits and _-/\\+.$%*@?|()[]{}:=, space, tab)"
         )
-    if _TYPED_KEY.fullmatch(key):
+    if _TYPED.fullmatch(key):
         raise JobError(
             f"dict key {key!r} would be read as a {_typed_key_kind(key)} by Hydra's override "
             "grammar, which has no quoted dict keys"
@@ -146,6 +150,8 @@ def format_value(value: Any) -> str:
     for kind, convert in _CONVERSIONS:
         if isinstance(value, kind):
             return _FORMATTERS[kind](convert(value))
+    if value is DELETE:
+        raise JobError('DELETE can only be the value of a key written with ~: {"~key": DELETE}')
     raise JobError(
         f"value {value!r} of type {type(value).__name__} is not supported "
         "(use None, bool, int, float, str, or lists, tuples and dicts of them)"

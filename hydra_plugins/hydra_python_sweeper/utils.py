@@ -5,6 +5,10 @@ Hydra imports this module at every application start: it imports nothing heavy.
 
 from typing import Any, Callable, Iterable, Iterator, Tuple, Union
 
+from ._markers import DELETE, raw
+
+__all__ = ["DELETE", "merge_overrides", "raw"]
+
 Source = Union[Iterable[Any], Callable[[], Iterable[Any]]]
 
 
@@ -26,19 +30,3 @@ def merge_overrides(*sources: Source) -> Iterator[Tuple[Tuple[str, Any], ...]]:
     from ._merge import merge_sources
 
     return merge_sources(sources)
-
-
-class raw(str):
-    """A value written into the override as it is, in Hydra's override grammar.
-
-    A plain string is always kept literal (a ``${`` in it is escaped); a ``raw``
-    string is not, so it can hold an interpolation or a grammar function::
-
-        {"model.width": raw("${base.width}"), "+seed": raw("int(3.0)")}
-    """
-
-    __slots__ = ()
-
-    #: Marks the class, whichever copy of it: on Python 3.9, Hydra's plugin discovery
-    #: executes this module again, which makes a second ``raw`` class.
-    raw_override = True
