@@ -5,7 +5,7 @@
     (True, True)
 
 They live here, apart from :mod:`.utils` (which re-exports them), so that the core can
-import them without importing the helpers. This module imports nothing.
+use them without the helpers; this module imports nothing but ``typing``.
 """
 
 from typing import Any
