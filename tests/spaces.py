@@ -142,3 +142,25 @@ def nineteen() -> Iterator[Dict[str, int]]:
 
 def twenty_shuffled() -> Iterator[Dict[str, int]]:
     return ({"+i": (i * 7) % 20} for i in range(20))
+
+
+def bad_key_at_1() -> List[Dict[str, Any]]:
+    """Job #1 has a key that Hydra's override grammar cannot parse."""
+    return [{"+a": 0}, {"+a": 1, "+b c": 2}]
+
+
+def forgot_return(job: Dict[str, Any]) -> None:
+    """A filter without its ``return``."""
+    job.get("num_layers")
+
+
+def numpy_like_bool(job: Dict[str, Any]) -> Any:
+    """A filter returning a bool of a class named as numpy's."""
+    bool_ = type("bool_", (), {"__bool__": lambda self: job["num_layers"] == 1})
+    return bool_()
+
+
+def delete_db_port() -> List[Dict[str, Any]]:
+    from hydra_plugins.hydra_python_sweeper.utils import DELETE
+
+    return [{"~db.port": DELETE}, {"~db.port": 3306}, {"~db.port": None}]

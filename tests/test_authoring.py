@@ -131,6 +131,39 @@ def test_a_filter_that_raises_names_itself_and_the_job(make_sweeper: Make) -> No
     )
 
 
+def test_a_filter_returning_none_is_an_error_naming_it_and_the_job(make_sweeper: Make) -> None:
+    sweeper = make_sweeper(entrypoints=["spaces.layers"], filters=["spaces.forgot_return"])
+    with pytest.raises(FilterFailed) as info:
+        sweeper.sweep([])
+    assert str(info.value) == (
+        "filter 'spaces.forgot_return' returned None on the job "
+        "{'num_layers': 1, 'num_hidden': [32]}: a filter must return True or False "
+        "(a missing `return`?)"
+    )
+    assert sweeper.launcher.batches == []  # type: ignore[union-attr]
+
+
+def test_a_filter_may_return_a_numpy_bool(make_sweeper: Make) -> None:
+    jobs = launched(make_sweeper, entrypoints=["spaces.layers"], filters=["spaces.numpy_like_bool"])
+    assert jobs == [["num_layers=1", "num_hidden=[32]"], ["num_layers=1", "num_hidden=[64]"]]
+
+
+def test_the_summary_counts_what_filters_and_duplicates_dropped(
+    make_sweeper: Make, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOG)
+    make_sweeper(
+        entrypoints=["spaces.layers"],
+        filters=["spaces.not_all_64"],
+        remove_duplicates=True,
+    ).sweep(["+a=1,1"])
+    [done] = [m for m in caplog.messages if m.startswith("Sweep done")]
+    assert done.startswith(
+        "Sweep done: 11 completed, 0 failed, 0 skipped as already done, "
+        "6 dropped by filters, 11 duplicates removed; journal: "
+    )
+
+
 # --- parametrised entrypoints ----------------------------------------------------------------
 
 

@@ -6,6 +6,8 @@ from typing import Any, Callable, List
 
 import pytest
 import spaces
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from conftest import RecordingLauncher
 
 from hydra_plugins.hydra_python_sweeper._errors import (
@@ -66,6 +68,35 @@ def test_params_are_swept_and_the_command_line_overrides_them(make_sweeper: Make
     settings = dict(entrypoints=["spaces.seeds"], params={"+a": "1,2", "+b": "x,y"})
     jobs = run(make_sweeper, ["+a=5"], **settings).jobs
     assert jobs == [["+a=5", f"+b={b}", f"+seed={s}"] for b in "xy" for s in range(3)]
+
+
+@pytest.mark.parametrize(
+    "params, arguments",
+    [
+        (None, ["+db.x=1", "db.x=1,2"]),
+        (None, ["db=mysql,postgresql", "+db.port=1", "db.port=2"]),
+        ({"seed": "1,2"}, ["++seed=7"]),
+        ({"+a": "1,2", "+b": "x,y"}, ["+a=5", "a=3,4"]),
+        (None, ["x=1", "+x=2,3", "x=4"]),  # a repeated key: its last value, at its first place
+    ],
+)
+def test_the_command_line_reaches_the_job_exactly_as_basic_sweeper_passes_it(
+    make_sweeper: Make, params: Any, arguments: List[str]
+) -> None:
+    given = [f"{k}={v}" for k, v in (params or {}).items()] + arguments
+    [basic] = BasicSweeper.split_arguments(OverridesParser.create().parse_overrides(given), None)
+    assert run(make_sweeper, arguments, params=params).jobs == basic
+
+
+def test_first_key_wins_only_between_sources(make_sweeper: Make) -> None:
+    # the command line's two overrides of seed both pass; the entrypoint's seed is dropped
+    jobs = run(make_sweeper, ["seed=1", "++seed=2"], entrypoints=["spaces.seeds"]).jobs
+    assert jobs == [["seed=1", "++seed=2"]] * 3
+
+
+def test_delete_writes_a_bare_tilde_key(make_sweeper: Make) -> None:
+    jobs = run(make_sweeper, entrypoints=["spaces.delete_db_port"]).jobs
+    assert jobs == [["~db.port"], ["~db.port=3306"], ["~db.port=null"]]
 
 
 def test_remove_duplicates_keeps_first_occurrences(make_sweeper: Make) -> None:
@@ -282,6 +313,13 @@ def test_an_entrypoint_raising_mid_sweep_keeps_the_batches_before(make_sweeper: 
             [],
             JobError,
             "entrypoint 'spaces.empty_key', job #0: key '' is not a non-empty string",
+        ),
+        (
+            {"entrypoints": ["spaces.bad_key_at_1"]},
+            [],
+            JobError,
+            "entrypoint 'spaces.bad_key_at_1', job #1, key '+b c': key '+b c' is not an "
+            "override key in Hydra's grammar (token recognition error at: ' ')",
         ),
         (
             {"entrypoints": ["spaces.bad_value_at_3"]},

@@ -1,6 +1,7 @@
 """Python values written as overrides reach the job's config unchanged."""
 
 import math
+import os
 from typing import Any
 
 import pytest
@@ -14,7 +15,8 @@ from omegaconf import OmegaConf
 
 from hydra_plugins.hydra_python_sweeper._errors import JobError
 from hydra_plugins.hydra_python_sweeper._values import format_dict_key, format_value
-from hydra_plugins.hydra_python_sweeper.utils import raw
+from hydra_plugins.hydra_python_sweeper._stages import format_job
+from hydra_plugins.hydra_python_sweeper.utils import DELETE, raw
 
 
 @pytest.fixture(scope="module")
@@ -155,6 +157,59 @@ def test_lists_print_as_in_the_transcripts() -> None:
 def test_bare_strings_stay_bare() -> None:
     assert format_value("relu") == "relu"
     assert format_value("data/train.csv") == "data/train.csv"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["127.0.0.1", "/data/a", "2023-01-01", "a:b", "a b", "v1.2-rc+3", "s3://b/k", "50%", "x|y"],
+)
+def test_strings_are_written_as_a_person_writes_them(value: str) -> None:
+    # as BasicSweeper's command line has them: overrides.yaml, override_dirname and the
+    # output directories then do not change when a sweep moves into an entrypoint
+    assert format_value(value) == value
+    assert applied_value(value) == value
+
+
+# What an unquoted value may hold, and characters that need quotes, for the two tests below.
+grammar_text = st.text(st.sampled_from("aZ09_-/+.%*@?|:$ eEnN,'\"=()[]{}~#!é\t\\"), max_size=10)
+
+
+def bare_reading(text: str) -> Any:
+    """What the grammar reads from ``text`` written unquoted, or an error's class."""
+    try:
+        return applied_value(text)
+    except Exception as error:
+        return type(error)
+
+
+@settings(max_examples=int(os.environ.get("GRAMMAR_EXAMPLES", "400")), deadline=None)
+@given(grammar_text)
+def test_a_string_written_unquoted_parses_back_to_itself(value: str) -> None:
+    text = format_value(value)
+    if text[:1] not in ("'", '"'):
+        assert bare_reading(text) == value
+
+
+@settings(max_examples=int(os.environ.get("GRAMMAR_EXAMPLES", "400")), deadline=None)
+@given(st.text(st.sampled_from("aZ09_-/+.%*@?|:$ eEnNl,'\"=()[]{}~#!é"), max_size=10))
+def test_a_string_is_quoted_only_when_the_grammar_needs_it(value: str) -> None:
+    # no backslash or tab here: those are always quoted, for readability, as are "" (which
+    # the grammar reads from `key=`, but not from a list's `[,]`) and leading or trailing
+    # spaces (which it strips, except around a colon)
+    if value and value == value.strip() and bare_reading(value) == value:
+        assert format_value(value) == value
+
+
+@pytest.mark.usefixtures("hydra_app")
+def test_delete_removes_the_key_whatever_its_value() -> None:
+    base = ["+db={host: h, port: 3306}"]
+    assert "port" not in compose(overrides=[*base, "~db.port"]).db  # DELETE
+    with pytest.raises(Exception, match="is 3306 and not 1"):  # {"~db.port": 1}: if it is 1
+        compose(overrides=[*base, "~db.port=1"])
+    shape_overrides = format_job({"~db.port": DELETE, "~db.host": "h"})[1]
+    assert shape_overrides == ["~db.port", "~db.host=h"]
+    cfg = compose(overrides=[*base, *shape_overrides])
+    assert OmegaConf.to_container(cfg.db) == {}
 
 
 def test_subclasses_of_supported_types_are_written_as_their_base() -> None:
