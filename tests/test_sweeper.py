@@ -6,9 +6,9 @@ from typing import Any, Callable, List
 
 import pytest
 import spaces
+from conftest import RecordingLauncher
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from conftest import RecordingLauncher
 
 from hydra_plugins.hydra_python_sweeper._errors import (
     EntrypointError,
