@@ -94,9 +94,20 @@ def test_first_key_wins_only_between_sources(make_sweeper: Make) -> None:
     assert jobs == [["seed=1", "++seed=2"]] * 3
 
 
-def test_delete_writes_a_bare_tilde_key(make_sweeper: Make) -> None:
+def test_delete_is_written_as_basic_sweeper_writes_a_bare_tilde_key(make_sweeper: Make) -> None:
+    [basic] = BasicSweeper.split_arguments(
+        OverridesParser.create().parse_overrides(["~db.port"]), None
+    )
     jobs = run(make_sweeper, entrypoints=["spaces.delete_db_port"]).jobs
-    assert jobs == [["~db.port"], ["~db.port=3306"], ["~db.port=null"]]
+    assert (
+        jobs
+        == [basic[0], ["~db.port=3306"], ["~db.port=null"]]
+        == [
+            ["~db.port=null"],
+            ["~db.port=3306"],
+            ["~db.port=null"],
+        ]
+    )
 
 
 def test_remove_duplicates_keeps_first_occurrences(make_sweeper: Make) -> None:

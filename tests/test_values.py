@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from hydra import compose, initialize
 from hydra._internal.config_loader_impl import ConfigLoaderImpl
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra._internal.grammar.utils import escape_special_characters
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hypothesis import HealthCheck, given, settings
@@ -159,15 +160,38 @@ def test_bare_strings_stay_bare() -> None:
     assert format_value("data/train.csv") == "data/train.csv"
 
 
+def basic_sweeper_writes(text: str) -> str:
+    """The value BasicSweeper writes for the command line's ``+value=<text>``."""
+    [[[override]]] = BasicSweeper.split_arguments(_parser.parse_overrides([f"+value={text}"]), None)
+    return override[len("+value=") :]
+
+
 @pytest.mark.parametrize(
     "value",
     ["127.0.0.1", "/data/a", "2023-01-01", "a:b", "a b", "v1.2-rc+3", "s3://b/k", "50%", "x|y"],
 )
-def test_strings_are_written_as_a_person_writes_them(value: str) -> None:
-    # as BasicSweeper's command line has them: overrides.yaml, override_dirname and the
-    # output directories then do not change when a sweep moves into an entrypoint
-    assert format_value(value) == value
-    assert applied_value(value) == value
+def test_strings_are_written_as_basic_sweeper_writes_them(value: str) -> None:
+    # overrides.yaml, override_dirname and the output directories then do not change when
+    # a sweep moves from the command line into an entrypoint
+    assert format_value(value) == basic_sweeper_writes(value)
+    assert applied_value(format_value(value)) == value
+
+
+@pytest.mark.parametrize(
+    "value, typed",
+    [
+        (True, "true"),
+        (False, "False"),
+        (None, "null"),
+        (3, "3"),
+        (-2.5, "-2.5"),
+        (1e-05, "1e-05"),
+        (float("-inf"), "-inf"),
+        ("relu", "relu"),
+    ],
+)
+def test_scalars_are_written_as_basic_sweeper_writes_them(value: Any, typed: str) -> None:
+    assert format_value(value) == basic_sweeper_writes(typed)
 
 
 # What an unquoted value may hold, and characters that need quotes, for the two tests below.
@@ -197,19 +221,18 @@ def test_a_string_is_quoted_only_when_the_grammar_needs_it(value: str) -> None:
     # the grammar reads from `key=`, but not from a list's `[,]`) and leading or trailing
     # spaces (which it strips, except around a colon)
     if value and value == value.strip() and bare_reading(value) == value:
-        assert format_value(value) == value
+        assert format_value(value) == basic_sweeper_writes(value)
 
 
 @pytest.mark.usefixtures("hydra_app")
 def test_delete_removes_the_key_whatever_its_value() -> None:
     base = ["+db={host: h, port: 3306}"]
-    assert "port" not in compose(overrides=[*base, "~db.port"]).db  # DELETE
-    with pytest.raises(Exception, match="is 3306 and not 1"):  # {"~db.port": 1}: if it is 1
+    overrides = format_job({"~db.port": DELETE, "~db.host": "h"})[1]
+    assert overrides == ["~db.port=null", "~db.host=h"]
+    assert OmegaConf.to_container(compose(overrides=[*base, *overrides]).db) == {}
+    # a value other than null deletes the key only if it has that value
+    with pytest.raises(Exception, match="is 3306 and not 1"):
         compose(overrides=[*base, "~db.port=1"])
-    shape_overrides = format_job({"~db.port": DELETE, "~db.host": "h"})[1]
-    assert shape_overrides == ["~db.port", "~db.host=h"]
-    cfg = compose(overrides=[*base, *shape_overrides])
-    assert OmegaConf.to_container(cfg.db) == {}
 
 
 def test_subclasses_of_supported_types_are_written_as_their_base() -> None:

@@ -45,7 +45,8 @@ class _Delete:
         return "DELETE"
 
 
-#: The value of a ``~key`` that deletes the key whatever its value: ``{"~db.port": DELETE}``
-#: is written ``~db.port``. (``{"~db.port": 3306}`` is Hydra's "delete if it is 3306", and
-#: ``{"~db.port": None}`` "delete if it is null".)
+#: The value of a ``~key`` that deletes the key whatever its value: ``{"~db.port": DELETE}``.
+#: It is written ``~db.port=null``, as BasicSweeper writes a command line's ``~db.port``
+#: (Hydra reads a null value as "whatever the value"; ``{"~db.port": 3306}`` deletes the key
+#: only if it is 3306, and fails the job otherwise).
 DELETE = _Delete()

@@ -171,9 +171,9 @@ def keys_and_values(job: Any) -> Tuple[Tuple[Any, ...], Iterable[Any]]:
 def format_job(job: Any) -> FormattedJob:
     """One job (a mapping or ``(key, value)`` pairs) as its shape and overrides.
 
-    >>> shape, overrides, _ = format_job({"lr": 0.1, "+tag": "a b", "+lr": 2})
+    >>> shape, overrides, _ = format_job({"lr": 0.1, "+tag": "a,b", "+lr": 2})
     >>> shape.bares, overrides
-    (('lr', 'tag'), ['lr=0.1', '+tag=a b'])
+    (('lr', 'tag'), ['lr=0.1', "+tag='a,b'"])
     """
     keys, values = keys_and_values(job)
     shape = job_shape(keys)
@@ -190,8 +190,8 @@ def format_job(job: Any) -> FormattedJob:
 def format_values(shape: Shape, values: Iterable[Any]) -> List[str]:
     """The overrides of the pairs ``shape`` keeps, given all the job's values.
 
-    >>> format_values(job_shape(("a", "+b", "+a")), [1, "x y", 3])
-    ['a=1', '+b=x y']
+    >>> format_values(job_shape(("a", "+b", "+a")), [1, "x/y", 3])
+    ['a=1', '+b=x/y']
     """
     kept = values if shape.keep is None else itertools.compress(values, shape.keep)
     overrides = []
@@ -201,7 +201,7 @@ def format_values(shape: Shape, values: Iterable[Any]) -> List[str]:
         if type(value) is int:
             overrides.append(f"{prefix}{value}")
         elif value is DELETE and prefix[0] == "~":
-            overrides.append(prefix[:-1])  # ~key: delete it, whatever its value
+            overrides.append(prefix + "null")  # ~key: delete it, as BasicSweeper writes it
         else:
             overrides.append(prefix + format_value(value))
     return overrides
@@ -232,8 +232,8 @@ def compile_formatter(shape: Shape) -> Callable[[Iterable[Any]], List[str]]:
     about a third less. The keys reach it as default arguments, never as source text.
 
     >>> format = compile_formatter(job_shape(("a", "+b", "+a")))
-    >>> format([1, "x y", 3])
-    ['a=1', '+b=x y']
+    >>> format([1, "x/y", 3])
+    ['a=1', '+b=x/y']
     """
     keep = shape.keep or (True,) * len(shape.keys)
     names = [f"v{i}" for i in range(len(keep))]
@@ -242,7 +242,7 @@ def compile_formatter(shape: Shape) -> Callable[[Iterable[Any]], List[str]]:
         f'f"{{p{i}}}{{{v}}}" if type({v}) is int else p{i} + format_value({v})'
         if prefix[0] != "~"
         else f'f"{{p{i}}}{{{v}}}" if type({v}) is int else '
-        f"p{i}[:-1] if {v} is DELETE else p{i} + format_value({v})"
+        f'p{i} + "null" if {v} is DELETE else p{i} + format_value({v})'
         for i, (v, prefix) in enumerate(zip(kept, shape.prefixes))
     ]
     defaults = "".join(f", p{i}={prefix!r}" for i, prefix in enumerate(shape.prefixes))

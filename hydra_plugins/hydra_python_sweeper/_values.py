@@ -1,20 +1,29 @@
-"""Python values written in Hydra's override grammar.
+"""Python values written in Hydra's override grammar, as BasicSweeper writes them.
 
 :func:`format_value` writes a value so that the job's config holds exactly that
-value once Hydra parses the override::
+value once Hydra parses the override, spelt as BasicSweeper spells the same value
+given on the command line (``Override.get_value_element_as_str``), so that override
+strings, ``override_dirname`` and output directories do not change when a sweep
+moves from the command line into an entrypoint::
 
-    >>> format_value([32, 64])
-    '[32, 64]'
-    >>> format_value({"name": "adam", "betas": (0.9, 0.999)})
-    '{name: adam, betas: [0.9, 0.999]}'
-    >>> format_value("1"), format_value("hello world"), format_value(None)
-    ("'1'", 'hello world', 'null')
+    >>> format_value("127.0.0.1"), format_value("my run"), format_value(True)
+    ('127.0.0.1', 'my\\\\ run', 'True')
 
-Strings are written bare only when the grammar reads them back as the same
-string; otherwise they are single-quoted. A ``${`` in a string is escaped, so
-the string stays literal; wrap a value in :class:`~.utils.raw` to pass grammar
-text through untouched (an interpolation, for instance)::
+Lists and dicts are written with a space after their commas and colons (Hydra's own
+``space_after_sep=True`` spelling, as the transcripts print them), where BasicSweeper
+writes none::
 
+    >>> format_value([32, 64]), format_value({"name": "adam", "betas": (0.9, 0.999)})
+    ('[32, 64]', '{name: adam, betas: [0.9, 0.999]}')
+
+A string the grammar cannot read back unquoted is single-quoted (a number, a bool
+or null as text, quotes, commas, brackets, ``=``, backslashes, non-ASCII, leading
+or trailing spaces). A ``${`` in a string is escaped, so the string stays literal;
+wrap a value in :class:`~.utils.raw` to pass grammar text through untouched (an
+interpolation, for instance)::
+
+    >>> format_value("1"), format_value("a,b"), format_value(None)
+    ("'1'", "'a,b'", 'null')
     >>> format_value(raw("${model.width}")), format_value("${model.width}")
     ('${model.width}', "'\\\\${model.width}'")
 """
@@ -54,14 +63,18 @@ def _escape_interpolation(match: "re.Match[str]") -> str:
 
 
 def format_string(value: str) -> str:
-    """A string, bare when Hydra's grammar reads it back as the same string, else quoted.
+    """A string as BasicSweeper writes a string the command line gives unquoted, when the
+    grammar reads it back as the same string (its spaces and colons escaped, as Hydra
+    escapes them); else single-quoted.
 
     >>> format_string("relu"), format_string("127.0.0.1"), format_string("/data/a b")
-    ('relu', '127.0.0.1', '/data/a b')
+    ('relu', '127.0.0.1', '/data/a\\\\ b')
     >>> format_string("true"), format_string("1e3"), format_string("it's"), format_string("")
     ("'true'", "'1e3'", "'it\\\\'s'", "''")
     """
     if _BARE.match(value) and not _TYPED.fullmatch(value):
+        if " " in value or ":" in value:
+            return escape_special_characters(value)
         return value
     if "${" in value:
         value = _INTERPOLATION.sub(_escape_interpolation, value)
@@ -120,7 +133,7 @@ _FORMATTERS: Dict[type, Callable[[Any], str]] = {
     str: format_string,
     int: str,
     float: format_float,
-    bool: lambda value: "true" if value else "false",
+    bool: lambda value: "True" if value else "False",  # as BasicSweeper writes them
     type(None): lambda value: "null",
     list: _format_list,
     tuple: _format_list,

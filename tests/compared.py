@@ -1,0 +1,72 @@
+"""The sweeps of tests/test_same_as_hydra.py: for each application, a command-line sweep as a
+person types it for BasicSweeper, and the same jobs as an entrypoint yields them in Python."""
+
+import itertools
+from typing import Any, Dict, Iterator, List
+
+from hydra_plugins.hydra_python_sweeper.utils import DELETE
+
+#: case -> (config name, BasicSweeper's command line, the Python jobs' choices in its order)
+CASES: Dict[str, Any] = {
+    "groups": (
+        "groups",
+        [
+            "db=mysql,postgresql",
+            "db@backup=postgresql,mysql",
+            "db.port=1000,2000",
+            "~db.user",
+            "host=127.0.0.1",
+            "+tags=[a, b]",
+            "+note=my run",
+            "+when=2023-01-01",
+            "+ratio=0.5",
+        ],
+        {
+            "db": ["mysql", "postgresql"],
+            "db@backup": ["postgresql", "mysql"],
+            "db.port": [1000, 2000],
+            "~db.user": [DELETE],
+            "host": ["127.0.0.1"],
+            "+tags": [["a", "b"]],
+            "+note": ["my run"],
+            "+when": ["2023-01-01"],
+            "+ratio": [0.5],
+        },
+    ),
+    "structured": (
+        "structured",
+        [
+            "optim=adam,sgd",
+            "optim.lr=0.1,0.01",
+            "seed=1,2",
+            "debug=true",
+            "tag=null,v1.0",
+            "layers=[64, 128]",
+        ],
+        {
+            "optim": ["adam", "sgd"],
+            "optim.lr": [0.1, 0.01],
+            "seed": [1, 2],
+            "debug": [True],
+            "tag": [None, "v1.0"],
+            "layers": [[64, 128]],
+        },
+    ),
+    "experiments": (
+        "experiments",
+        ["+experiment=fast,long", "lr=0.1,0.2", "+data.path=/data/a,/data/b", "+data.host=a:b"],
+        {
+            "+experiment": ["fast", "long"],
+            "lr": [0.1, 0.2],
+            "+data.path": ["/data/a", "/data/b"],
+            "+data.host": ["a:b"],
+        },
+    ),
+}
+
+
+def jobs(case: str) -> Iterator[Dict[str, Any]]:
+    """The case's jobs, in the order of BasicSweeper's product of its command line."""
+    choices: Dict[str, List[Any]] = CASES[case][2]
+    for values in itertools.product(*choices.values()):
+        yield dict(zip(choices, values))
