@@ -34,7 +34,7 @@ def sweep(tmp_path: Path, *arguments: str) -> Dict[str, Any]:
 def check_seven_jobs(run: Dict[str, Any]) -> None:
     assert sorted(run["jobs"]) == list(range(7))
     for num, record in run["jobs"].items():
-        assert record["overrides"] == [f"+x={num}", f"+name='job {num}'"]
+        assert record["overrides"] == [f"+x={num}", f"+name=job\\ {num}"]
         assert record["cfg"] == {"x": num, "name": f"job {num}"}
         assert record["pid"] != run["main"]  # it really ran in another process
 

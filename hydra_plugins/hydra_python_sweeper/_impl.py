@@ -33,6 +33,7 @@ from ._stages import (
     select_shard,
     unique_jobs,
 )
+from ._validate import ShapeValidator, error_chain, validation_level
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ class PythonSweeperImpl(Sweeper):
         entrypoints: Optional[Sequence[Any]] = None,
         remove_duplicates: bool = False,
         params: Optional[Dict[str, str]] = None,
-        validate: bool = True,
+        validate: Any = True,
         keep_returns: bool = True,
         filters: Optional[Sequence[str]] = None,
         dry_run: bool = False,
@@ -141,6 +142,8 @@ class PythonSweeperImpl(Sweeper):
         self.hydra_context: Optional[HydraContext] = None
         self.config: Optional[DictConfig] = None
         self.launcher: Optional[Launcher] = None
+        self.validation: Optional[str] = None
+        self.validator: Optional[ShapeValidator] = None
 
     def __repr__(self) -> str:
         return (
@@ -177,6 +180,7 @@ class PythonSweeperImpl(Sweeper):
                 "hydra.sweeper.num_shards > 1 needs hydra.sweeper.max_batch_size: shards are "
                 "dealt whole batches, so every process must cut the stream the same way"
             )
+        self.validation = validation_level(self.validate)
         if not _is_int(self.preview) or self.preview < 0:
             raise SettingError(f"hydra.sweeper.preview={self.preview!r}: expected an integer >= 0")
         return size
@@ -310,7 +314,7 @@ class PythonSweeperImpl(Sweeper):
                     f"Batch {self.batch_number(start, batches_done)} : jobs #{start} to #{end} "
                     f"({progress(launched + len(batch), stream.total)})"
                 )
-                if self.validate:
+                if self.validation:
                     self.validate_jobs(start, batch)
                 results = self.launcher.launch(batch, initial_job_idx=start)
                 for number, result in enumerate(results, start):
@@ -377,18 +381,27 @@ class PythonSweeperImpl(Sweeper):
         return SweepSummary(jobs=jobs, batches=count, sweep_dir=sweep_dir)
 
     def validate_jobs(self, start: int, batch: Iterable[Sequence[str]]) -> None:
-        """Compose each job's config, as the launcher will; fail on the first that cannot."""
+        """Check each job's config (see :mod:`._validate`); fail on the first that fails."""
         tic = time.perf_counter()
+        if self.validator is None and self.validation in ("shape", "strict"):
+            assert self.hydra_context is not None and self.config is not None
+            self.validator = ShapeValidator(
+                self.hydra_context.config_loader, self.config, self.validation == "strict"
+            )
         number = start
         for number, job in enumerate(batch, start):
             try:
-                self.validate_batch_is_legal([job])
+                if self.validator is not None:
+                    self.validator.check(job)
+                else:
+                    self.validate_batch_is_legal([job])
             except Exception as error:
                 raise JobError(
-                    f"job #{number} ({' '.join(job)}) cannot be composed: {error}"
+                    f"job #{number} ({' '.join(job)}) cannot be composed: {error_chain(error)}"
                 ) from None
         log.debug(
-            f"Validated jobs #{start} to #{number} in {time.perf_counter() - tic:0.2f} seconds"
+            f"Validated jobs #{start} to #{number} ({self.validation}) in "
+            f"{time.perf_counter() - tic:0.2f} seconds"
         )
 
 

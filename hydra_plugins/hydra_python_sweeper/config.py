@@ -20,8 +20,9 @@ class PythonSweeperConf:
     remove_duplicates: bool = False
     #: Sweep overrides declared in the config, as BasicSweeper's ``params``.
     params: Optional[Dict[str, str]] = None
-    #: Compose each job's config just before its batch is launched.
-    validate: bool = True
+    #: Check each job's config just before its batch is launched: ``true`` (by shape),
+    #: ``strict`` (also interpolations and ``???``), ``full`` (Hydra's composition), ``false``.
+    validate: Any = True
     #: Return every ``JobReturn`` (as BasicSweeper), or only a summary.
     keep_returns: bool = True
     #: Dotted paths of predicates ``f(overrides: dict) -> bool``: keep a job when all say so.
