@@ -24,7 +24,9 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from hydra._internal.config_loader_impl import ConfigLoaderImpl
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
+from hydra.errors import ConfigCompositionException
 from omegaconf import Container, DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from ._errors import SettingError
 
@@ -115,8 +117,8 @@ class ShapeValidator:
         cfg = copy.deepcopy(base)
         try:
             ConfigLoaderImpl._apply_overrides_to_config(values, cfg)
-        except Exception as error:
-            raise _as_composition_error(error) from error
+        except OmegaConfBaseException as error:  # as load_configuration wraps it
+            raise ConfigCompositionException() from error
         if self.strict:
             resolve_everything(cfg)
 
@@ -158,18 +160,6 @@ class ShapeValidator:
 
 def _touches_hydra(override: Override) -> bool:
     return override.key_or_group.split(".", 1)[0] == "hydra"
-
-
-def _as_composition_error(error: Exception) -> Exception:
-    """An OmegaConf error as ``load_configuration`` raises it: ConfigCompositionException."""
-    from hydra.errors import ConfigCompositionException
-    from omegaconf.errors import OmegaConfBaseException
-
-    if isinstance(error, OmegaConfBaseException):
-        wrapped = ConfigCompositionException()
-        wrapped.__cause__ = error
-        return wrapped
-    return error
 
 
 def resolve_everything(cfg: DictConfig) -> None:
