@@ -104,3 +104,47 @@ def test_ray_runs_jobs_in_worker_processes(tmp_path: Path) -> None:
     assert run["log"].count("Ray Launcher is launching") == 3
     journal = (tmp_path / "journal.jsonl").read_text().splitlines()
     assert len(journal) == 8  # the run, and a line from inside each job
+
+
+def check_many_jobs(run: Dict[str, Any], n: int) -> None:
+    """Every job ran once, in its own numbered dir, with exactly its own config."""
+    assert sorted(run["jobs"]) == list(range(n))
+    for num, record in run["jobs"].items():
+        assert record["overrides"] == [f"+x={num}", f"+name=job\\ {num}", f"+pair=[{num}, {-num}]"]
+        assert record["cfg"] == {"x": num, "name": f"job {num}", "pair": [num, -num]}
+        assert record["pid"] != run["main"]
+
+
+def most_in_flight(log: str) -> int:
+    """The most batches the log says were in flight when a batch was launched."""
+    return max(int(n) for n in re.findall(r"; (\d+) batches in flight\)", log))
+
+
+@pytest.mark.parametrize(
+    "launcher",
+    [
+        ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "hydra.sweeper.max_batch_size=1"],
+        [
+            "hydra/launcher=submitit_local",
+            "hydra.launcher.timeout_min=5",
+            "hydra.sweeper.max_batch_size=5",
+        ],
+    ],
+    ids=["joblib", "submitit_local"],
+)
+def test_200_jobs_with_8_batches_in_flight_each_compose_their_own_config(
+    tmp_path: Path, launcher: List[str]
+) -> None:
+    pytest.importorskip(f"hydra_plugins.hydra_{launcher[0].split('=')[1].split('_')[0]}_launcher")
+    run = sweep(
+        tmp_path,
+        *launcher,
+        "hydra.sweeper.entrypoints=[launched_spaces.many]",
+        "hydra.sweeper.max_in_flight=8",
+        "hydra.sweeper.keep_returns=false",
+    )
+    check_many_jobs(run, 200)
+    assert most_in_flight(run["log"]) == 7  # the 8th batch launched while 7 ran
+    journal = (tmp_path / "journal.jsonl").read_text().splitlines()
+    assert len(journal) == 201  # the run's line, and one whole line from inside each job
+    assert "Sweep done: 200 completed, 0 failed" in run["log"]

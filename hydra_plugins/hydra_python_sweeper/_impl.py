@@ -16,6 +16,7 @@ from more_itertools import chunked
 from omegaconf import DictConfig, OmegaConf
 
 from ._errors import JobError, JobsFailed, PythonSweeperError, SettingError
+from ._flight import Flight
 from ._journal import (
     JournalCallback,
     JournalState,
@@ -125,6 +126,7 @@ class PythonSweeperImpl(Sweeper):
         num_shards: int = 1,
         resume: bool = False,
         fail_fast: bool = True,
+        max_in_flight: int = 1,
     ) -> None:
         self.max_batch_size = max_batch_size
         self.entrypoints = list(entrypoints or [])
@@ -139,6 +141,7 @@ class PythonSweeperImpl(Sweeper):
         self.num_shards = num_shards
         self.resume = resume
         self.fail_fast = fail_fast
+        self.max_in_flight = max_in_flight
         self.hydra_context: Optional[HydraContext] = None
         self.config: Optional[DictConfig] = None
         self.launcher: Optional[Launcher] = None
@@ -181,6 +184,16 @@ class PythonSweeperImpl(Sweeper):
                 "dealt whole batches, so every process must cut the stream the same way"
             )
         self.validation = validation_level(self.validate)
+        if not _is_int(self.max_in_flight) or self.max_in_flight < 1:
+            raise SettingError(
+                f"hydra.sweeper.max_in_flight={self.max_in_flight!r}: expected an integer >= 1"
+            )
+        if self.max_in_flight > 1 and _runs_jobs_in_this_process(self.launcher):
+            raise SettingError(
+                f"hydra.sweeper.max_in_flight={self.max_in_flight} needs a launcher that runs "
+                f"jobs in other processes (submitit, joblib, ray): {type(self.launcher).__name__}"
+                " runs them in this process, one at a time, so its launches cannot overlap"
+            )
         if not _is_int(self.preview) or self.preview < 0:
             raise SettingError(f"hydra.sweeper.preview={self.preview!r}: expected an integer >= 0")
         return size
@@ -301,33 +314,54 @@ class PythonSweeperImpl(Sweeper):
         journal_path: Path,
         journal: Optional[JournalState],
     ) -> Any:
-        """Validate and launch each batch; return as BasicSweeper, or a summary."""
+        """Validate and launch each batch, up to ``max_in_flight`` at once; return as
+        BasicSweeper, or a summary."""
         assert self.launcher is not None
-        returns: List[Sequence[JobReturn]] = []
-        launched = batches_done = 0
-        failed = 0
+        launcher = self.launcher
+        flight = Flight(self.max_in_flight)
+        concurrent = self.max_in_flight > 1
+        returns: Dict[int, Sequence[JobReturn]] = {}  # by first job number: batch order
+        drawn = launched = batches_done = failed = 0
         first_failed: List[int] = []  # the first ten, for the message
+        first_failure: Optional[JobReturn] = None
+
+        def prepare(item: Tuple[int, Sequence[Sequence[str]]]) -> None:
+            nonlocal drawn
+            start, batch = item
+            drawn += len(batch)
+            busy = f"; {flight.running} batches in flight" if concurrent else ""
+            log.info(
+                f"Batch {self.batch_number(start, batches_done)} : jobs #{start} to "
+                f"#{start + len(batch) - 1} ({progress(drawn, stream.total)}{busy})"
+            )
+            if self.validation:
+                self.validate_jobs(start, batch)
+
+        def work(item: Tuple[int, Sequence[Sequence[str]]]) -> Sequence[JobReturn]:
+            return launcher.launch(item[1], initial_job_idx=item[0])
+
         try:
-            for start, batch in stream.batches:
-                end = start + len(batch) - 1
-                log.info(
-                    f"Batch {self.batch_number(start, batches_done)} : jobs #{start} to #{end} "
-                    f"({progress(launched + len(batch), stream.total)})"
-                )
-                if self.validation:
-                    self.validate_jobs(start, batch)
-                results = self.launcher.launch(batch, initial_job_idx=start)
+            for (start, batch), results in flight.run(stream.batches, work, prepare):
                 for number, result in enumerate(results, start):
                     if result.status == JobStatus.FAILED:
                         failed += 1
                         if len(first_failed) < 10:
                             first_failed.append(number)
-                        if self.fail_fast:
-                            _ = result.return_value  # raises the job's error, as BasicSweeper
+                        if self.fail_fast and first_failure is None:
+                            first_failure = result
+                            flight.stop()  # no new launch; the batches in flight end
                 launched += len(batch)
                 batches_done += 1
                 if self.keep_returns:
-                    returns.append(results)
+                    returns[start] = results
+                if concurrent:
+                    log.info(
+                        f"Batch {self.batch_number(start, batches_done - 1)} done: jobs #{start} "
+                        f"to #{start + len(batch) - 1}; {plural(launched, 'job')} done, "
+                        f"{flight.running} batches in flight"
+                    )
+            if first_failure is not None:
+                _ = first_failure.return_value  # raises the job's error, as BasicSweeper
         except PythonSweeperError as error:
             if launched:
                 error.args = (
@@ -363,7 +397,7 @@ class PythonSweeperImpl(Sweeper):
             else:
                 log.info("The sweep has no jobs: nothing was launched")
         if self.keep_returns:
-            return returns
+            return [returns[start] for start in sorted(returns)]
         return SweepSummary(jobs=launched, batches=batches_done, sweep_dir=str(sweep_dir))
 
     def preview_jobs(self, stream: Stream, sweep_dir: str) -> SweepSummary:
@@ -414,6 +448,12 @@ def progress(done: int, total: Optional[int]) -> str:
     if total is None:
         return f"{plural(done, 'job')} so far"
     return f"{done} of {plural(total, 'job')}, {100 * done // max(total, 1)}%"
+
+
+def _runs_jobs_in_this_process(launcher: Any) -> bool:
+    """Whether ``launcher`` is Hydra's basic launcher, which runs each job in this process
+    (changing its working directory, logging and ``HydraConfig``): not safe to overlap."""
+    return any(cls.__name__ == "BasicLauncher" for cls in type(launcher).__mro__)
 
 
 def _is_int(value: Any) -> bool:

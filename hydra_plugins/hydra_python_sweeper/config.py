@@ -39,6 +39,9 @@ class PythonSweeperConf:
     #: ``true``: a failed job stops the sweep after its batch (Hydra's behaviour);
     #: ``false``: every batch runs, and the sweep fails at the end if any job failed.
     fail_fast: bool = True
+    #: How many ``launcher.launch()`` calls run at once, each on a thread of its own: when
+    #: one returns, the next batch is launched. 1: one batch at a time (Hydra's way).
+    max_in_flight: int = 1
 
 
 ConfigStore.instance().store(

@@ -13,3 +13,8 @@ def seven_lazily() -> Iterator[Dict[str, Any]]:
 
 def twelve() -> Iterator[Dict[str, Any]]:
     return ({"+x": i} for i in range(12))
+
+
+def many(n: int = 200) -> Iterator[Dict[str, Any]]:
+    """``n`` jobs, each with values of its own, for the tests of batches in flight."""
+    return ({"+x": i, "+name": f"job {i}", "+pair": [i, -i]} for i in range(n))
