@@ -117,7 +117,7 @@ def test_shapes_are_composed_once_and_the_cache_stays_bounded(compose_app: Any) 
                 validator.check([f"db={db}", f"db.port={port}", "owner=me"])
         assert sorted(calls) == [("db=mysql",), ("db=postgresql",)]
         for port in range(200):  # 200 shapes: only the most recent are kept
-            validator.check([f"db=mysql", f"+extra{port}=1"])
+            validator.check(["db=mysql", f"+extra{port}=1"])
         assert len(validator.bases) <= 64
     finally:
         loader.load_sweep_config = compose
