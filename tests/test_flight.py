@@ -170,7 +170,7 @@ def test_an_entrypoint_error_with_batches_in_flight_keeps_them(make_sweeper: Mak
 @pytest.mark.parametrize("value", [0, -1, 1.5, "4"])
 def test_a_bad_max_in_flight_is_refused(make_sweeper: Make, value: Any) -> None:
     sweeper = make_sweeper(entrypoints=["spaces.counter"], max_in_flight=value)
-    with pytest.raises(SettingError, match="hydra.sweeper.max_in_flight="):
+    with pytest.raises(SettingError, match=r"hydra\.sweeper\.max_in_flight="):
         sweeper.sweep([])
     assert sweeper.launcher.batches == []  # type: ignore[union-attr]
 
