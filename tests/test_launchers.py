@@ -124,10 +124,14 @@ def most_in_flight(log: str) -> int:
     "launcher",
     [
         ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "hydra.sweeper.max_batch_size=1"],
+        # One job a batch: eight overlapping job arrays of five would start 40 processes
+        # at once on this 2-core machine, where submitit's local executor races itself (its
+        # job's controller may open its log before the submitting process, starved of CPU,
+        # has made the job's folder), with overlapping launches or without.
         [
             "hydra/launcher=submitit_local",
             "hydra.launcher.timeout_min=5",
-            "hydra.sweeper.max_batch_size=5",
+            "hydra.sweeper.max_batch_size=1",
         ],
     ],
     ids=["joblib", "submitit_local"],
