@@ -65,14 +65,16 @@ def make_sweeper(tmp_path: Path) -> Callable[..., PythonSweeperImpl]:
     """A sweeper with the given settings, its sweep dir in ``tmp_path``, launching into a
     :class:`RecordingLauncher` (``sweeper.launcher``); configs are not validated."""
 
-    def make(launcher: Optional[RecordingLauncher] = None, **settings: Any) -> PythonSweeperImpl:
+    def make(
+        launcher: Optional[RecordingLauncher] = None, sweep_dir: str = "sweep", **settings: Any
+    ) -> PythonSweeperImpl:
         settings.setdefault("validate", False)
         sweeper = PythonSweeperImpl(**settings)
         sweeper.config = OmegaConf.create(
-            {"hydra": {"sweep": {"dir": str(tmp_path / "sweep")}, "overrides": {"hydra": []}}}
+            {"hydra": {"sweep": {"dir": str(tmp_path / sweep_dir)}, "overrides": {"hydra": []}}}
         )
         launcher = launcher or RecordingLauncher()
-        launcher.sweep_dir = tmp_path / "sweep"
+        launcher.sweep_dir = tmp_path / sweep_dir
         sweeper.launcher = launcher  # type: ignore[assignment]
         sweeper.hydra_context = HydraContext(config_loader=None, callbacks=launcher.callbacks)  # type: ignore[arg-type]
         return sweeper

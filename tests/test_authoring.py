@@ -245,6 +245,7 @@ def test_the_shards_union_is_exactly_the_whole_sweep(
     numbered = {}
     for index in range(num_shards):
         shard = make_sweeper(
+            sweep_dir="sharded",
             entrypoints=["spaces.layers"],
             max_batch_size=size,
             shard_index=index,

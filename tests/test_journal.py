@@ -140,7 +140,8 @@ def test_consecutive_runs_never_cross_a_batch_boundary() -> None:
 
 def test_every_job_is_recorded_with_its_return_and_dir(make_sweeper: Make, tmp_path: Path) -> None:
     make_sweeper(entrypoints=["spaces.counter"], max_batch_size=4).sweep([])
-    run, *jobs = journal_lines(tmp_path)
+    run, *jobs, done = journal_lines(tmp_path)
+    assert done == {"done": True, "completed": 10, "failed": 0, "skipped": 0}
     assert (
         run["run"] == 1
         and run["resume"] is False
@@ -161,9 +162,16 @@ def test_fail_fast_false_runs_every_batch_then_reports(make_sweeper: Make, tmp_p
         sweeper.sweep([])
     assert len(sweeper.launcher.jobs) == 20  # type: ignore[union-attr]
     assert str(info.value).startswith("2 jobs of 20 failed (#2, #13); the journal ")
-    statuses = {j["job"]: j["status"] for j in journal_lines(tmp_path)[1:]}
+    jobs = [line for line in journal_lines(tmp_path) if "job" in line]
+    statuses = {j["job"]: j["status"] for j in jobs}
     assert [n for n, s in statuses.items() if s == "failed"] == [2, 13]
-    assert "RuntimeError('job 2 failed')" in [j["return"] for j in journal_lines(tmp_path)[1:]]
+    assert "RuntimeError('job 2 failed')" in [j["return"] for j in jobs]
+    assert journal_lines(tmp_path)[-1] == {
+        "done": True,
+        "completed": 18,
+        "failed": 2,
+        "skipped": 0,
+    }
 
 
 def test_fail_fast_stops_after_the_failed_batch(make_sweeper: Make) -> None:
@@ -275,7 +283,11 @@ def test_the_failure_summary_names_the_first_ten(make_sweeper: Make) -> None:
     shown = ", ".join(f"#{n}" for n in range(10))
     assert str(info.value).startswith(f"10 jobs of 10 failed ({shown}); the journal")
     sweeper = make_sweeper(
-        launcher=fail(*range(20)), entrypoints=["spaces.twenty"], max_batch_size=1, fail_fast=False
+        launcher=fail(*range(20)),
+        sweep_dir="another",
+        entrypoints=["spaces.twenty"],
+        max_batch_size=1,
+        fail_fast=False,
     )
     with pytest.raises(JobsFailed) as info:
         sweeper.sweep([])

@@ -68,5 +68,9 @@ def describe_exception(exc: BaseException) -> str:
     return f"{text} ({code.co_filename}:{tb.tb_lineno} in {code.co_name})"
 
 
+class SweepDirError(PythonSweeperError):
+    """The sweep dir cannot be written (read-only, full, over a quota)."""
+
+
 class JobsFailed(PythonSweeperError):
     """With ``fail_fast=false``: some jobs failed; the sweep ran every batch."""

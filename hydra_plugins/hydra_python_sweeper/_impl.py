@@ -1,5 +1,6 @@
 """The sweeper: builds the job pipeline of :mod:`._stages` and launches its batches."""
 
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -15,14 +16,19 @@ from hydra.types import HydraContext, TaskFunction
 from more_itertools import chunked
 from omegaconf import DictConfig, OmegaConf
 
-from ._errors import JobError, JobsFailed, PythonSweeperError, SettingError
+from ._errors import JobError, JobsFailed, PythonSweeperError, SettingError, SweepDirError
 from ._flight import Flight
 from ._journal import (
+    FILENAME,
     JournalCallback,
     JournalState,
+    ResumeError,
     check_journal,
+    finish_journal,
     resume_batches,
+    running_elsewhere,
     start_journal,
+    take_lock,
 )
 from ._sources import command_line_factors, entrypoint_factors, filters, total_jobs
 from ._stages import (
@@ -124,7 +130,7 @@ class PythonSweeperImpl(Sweeper):
         preview: int = 10,
         shard_index: int = 0,
         num_shards: int = 1,
-        resume: bool = False,
+        resume: Any = False,
         fail_fast: bool = True,
         max_in_flight: int = 1,
     ) -> None:
@@ -146,6 +152,7 @@ class PythonSweeperImpl(Sweeper):
         self.config: Optional[DictConfig] = None
         self.launcher: Optional[Launcher] = None
         self.validation: Optional[str] = None
+        self.resume_mode: Optional[str] = None
         self.validator: Optional[ShapeValidator] = None
 
     def __repr__(self) -> str:
@@ -184,6 +191,7 @@ class PythonSweeperImpl(Sweeper):
                 "dealt whole batches, so every process must cut the stream the same way"
             )
         self.validation = validation_level(self.validate)
+        self.resume_mode = resume_mode(self.resume)
         if not _is_int(self.max_in_flight) or self.max_in_flight < 1:
             raise SettingError(
                 f"hydra.sweeper.max_in_flight={self.max_in_flight!r}: expected an integer >= 1"
@@ -243,16 +251,14 @@ class PythonSweeperImpl(Sweeper):
         return Stream(batches, total, filtered, duplicates)
 
     def description(self, arguments: List[str]) -> Dict[str, Any]:
-        """What defines this sweep's job stream, for the journal's fingerprint."""
-        from . import __version__
-
+        """What defines this sweep's job stream, for the journal's fingerprint: settings as
+        written (an ``${oc.env:TOKEN}`` stays unresolved), not the plugin's version."""
         return {
-            "entrypoints": _resolved_list(self.entrypoints, "entrypoints"),
+            "entrypoints": _written_list(self.entrypoints),
             "arguments": list(arguments),
             "params": self.params,
             "remove_duplicates": self.remove_duplicates,
-            "filters": _resolved_list(self.filters, "filters"),
-            "version": __version__,
+            "filters": _written_list(self.filters),
         }
 
     def sweep(self, arguments: List[str]) -> Any:
@@ -267,19 +273,58 @@ class PythonSweeperImpl(Sweeper):
             )
         sweep_dir = Path(self.config.hydra.sweep.dir)
         description = self.description(arguments)
-        journal = None
-        if self.resume:
-            journal = check_journal(sweep_dir, description)
-        stream = self.stream(arguments, size, journal)
+        settings = {
+            "max_batch_size": size,
+            "num_shards": self.num_shards,
+            "shard_index": self.shard_index,
+        }
+        resume = self.resume_mode is not None
         if self.dry_run:
-            return self.preview_jobs(stream, str(sweep_dir))
+            journal = check_journal(sweep_dir, description, settings, True) if resume else None
+            return self.preview_jobs(self.stream(arguments, size, journal), str(sweep_dir))
 
-        log.info(f"Sweep output dir : {sweep_dir}")
-        sweep_dir.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
-        path = start_journal(sweep_dir, description, journal)
-        self.record_jobs_in(path)
-        return self.launch(stream, sweep_dir, path, journal)
+        if not resume:  # bad input fails before any directory is made
+            stream = self.stream(arguments, size)
+        elif not (sweep_dir / FILENAME).exists():
+            check_journal(sweep_dir, description, settings, True)  # says there is none
+        with sweep_dir_errors(sweep_dir):
+            sweep_dir.mkdir(parents=True, exist_ok=True)
+            lock = take_lock(sweep_dir, self.shard_index)
+        try:
+            journal = check_journal(sweep_dir, description, settings, resume)
+            if resume:
+                assert journal is not None
+                self.check_nothing_runs(journal)
+                stream = self.stream(arguments, size, journal)
+            log.info(f"Sweep output dir : {sweep_dir}")
+            with sweep_dir_errors(sweep_dir):
+                OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+                path = start_journal(sweep_dir, description, settings, journal, resume)
+            self.record_jobs_in(path)
+            return self.launch(stream, sweep_dir, path, journal)
+        finally:
+            if lock is not None:
+                lock.close()
+
+    def check_nothing_runs(self, journal: JournalState) -> None:
+        """Refuse to resume while jobs of the sweep may still run (an orphaned job array),
+        unless ``resume=force``."""
+        running = running_elsewhere(journal)
+        if not running:
+            return
+        shown = ", ".join(f"#{job} ({where})" for job, where in running[:10])
+        more = f" and {len(running) - 10} more" if len(running) > 10 else ""
+        if self.resume_mode == "force":
+            log.warning(f"hydra.sweeper.resume=force: running again {shown}{more}")
+            return
+        raise ResumeError(
+            f"{plural(len(running), 'job')} of this sweep started and have not ended: "
+            f"{shown}{more}. They may still be running (a job array outlives the process "
+            "that submitted it): resuming now would run them twice. Nothing was launched. "
+            "Wait for them to end, or cancel them (scancel for a SLURM array, kill for a "
+            "local process), then resume; hydra.sweeper.resume=force runs them again "
+            "whatever their state."
+        )
 
     def record_jobs_in(self, path: Path) -> None:
         """Have every job record how it ended in the journal at ``path``, from inside the job.
@@ -377,6 +422,8 @@ class PythonSweeperImpl(Sweeper):
             )
             raise
         skipped = journal.skipped if journal is not None else 0
+        with sweep_dir_errors(sweep_dir):
+            finish_journal(journal_path, launched - failed, failed, skipped)
         log.info(
             f"Sweep done: {launched - failed} completed, {failed} failed, "
             f"{skipped} skipped as already done{stream.dropped()}; journal: {journal_path}"
@@ -439,6 +486,24 @@ class PythonSweeperImpl(Sweeper):
         )
 
 
+def resume_mode(value: Any) -> Optional[str]:
+    """``hydra.sweeper.resume`` checked: ``None`` (a new sweep), ``resume`` or ``force``.
+
+    >>> resume_mode(False), resume_mode(True), resume_mode("force")
+    (None, 'resume', 'force')
+    """
+    if value is False or value is None:
+        return None
+    if value is True:
+        return "resume"
+    if isinstance(value, str) and value.lower() == "force":
+        return "force"
+    raise SettingError(
+        f"hydra.sweeper.resume={value!r}: expected true, false or force (resume, and run "
+        "again the jobs the journal says are still running)"
+    )
+
+
 def progress(done: int, total: Optional[int]) -> str:
     """How far a sweep is, as the batch lines say it.
 
@@ -458,6 +523,25 @@ def _runs_jobs_in_this_process(launcher: Any) -> bool:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _written_list(value: Any) -> List[Any]:
+    """A list setting as plain Python, its interpolations as written (not resolved)."""
+    return [
+        OmegaConf.to_container(v, resolve=False) if OmegaConf.is_config(v) else v for v in value
+    ]
+
+
+@contextlib.contextmanager
+def sweep_dir_errors(sweep_dir: Path) -> Iterator[None]:
+    """An :class:`OSError` on the sweep dir (read-only, full, a quota) as one clear error."""
+    try:
+        yield
+    except OSError as error:
+        raise SweepDirError(
+            f"cannot write the sweep dir {sweep_dir}: {error.strerror or error} "
+            f"({type(error).__name__}). Nothing was launched."
+        ) from error
 
 
 def _resolved_list(value: Any, setting: str) -> List[Any]:

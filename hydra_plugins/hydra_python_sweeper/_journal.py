@@ -25,6 +25,8 @@ import json
 import logging
 import os
 import re
+import socket
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
@@ -40,23 +42,40 @@ from ._stages import job_digest
 log = logging.getLogger(__name__)
 
 FILENAME = "journal.jsonl"
-COMPLETED, FAILED = 1, 2
-_STATUS = {"completed": COMPLETED, "failed": FAILED}
+COMPLETED, FAILED, STARTED = 1, 2, 3
+_STATUS = {"completed": COMPLETED, "failed": FAILED, "started": STARTED}
 
 
 class ResumeError(PythonSweeperError):
     """The journal cannot be resumed: missing, or the sweep it records is another."""
 
 
+class JournalError(PythonSweeperError):
+    """The journal cannot be written, or a line of it cannot be read."""
+
+
 def append(path: Path, record: Dict[str, Any]) -> None:
-    """Append one line, whole, to the journal at ``path``, and fsync it."""
+    """Append one line, whole, to the journal at ``path``, and fsync it; :class:`OSError`
+    if it cannot be written whole. The journal is not followed if it is a symlink, and a
+    torn last line (a writer killed mid-write) is ended first, so no record is swallowed."""
     line = (json.dumps(record, default=repr) + "\n").encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | _NOFOLLOW, 0o644)
     try:
-        os.write(fd, line)
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            line = b"\n" + line
+        written = 0
+        while written < len(line):  # a short write (a full disk, a signal) is retried
+            count = os.write(fd, line[written:])
+            if count <= 0:
+                raise OSError(f"wrote {written} of {len(line)} bytes")
+            written += count
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 def fingerprint(sweep: Dict[str, Any]) -> str:
@@ -69,34 +88,72 @@ def fingerprint(sweep: Dict[str, Any]) -> str:
 
 
 def _returned(value: Any) -> Any:
-    """The return value as JSON if it is JSON-serialisable, else its ``repr``."""
+    """The return value as JSON if it is JSON-serialisable, else its ``repr``; a placeholder
+    that says so if even that fails (a ``repr`` that raises, a structure too deep).
+
+    >>> _returned([1, "a"]), _returned({1, 2})
+    ([1, 'a'], '{1, 2}')
+    """
     try:
         json.dumps(value)
-    except (TypeError, ValueError):
+        return value
+    except (TypeError, ValueError, RecursionError):
+        pass
+    try:
         return repr(value)
-    return value
+    except BaseException as error:
+        return (
+            f"<the return value of type {type(value).__name__} cannot be written: {error!r:.200}>"
+        )
 
 
 class JournalCallback(Callback):
-    """Records, from inside each job, how the job ended (Hydra's ``on_job_end``)."""
+    """Records, from inside each job, that it started (Hydra's ``on_job_start``) and how it
+    ended (``on_job_end``), with the host and process that ran it."""
 
     def __init__(self, path: str) -> None:
         self.path = Path(path)
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        overrides = list(config.hydra.overrides.task)
+        append(
+            self.path,
+            {
+                "job": int(config.hydra.job.num),
+                "status": "started",
+                "digest": job_digest(overrides).hex(),
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+            },
+        )
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         completed = job_return.status == JobStatus.COMPLETED
         overrides = list(job_return.overrides or [])
         append(
             self.path,
-            {
-                "job": int(config.hydra.job.num),
-                "status": "completed" if completed else "failed",
-                "digest": job_digest(overrides).hex(),
-                "overrides": overrides,
-                "return": _returned(job_return._return_value),
-                "dir": str(config.hydra.runtime.output_dir),
-            },
+            job_line(
+                int(config.hydra.job.num),
+                overrides,
+                completed,
+                job_return._return_value,
+                str(config.hydra.runtime.output_dir),
+            ),
         )
+
+
+def job_line(
+    number: int, overrides: List[str], completed: bool, returned: Any, output_dir: str
+) -> Dict[str, Any]:
+    """The journal's line for a job that ended."""
+    return {
+        "job": number,
+        "status": "completed" if completed else "failed",
+        "digest": job_digest(overrides).hex(),
+        "overrides": overrides,
+        "return": _returned(returned),
+        "dir": output_dir,
+    }
 
 
 @dataclass
@@ -108,6 +165,10 @@ class JournalState:
     digests: bytearray = field(default_factory=bytearray)
     status: bytearray = field(default_factory=bytearray)
     skipped: int = 0
+    #: The jobs whose last line says they started (and not how they ended): their lines.
+    started: Dict[int, bytes] = field(default_factory=dict)
+    #: Whether the last run ran to its end with no job failed.
+    finished: bool = False
 
     @property
     def size(self) -> int:
@@ -143,63 +204,202 @@ class JournalState:
 
 # The head of a job line as JournalCallback writes it: read without parsing the rest.
 _JOB_HEAD = re.compile(
-    rb'\{"job": (\d+), "status": "(completed|failed)", "digest": "([0-9a-f]{32})"'
+    rb'\{"job": (\d{1,9}), "status": "(completed|failed|started)", "digest": "([0-9a-f]{32})"'
 )
-_STATUS_BYTES = {b"completed": COMPLETED, b"failed": FAILED}
+_STATUS_BYTES = {b"completed": COMPLETED, b"failed": FAILED, b"started": STARTED}
+_DIGEST = re.compile(r"[0-9a-f]{32}\Z")
+MAX_JOBS = 10**8  # a job number past this is a corrupt line, not a sweep
 
 
 def read(path: Path) -> JournalState:
-    """The state a journal file records; a torn last line is ignored."""
+    """The state a journal file records. A torn line (a writer killed mid-write) is skipped
+    with a warning; any other line that is not a run or job line as written is a
+    :class:`JournalError` naming its number."""
     state = JournalState()
     with open(path, "rb") as f:
-        for raw in f:
+        for number, raw in enumerate(f, 1):
             head = _JOB_HEAD.match(raw)
             if head is not None and raw.endswith(b"}\n"):  # a whole line, as written
+                job, status = int(head[1]), _STATUS_BYTES[head[2]]
                 digest = bytes.fromhex(head[3][:16].decode())  # the 8 bytes kept
-                state.record(int(head[1]), digest, _STATUS_BYTES[head[2]])
-                continue
-            try:
-                record = json.loads(raw)
-            except ValueError:
-                continue
-            if "run" in record:
-                state.runs.append(record)
-            elif "job" in record and record.get("status") in _STATUS:
-                state.record(
-                    int(record["job"]), bytes.fromhex(record["digest"]), _STATUS[record["status"]]
-                )
+            else:
+                record = _parse(path, number, raw)
+                if record is None:
+                    continue
+                if "run" in record:
+                    state.runs.append(record)
+                    state.finished = False
+                    continue
+                if "done" in record:
+                    state.finished = record.get("failed") == 0
+                    continue
+                job, status = record["job"], _STATUS[record["status"]]
+                digest = bytes.fromhex(record["digest"])
+            if job >= MAX_JOBS:
+                raise JournalError(f"{path}, line {number}: job number {job} is not a job's")
+            state.record(job, digest, status)
+            if status == STARTED:
+                state.started[job] = raw
+            elif state.started:
+                state.started.pop(job, None)
     return state
 
 
-def check_journal(sweep_dir: Path, sweep: Dict[str, Any]) -> JournalState:
-    """The state of the journal of the sweep to resume; :class:`ResumeError` if there is
-    none, or if it records another sweep."""
+def _parse(path: Path, number: int, raw: bytes) -> Optional[Dict[str, Any]]:
+    """A line that is not a job line's usual head, checked: a run line or a job line, or
+    ``None`` for a torn line (skipped with a warning)."""
+    where = f"{path}, line {number}"
+    try:
+        record = json.loads(raw)
+    except (ValueError, RecursionError):
+        if raw.startswith(b"{") and not raw.rstrip().endswith(b"}"):
+            log.warning(f"{where} is torn (a writer was killed while writing it): skipped")
+            return None
+        raise JournalError(f"{where} is not JSON: {raw[:80]!r}") from None
+    if not isinstance(record, dict):
+        raise JournalError(f"{where} is {raw.strip()[:80]!r}, not a run or job record")
+    if "run" in record:
+        if type(record["run"]) is not int:
+            raise JournalError(f"{where}: run {record['run']!r} is not a run number")
+        return record
+    if "done" in record:
+        return record
+    if "job" not in record:
+        raise JournalError(f"{where} is neither a run nor a job record: {raw[:80]!r}")
+    job, status, digest = record["job"], record.get("status"), record.get("digest")
+    if type(job) is not int or not 0 <= job < MAX_JOBS:
+        raise JournalError(f"{where}: job {job!r} is not a job number")
+    if status not in _STATUS:
+        raise JournalError(f"{where}: job #{job} has status {status!r}")
+    if not isinstance(digest, str) or not _DIGEST.match(digest):
+        raise JournalError(f"{where}: job #{job} has digest {digest!r}, not 32 hex digits")
+    return record
+
+
+def check_journal(
+    sweep_dir: Path, sweep: Dict[str, Any], settings: Dict[str, Any], resume: bool
+) -> Optional[JournalState]:
+    """The state of the sweep dir's journal, checked for this run; ``None`` if there is none
+    (a new sweep). :class:`ResumeError` when this run must not go on: a resume without a
+    journal, or of another sweep; a new sweep in a dir that holds one (unless it is a new
+    shard of the same sweep); shards whose batches would not be cut the same way."""
     path = sweep_dir / FILENAME
     if not path.exists():
-        raise ResumeError(
-            f"hydra.sweeper.resume=true, but there is no {path}: point hydra.sweep.dir at the "
-            "sweep to resume"
-        )
+        if resume:
+            raise ResumeError(
+                f"hydra.sweeper.resume=true, but there is no {path}: point hydra.sweep.dir at "
+                "the sweep to resume"
+            )
+        return None
     state = read(path)
-    if {run.get("fingerprint") for run in state.runs} != {fingerprint(sweep)}:
+    if {run.get("fingerprint") for run in state.runs} - {fingerprint(sweep)}:
         recorded = state.runs[0].get("sweep") if state.runs else None
         raise ResumeError(
-            f"{path} records another sweep: {recorded}; this one is {sweep}. Nothing was launched."
+            f"{path} records another sweep: {recorded}; this one is {sweep}. Nothing was "
+            "launched: choose another hydra.sweep.dir for this sweep."
         )
+    sharded = settings["num_shards"] > 1
+    if sharded:  # the shards must agree with each other (a run without shards may differ)
+        for run in (r for r in state.runs if (r.get("num_shards") or 1) > 1):
+            theirs = {k: run.get(k) for k in ("max_batch_size", "num_shards")}
+            ours = {k: settings[k] for k in theirs}
+            if theirs != ours:
+                raise ResumeError(
+                    f"{path}: run {run.get('run')} of this sweep had {_settings(theirs)}, this "
+                    f"one has {_settings(ours)}: shards must cut the sweep into the same "
+                    "batches, or jobs would run twice or never. Nothing was launched."
+                )
+    if not resume:
+        mine = [r for r in state.runs if r.get("shard_index", 0) == settings["shard_index"]]
+        if not sharded and state.finished and not state.started:
+            # The same sweep, run to its end: running it again is what BasicSweeper does
+            # (Hydra's own tests do it). Its journal is kept aside; outputs are overwritten.
+            kept = _set_aside(path)
+            log.warning(
+                f"{sweep_dir} holds this sweep, run to its end: running it again, over its "
+                f"outputs (its journal is kept as {kept.name})"
+            )
+            return None
+        if not sharded or mine:
+            raise ResumeError(
+                f"{sweep_dir} already holds a sweep's journal ({path}): starting again would "
+                "run every job again into the same directories. Resume it with "
+                "hydra.sweeper.resume=true, or choose another hydra.sweep.dir. Nothing was "
+                "launched."
+            )
     return state
 
 
-def start_journal(sweep_dir: Path, sweep: Dict[str, Any], resumed: Optional[JournalState]) -> Path:
-    """Append this run's line to the sweep's journal (``resumed``: the state it held);
-    return the journal's path."""
+def _set_aside(path: Path) -> Path:
+    """Rename the journal ``journal.jsonl.<n>``, the first ``n`` not taken; return it."""
+    number = 1
+    while path.with_name(f"{path.name}.{number}").exists():
+        number += 1
+    kept = path.with_name(f"{path.name}.{number}")
+    os.rename(path, kept)
+    return kept
+
+
+def finish_journal(path: Path, completed: int, failed: int, skipped: int) -> None:
+    """Append the line that says this run ran to its end."""
+    append(path, {"done": True, "completed": completed, "failed": failed, "skipped": skipped})
+
+
+def _settings(settings: Dict[str, Any]) -> str:
+    return ", ".join(f"hydra.sweeper.{k}={v}" for k, v in settings.items())
+
+
+def running_elsewhere(state: JournalState) -> List[Tuple[int, str]]:
+    """The jobs the journal says started and have not ended, that may still be running: on
+    this host, their process is alive; on another host, nothing here can tell. Each with
+    where it runs."""
+    here = socket.gethostname()
+    running = []
+    for job, raw in sorted(state.started.items()):
+        try:
+            record = json.loads(raw)
+            host, pid = record.get("host"), record.get("pid")
+        except ValueError:
+            host, pid = None, None
+        if host == here and isinstance(pid, int) and not _alive(pid):
+            continue  # its process is gone: it died with it
+        where = f"pid {pid} on this host" if host == here else f"pid {pid} on host {host}"
+        running.append((job, where))
+    return running
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists, and is another user's
+    return True
+
+
+def start_journal(
+    sweep_dir: Path,
+    sweep: Dict[str, Any],
+    settings: Dict[str, Any],
+    state: Optional[JournalState],
+    resume: bool,
+) -> Path:
+    """Append this run's line to the sweep's journal (``state``: what it held); return
+    the journal's path."""
+    from . import __version__
+
     path = sweep_dir / FILENAME
     append(
         path,
         {
-            "run": len(resumed.runs) + 1 if resumed is not None else 1,
-            "resume": resumed is not None,
+            "run": len(state.runs) + 1 if state is not None else 1,
+            "resume": resume,
             "fingerprint": fingerprint(sweep),
-            "version": sweep.get("version"),
+            "version": __version__,
+            **settings,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
             "sweep": sweep,
         },
     )
@@ -265,3 +465,35 @@ def consecutive_runs(
         batch.append(job)
     if batch:
         yield start, batch
+
+
+class SweepBusy(PythonSweeperError):
+    """Another process runs this sweep dir's shard."""
+
+
+def take_lock(sweep_dir: Path, shard_index: int) -> Any:
+    """Own this shard of the sweep dir for as long as the returned file stays open: an
+    exclusive ``flock`` on ``.shard-<i>.lock``, which the system releases when the process
+    ends however it ends. :class:`SweepBusy`, saying who holds it, if another process does.
+    """
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        return None
+    path = sweep_dir / f".shard-{shard_index}.lock"
+    handle = open(os.open(path, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o644), "r+")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        shard = f" (shard index {shard_index})" if shard_index else ""
+        raise SweepBusy(
+            f"{sweep_dir}{shard} is being run by {holder}: a second process would run its "
+            "jobs again. Nothing was launched; wait for it to end (or stop it), then resume "
+            "with hydra.sweeper.resume=true."
+        ) from None
+    handle.truncate(0)
+    handle.write(f"pid {os.getpid()} on host {socket.gethostname()}, since {time.ctime()}\n")
+    handle.flush()
+    return handle

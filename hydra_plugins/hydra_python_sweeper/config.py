@@ -35,7 +35,8 @@ class PythonSweeperConf:
     shard_index: int = 0
     num_shards: int = 1
     #: Run again the sweep in ``hydra.sweep.dir``: skip the jobs its journal marks completed.
-    resume: bool = False
+    #: ``force``: also run again the jobs it says started and have not ended.
+    resume: Any = False
     #: ``true``: a failed job stops the sweep after its batch (Hydra's behaviour);
     #: ``false``: every batch runs, and the sweep fails at the end if any job failed.
     fail_fast: bool = True
