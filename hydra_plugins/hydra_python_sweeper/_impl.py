@@ -2,6 +2,8 @@
 
 import contextlib
 import logging
+import shlex
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +23,14 @@ from ._flight import Flight
 from ._journal import (
     FILENAME,
     JournalCallback,
+    JournalError,
     JournalState,
+    JournalWatch,
     ResumeError,
+    append,
     check_journal,
     finish_journal,
+    job_line,
     resume_batches,
     running_elsewhere,
     start_journal,
@@ -40,6 +46,7 @@ from ._stages import (
     select_shard,
     unique_jobs,
 )
+from ._task import ExitIsFailure
 from ._validate import ShapeValidator, error_chain, validation_level
 
 log = logging.getLogger(__name__)
@@ -170,7 +177,9 @@ class PythonSweeperImpl(Sweeper):
         self.hydra_context = hydra_context
         self.config = config
         self.launcher = Plugins.instance().instantiate_launcher(
-            hydra_context=hydra_context, task_function=task_function, config=config
+            hydra_context=hydra_context,
+            task_function=ExitIsFailure(task_function),  # sys.exit in a job: its failure
+            config=config,
         )
 
     def check_settings(self) -> Optional[int]:
@@ -369,6 +378,7 @@ class PythonSweeperImpl(Sweeper):
         drawn = launched = batches_done = failed = 0
         first_failed: List[int] = []  # the first ten, for the message
         first_failure: Optional[JobReturn] = None
+        watch = JournalWatch(journal_path)
 
         def prepare(item: Tuple[int, Sequence[Sequence[str]]]) -> None:
             nonlocal drawn
@@ -381,6 +391,7 @@ class PythonSweeperImpl(Sweeper):
             )
             if self.validation:
                 self.validate_jobs(start, batch)
+            watch.expect(range(start, start + len(batch)))
 
         def work(item: Tuple[int, Sequence[Sequence[str]]]) -> Sequence[JobReturn]:
             return launcher.launch(item[1], initial_job_idx=item[0])
@@ -395,6 +406,7 @@ class PythonSweeperImpl(Sweeper):
                         if self.fail_fast and first_failure is None:
                             first_failure = result
                             flight.stop()  # no new launch; the batches in flight end
+                self.record_missing(watch, journal_path, start, results)
                 launched += len(batch)
                 batches_done += 1
                 if self.keep_returns:
@@ -406,21 +418,29 @@ class PythonSweeperImpl(Sweeper):
                         f"{flight.running} batches in flight"
                     )
             if first_failure is not None:
+                log.warning(
+                    f"Sweep stopped (fail_fast) after job #{first_failed[0]} failed: "
+                    f"{launched - failed} completed, {failed} failed, "
+                    f"{journal.skipped if journal else 0} skipped as already done; journal: "
+                    f"{journal_path}. To run the failed and remaining jobs: "
+                    f"{resume_command(sweep_dir)}"
+                )
                 _ = first_failure.return_value  # raises the job's error, as BasicSweeper
         except PythonSweeperError as error:
             if launched:
                 error.args = (
                     f"{error}\n({plural(launched, 'job')} in {plural(batches_done, 'batch')} "
-                    f"completed before this error; their outputs are in {sweep_dir})",
+                    f"completed before this error; their outputs are in {sweep_dir}. To run "
+                    f"the rest once it is fixed: {resume_command(sweep_dir)})",
                 )
             raise
         except KeyboardInterrupt:
             log.warning(
-                f"Interrupted: the journal {journal_path} holds every job that finished; "
-                f"run again with hydra.sweeper.resume=true hydra.sweep.dir={sweep_dir} "
-                "to run the others"
+                f"Interrupted: the journal {journal_path} holds every job that finished "
+                f"({launched - failed} completed, {failed} failed). To run the others: "
+                f"{resume_command(sweep_dir)}"
             )
-            raise
+            raise SystemExit(130) from None  # as a shell reports Ctrl-C; no traceback
         skipped = journal.skipped if journal is not None else 0
         with sweep_dir_errors(sweep_dir):
             finish_journal(journal_path, launched - failed, failed, skipped)
@@ -432,8 +452,8 @@ class PythonSweeperImpl(Sweeper):
             shown = ", ".join(f"#{n}" for n in first_failed) + (", ..." if failed > 10 else "")
             raise JobsFailed(
                 f"{plural(failed, 'job')} of {launched} failed ({shown}); the journal "
-                f"{journal_path} records their errors. Run again with hydra.sweeper.resume=true "
-                f"hydra.sweep.dir={sweep_dir} to run the failed jobs again"
+                f"{journal_path} records their errors. To run the failed jobs again: "
+                f"{resume_command(sweep_dir)}"
             )
         if not launched and not skipped:
             if self.num_shards > 1:
@@ -446,6 +466,36 @@ class PythonSweeperImpl(Sweeper):
         if self.keep_returns:
             return [returns[start] for start in sorted(returns)]
         return SweepSummary(jobs=launched, batches=batches_done, sweep_dir=str(sweep_dir))
+
+    def record_missing(
+        self, watch: JournalWatch, path: Path, start: int, results: Sequence[JobReturn]
+    ) -> None:
+        """Write the journal lines of the batch's jobs whose own write was lost (a full disk
+        in the job, a quota): from what the launcher returned. :class:`JournalError` if
+        that fails too: the sweep must not go on with jobs it would run again."""
+        for number in watch.missing(range(start, start + len(results))):
+            result = results[number - start]
+            try:
+                completed = result.status == JobStatus.COMPLETED
+                append(
+                    path,
+                    job_line(
+                        number,
+                        list(result.overrides or []),
+                        completed,
+                        result._return_value,
+                        "(unknown: written by the sweeper)",
+                    ),
+                )
+            except OSError as error:
+                raise JournalError(
+                    f"the journal {path} cannot be written ({error}): the end of job #{number} "
+                    "is not recorded, and a resume would run it again. The sweep stops."
+                ) from error
+            log.warning(
+                f"Job #{number}'s end was missing from the journal (its write from the job "
+                "failed): written by the sweeper from what the launcher returned"
+            )
 
     def preview_jobs(self, stream: Stream, sweep_dir: str) -> SweepSummary:
         """The dry run: count every job by streaming, show the first ``preview``."""
@@ -484,6 +534,30 @@ class PythonSweeperImpl(Sweeper):
             f"Validated jobs #{start} to #{number} ({self.validation}) in "
             f"{time.perf_counter() - tic:0.2f} seconds"
         )
+
+
+def resume_command(sweep_dir: Path) -> str:
+    """The command that resumes this sweep: this process's own, with the resume settings.
+
+    >>> saved, sys.argv = sys.argv, ["train.py", "-m", "+lr=0.1,0.2", "hydra.sweep.dir=old"]
+    >>> resume_command(Path("/runs/a b"))
+    "python train.py -m +lr=0.1,0.2 hydra.sweeper.resume=true 'hydra.sweep.dir=/runs/a b'"
+    >>> sys.argv = saved
+    """
+    arguments = [
+        argument
+        for argument in sys.argv[1:]
+        if not argument.startswith(("hydra.sweeper.resume=", "hydra.sweep.dir="))
+    ]
+    return shlex.join(
+        [
+            "python",
+            sys.argv[0],
+            *arguments,
+            "hydra.sweeper.resume=true",
+            f"hydra.sweep.dir={sweep_dir.absolute()}",
+        ]
+    )
 
 
 def resume_mode(value: Any) -> Optional[str]:

@@ -29,7 +29,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 import xxhash
 from hydra.core.utils import JobReturn, JobStatus
@@ -497,3 +497,45 @@ def take_lock(sweep_dir: Path, shard_index: int) -> Any:
     handle.write(f"pid {os.getpid()} on host {socket.gethostname()}, since {time.ctime()}\n")
     handle.flush()
     return handle
+
+
+# The head of a job's end line, at the start of a line.
+_END_HEAD = re.compile(rb'^\{"job": (\d+), "status": "(?:completed|failed)"', re.MULTILINE)
+
+
+class JournalWatch:
+    """Which jobs of the batches in flight have their end in the journal, read from what was
+    appended since it last looked (so it holds only the jobs in flight, whatever the sweep's
+    size). A job whose end is missing when its launch returned lost its journal write (a
+    full disk, a quota): the sweeper then writes it from what the launcher returned.
+
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / FILENAME
+    >>> watch = JournalWatch(path)
+    >>> watch.expect(range(0, 3))
+    >>> append(path, job_line(1, ["a=1"], True, None, "1"))
+    >>> watch.missing(range(0, 3))
+    [0, 2]
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = path.stat().st_size if path.exists() else 0
+        self.awaited: Set[int] = set()
+
+    def expect(self, numbers: Iterable[int]) -> None:
+        self.awaited.update(numbers)
+
+    def missing(self, numbers: Iterable[int]) -> List[int]:
+        """The jobs of ``numbers`` whose end the journal does not hold; they are forgotten."""
+        with open(self.path, "rb") as f:
+            f.seek(self.offset)
+            data = f.read()
+        whole = data.rfind(b"\n") + 1  # whole lines only: a line being written waits
+        self.offset += whole
+        for head in _END_HEAD.finditer(data, 0, whole):
+            self.awaited.discard(int(head[1]))
+        numbers = list(numbers)
+        missing = [n for n in numbers if n in self.awaited]
+        self.awaited.difference_update(numbers)
+        return missing
