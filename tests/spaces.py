@@ -164,3 +164,8 @@ def delete_db_port() -> List[Dict[str, Any]]:
     from hydra_plugins.hydra_python_sweeper.utils import DELETE
 
     return [{"~db.port": DELETE}, {"~db.port": 3306}, {"~db.port": None}]
+
+
+def with_token(token: str) -> List[Dict[str, Any]]:
+    """A parametrised entrypoint whose argument is a secret (``${oc.env:...}``)."""
+    return [{"+i": i, "+token_length": len(token)} for i in range(3)]

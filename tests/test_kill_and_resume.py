@@ -84,6 +84,11 @@ def test_kill_in_the_middle_of_a_batch_then_resume(
         time.sleep(0.02)
     os.killpg(process.pid, sig)
     process.wait(timeout=60)
+    if sig == signal.SIGINT:  # Ctrl-C: the resume hint, no traceback, the shell's exit code
+        output = process.stdout.read().decode()  # type: ignore[union-attr]
+        assert process.returncode == 130, output
+        assert "Traceback" not in output
+        assert "To run the others: python " in output and "hydra.sweeper.resume=true" in output
     if launcher == "submitit_local":
         # The job array outlives the sweep's process, as on a cluster: cancel it, as scancel
         # would, by killing every process that runs from the sweep's .submitit folder.

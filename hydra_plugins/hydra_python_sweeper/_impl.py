@@ -163,9 +163,8 @@ class PythonSweeperImpl(Sweeper):
         self.validator: Optional[ShapeValidator] = None
 
     def __repr__(self) -> str:
-        return (
-            f"PythonSweeper(max_batch_size={self.max_batch_size}, entrypoints={self.entrypoints})"
-        )
+        entrypoints = _written_list(self.entrypoints)  # as written: no secret resolved
+        return f"PythonSweeper(max_batch_size={self.max_batch_size}, entrypoints={entrypoints})"
 
     def setup(
         self,

@@ -249,15 +249,16 @@ def _parse(path: Path, number: int, raw: bytes) -> Optional[Dict[str, Any]]:
     """A line that is not a job line's usual head, checked: a run line or a job line, or
     ``None`` for a torn line (skipped with a warning)."""
     where = f"{path}, line {number}"
+    text = raw.decode("utf-8", "replace").strip()[:80]
     try:
         record = json.loads(raw)
     except (ValueError, RecursionError):
         if raw.startswith(b"{") and not raw.rstrip().endswith(b"}"):
             log.warning(f"{where} is torn (a writer was killed while writing it): skipped")
             return None
-        raise JournalError(f"{where} is not JSON: {raw[:80]!r}") from None
+        raise JournalError(f"{where} is not JSON: {text!r}") from None
     if not isinstance(record, dict):
-        raise JournalError(f"{where} is {raw.strip()[:80]!r}, not a run or job record")
+        raise JournalError(f"{where} is {text!r}, not a run or job record")
     if "run" in record:
         if type(record["run"]) is not int:
             raise JournalError(f"{where}: run {record['run']!r} is not a run number")
@@ -265,7 +266,7 @@ def _parse(path: Path, number: int, raw: bytes) -> Optional[Dict[str, Any]]:
     if "done" in record:
         return record
     if "job" not in record:
-        raise JournalError(f"{where} is neither a run nor a job record: {raw[:80]!r}")
+        raise JournalError(f"{where} is neither a run nor a job record: {text!r}")
     job, status, digest = record["job"], record.get("status"), record.get("digest")
     if type(job) is not int or not 0 <= job < MAX_JOBS:
         raise JournalError(f"{where}: job {job!r} is not a job number")

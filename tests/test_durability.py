@@ -1,0 +1,426 @@
+"""One sweep dir, one owner: the failures of a real cluster, each reproduced, each handled."""
+
+import errno
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, List
+
+import pytest
+import spaces
+from conftest import RecordingLauncher
+from omegaconf import OmegaConf
+
+from hydra_plugins.hydra_python_sweeper import _journal
+from hydra_plugins.hydra_python_sweeper._errors import JobsFailed, SweepDirError
+from hydra_plugins.hydra_python_sweeper._impl import PythonSweeperImpl
+from hydra_plugins.hydra_python_sweeper._journal import (
+    FILENAME,
+    JournalError,
+    ResumeError,
+    SweepBusy,
+    _returned,
+    append,
+    job_line,
+    read,
+    take_lock,
+)
+from hydra_plugins.hydra_python_sweeper._stages import job_digest
+
+Make = Callable[..., PythonSweeperImpl]
+APPS = Path(__file__).resolve().parent / "apps"
+
+
+@pytest.fixture(autouse=True)
+def _reset_counts() -> None:
+    spaces.reset()
+
+
+def fail(*numbers: int) -> RecordingLauncher:
+    return RecordingLauncher(
+        lambda start, batch: next((n for n in numbers if start <= n < start + len(batch)), None)
+    )
+
+
+def lines(path: Path) -> List[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+# --- 1. two processes on one sweep dir -------------------------------------------------------
+
+
+def test_a_second_process_on_the_same_dir_and_shard_stops_before_launching(
+    make_sweeper: Make, tmp_path: Path
+) -> None:
+    (tmp_path / "sweep").mkdir()
+    held = take_lock(tmp_path / "sweep", 0)  # another process's, as far as flock knows
+    try:
+        sweeper = make_sweeper(entrypoints=["spaces.counter"])
+        with pytest.raises(SweepBusy) as info:
+            sweeper.sweep([])
+        assert f"is being run by pid {os.getpid()} on host" in str(info.value)
+        assert sweeper.launcher.batches == []  # type: ignore[union-attr]
+        # another shard of the same dir has a lock of its own
+        shard = make_sweeper(
+            entrypoints=["spaces.counter"], max_batch_size=2, num_shards=2, shard_index=1
+        )
+        shard.sweep([])
+        assert shard.launcher.batches  # type: ignore[union-attr]
+    finally:
+        held.close()
+    make_sweeper(entrypoints=["spaces.counter"], sweep_dir="sweep2").sweep([])
+
+
+def test_resume_refuses_jobs_that_started_and_may_still_run(
+    make_sweeper: Make, tmp_path: Path
+) -> None:
+    sweep_dir = tmp_path / "sweep"
+    make_sweeper(launcher=fail(3), entrypoints=["spaces.counter"], fail_fast=False)
+    with pytest.raises(JobsFailed):
+        make_sweeper(launcher=fail(3), entrypoints=["spaces.counter"], fail_fast=False).sweep([])
+    # job 3 started again in a process that still runs (this one), job 4 in a dead one
+    alive = os.getpid()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout.strip()
+    for number, pid in ((3, alive), (4, int(dead))):
+        digest = job_digest([f"+i={number}"]).hex()
+        append(
+            sweep_dir / FILENAME,
+            {
+                "job": number,
+                "status": "started",
+                "digest": digest,
+                "host": os.uname().nodename,
+                "pid": pid,
+            },
+        )
+    sweeper = make_sweeper(entrypoints=["spaces.counter"], resume=True)
+    with pytest.raises(ResumeError) as info:
+        sweeper.sweep([])
+    message = str(info.value)
+    assert message.startswith(f"1 job of this sweep started and have not ended: #3 (pid {alive}")
+    assert "scancel" in message and "hydra.sweeper.resume=force" in message
+    assert sweeper.launcher.batches == []  # type: ignore[union-attr]
+    forced = make_sweeper(entrypoints=["spaces.counter"], resume="force")
+    forced.sweep([])
+    assert forced.launcher.jobs == [["+i=3"], ["+i=4"]]  # type: ignore[union-attr]
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_the_sweeper_killed_alone_while_its_array_runs_then_resumed_at_once(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    sweep_dir = tmp_path / "sweep"
+    command = [
+        sys.executable,
+        str(APPS / "durable.py"),
+        "-m",
+        f"hydra.sweep.dir={sweep_dir}",
+        "hydra/launcher=submitit_local",
+        "hydra.launcher.timeout_min=5",
+        "stagger=0.8",
+    ]
+    process = subprocess.Popen(
+        command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 120
+    while (
+        not (sweep_dir / FILENAME).exists()
+        or '"job": 6, "status": "started"' not in (sweep_dir / FILENAME).read_text()
+    ):
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.05)
+    process.kill()  # the sweeper alone: its job array runs on, as on a cluster
+    process.wait()
+    refused = subprocess.run(
+        [*command, "hydra.sweeper.resume=true"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert refused.returncode == 1
+    assert "of this sweep started and have not ended" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    # once the array's jobs have ended, the resume runs the rest, each job once
+    while any(str(sweep_dir / ".submitit") in p for p in _command_lines()):
+        assert time.monotonic() < deadline + 120
+        time.sleep(0.2)
+    resumed = subprocess.run(
+        [*command, "hydra.sweeper.resume=true"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    ran = [int(n) for n in (sweep_dir / "completions.txt").read_text().split()]
+    assert sorted(ran) == list(range(12))
+
+
+def _command_lines() -> List[str]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit():
+                found.append((proc / "cmdline").read_bytes().decode(errors="replace"))
+        except OSError:
+            pass
+    return found
+
+
+# --- 2. a sweep dir reused without resume ----------------------------------------------------
+
+
+def test_a_dir_holding_an_unfinished_sweep_is_refused_without_resume(
+    make_sweeper: Make, tmp_path: Path
+) -> None:
+    with pytest.raises(JobsFailed):
+        make_sweeper(launcher=fail(2), entrypoints=["spaces.counter"], fail_fast=False).sweep([])
+    again = make_sweeper(entrypoints=["spaces.counter"])
+    with pytest.raises(ResumeError, match="already holds a sweep's journal") as info:
+        again.sweep([])
+    assert "hydra.sweeper.resume=true, or choose another hydra.sweep.dir" in str(info.value)
+    other = make_sweeper(entrypoints=["spaces.twenty"])
+    with pytest.raises(ResumeError, match="records another sweep"):
+        other.sweep([])
+    assert again.launcher.batches == other.launcher.batches == []  # type: ignore[union-attr]
+    runs = [line for line in lines(tmp_path / "sweep" / FILENAME) if "run" in line]
+    assert len(runs) == 1  # no second "run": 1
+
+
+def test_a_finished_sweep_runs_again_as_with_basic_sweeper_its_journal_kept(
+    make_sweeper: Make, tmp_path: Path
+) -> None:
+    make_sweeper(entrypoints=["spaces.counter"]).sweep([])
+    again = make_sweeper(entrypoints=["spaces.counter"])
+    again.sweep([])
+    assert len(again.launcher.jobs) == 10  # type: ignore[union-attr]
+    kept = lines(tmp_path / "sweep" / f"{FILENAME}.1")
+    assert kept[0]["run"] == 1 and kept[-1]["done"] is True
+    assert lines(tmp_path / "sweep" / FILENAME)[0]["run"] == 1
+
+
+# --- 3. shards that would cut the sweep differently ------------------------------------------
+
+
+@pytest.mark.parametrize("changed", [{"max_batch_size": 4}, {"num_shards": 3}])
+def test_shards_with_other_batch_settings_are_refused(make_sweeper: Make, changed: Any) -> None:
+    settings = {"entrypoints": ["spaces.twenty"], "max_batch_size": 5, "num_shards": 2}
+    make_sweeper(**settings, shard_index=0).sweep([])
+    other = make_sweeper(**{**settings, **changed}, shard_index=1)
+    with pytest.raises(ResumeError, match="shards must cut the sweep into the same batches"):
+        other.sweep([])
+    assert other.launcher.batches == []  # type: ignore[union-attr]
+    resumed = make_sweeper(**{**settings, **changed}, shard_index=0, resume=True)
+    with pytest.raises(ResumeError, match="shards must cut the sweep into the same batches"):
+        resumed.sweep([])
+
+
+def test_a_resume_without_shards_may_change_the_batch_size(make_sweeper: Make) -> None:
+    with pytest.raises(JobsFailed):
+        make_sweeper(
+            launcher=fail(7), entrypoints=["spaces.twenty"], max_batch_size=5, fail_fast=False
+        ).sweep([])
+    resumed = make_sweeper(entrypoints=["spaces.twenty"], max_batch_size=3, resume=True)
+    resumed.sweep([])
+    assert resumed.launcher.jobs == [["+i=7"]]  # type: ignore[union-attr]
+
+
+# --- 4. journal writes that fail -------------------------------------------------------------
+
+
+class ForgetfulLauncher(RecordingLauncher):
+    """A launcher whose jobs' own journal writes are lost (as on a full disk in the job)."""
+
+    def launch(self, job_overrides: Any, initial_job_idx: int) -> Any:
+        saved, self.callbacks.callbacks = self.callbacks.callbacks, []
+        try:
+            return super().launch(job_overrides, initial_job_idx)
+        finally:
+            self.callbacks.callbacks = saved
+
+
+def test_a_job_end_lost_by_the_job_is_written_by_the_sweeper(
+    make_sweeper: Make, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    make_sweeper(ForgetfulLauncher(), entrypoints=["spaces.counter"], max_batch_size=4).sweep([])
+    ended = [r["job"] for r in lines(tmp_path / "sweep" / FILENAME) if r.get("status")]
+    assert sorted(ended) == list(range(10))
+    assert "Job #0's end was missing from the journal" in caplog.text
+    resumed = make_sweeper(entrypoints=["spaces.counter"], resume=True)
+    resumed.sweep([])
+    assert resumed.launcher.batches == []  # type: ignore[union-attr]
+
+
+def test_a_full_disk_stops_the_sweep_loudly(
+    make_sweeper: Make, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal = str(tmp_path / "sweep" / FILENAME)
+    real_write = os.write
+
+    def write(fd: int, data: bytes) -> int:
+        if b'"job"' in data and os.readlink(f"/proc/self/fd/{fd}") == journal:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(_journal.os, "write", write)
+    sweeper = make_sweeper(entrypoints=["spaces.counter"], max_batch_size=4)
+    with pytest.raises(JournalError) as info:
+        sweeper.sweep([])
+    assert "No space left on device" in str(info.value)
+    assert "the end of job #0 is not recorded, and a resume would run it again" in str(info.value)
+    assert len(sweeper.launcher.batches) == 1  # type: ignore[union-attr]  # nothing after
+
+
+def test_a_short_write_is_completed_and_a_torn_line_swallows_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / FILENAME
+    with open(path, "w") as f:
+        f.write('{"run": 1}\n{"job": 0, "status": "compl')  # a writer killed mid-line
+    real_write = os.write
+    monkeypatch.setattr(_journal.os, "write", lambda fd, data: real_write(fd, data[:7]))
+    append(path, job_line(1, ["+i=1"], True, 1, "d"))  # seven bytes a write
+    state = read(path)
+    assert state.status[1] == _journal.COMPLETED and state.size == 2
+
+
+@pytest.mark.parametrize("value", ["deep", "bad repr"])
+def test_a_return_value_that_cannot_be_written_gets_a_placeholder(value: str) -> None:
+    class BadRepr:
+        def __repr__(self) -> str:
+            raise ValueError("no repr")
+
+    returned: Any = BadRepr()
+    if value == "deep":
+        returned = []
+        for _ in range(100_000):
+            returned = [returned]
+    written = _returned(returned)
+    assert written.startswith("<the return value of type") or written.startswith("[[[")
+    json.dumps(job_line(0, [], True, returned, "d"))  # the line itself always writes
+
+
+# --- 5. sys.exit in a job --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fail_fast", [True, False])
+def test_sys_exit_in_a_job_is_that_job_s_failure(tmp_path: Path, fail_fast: bool) -> None:
+    completed = subprocess.run(
+        [
+            sys.executable,
+            str(APPS / "exits.py"),
+            "-m",
+            f"hydra.sweep.dir={tmp_path}/sweep",
+            f"hydra.sweeper.fail_fast={fail_fast}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert completed.returncode == 1  # never 0, though the job called sys.exit(0)
+    records = [r for r in lines(tmp_path / "sweep" / FILENAME) if r.get("status") != "started"]
+    ended = {r["job"]: r for r in records if "job" in r}
+    assert ended[4]["status"] == "failed"
+    assert "the task called sys.exit(0)" in ended[4]["return"]
+    output = completed.stdout + completed.stderr
+    if fail_fast:
+        assert sorted(ended) == [0, 1, 2, 3, 4, 5]  # batch 3 never launched
+        assert "Sweep stopped (fail_fast) after job #4 failed: 5 completed, 1 failed" in output
+        assert "hydra.sweeper.resume=true" in output and "-m" in output
+    else:
+        assert sorted(ended) == list(range(7))
+        assert "1 job of 7 failed (#4)" in output
+
+
+# --- 6. corrupt journals ---------------------------------------------------------------------
+
+
+DIGEST = job_digest(["+i=0"]).hex()
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ('{"job": "x", "status": "completed", "digest": "%s"}' % DIGEST, "job 'x' is not a job"),
+        ('{"job": 2.7, "status": "completed", "digest": "%s"}' % DIGEST, "job 2.7 is not a job"),
+        ('{"job": 1e11, "status": "completed", "digest": "%s"}' % DIGEST, "is not a job number"),
+        ('{"job": 100000000000, "status": "completed", "digest": "%s"}' % DIGEST, "not a job"),
+        ('{"job": 1, "status": "completed"}', "job #1 has digest None"),
+        ('{"job": 1, "status": "done", "digest": "%s"}' % DIGEST, "job #1 has status 'done'"),
+        ("5", "is '5', not a run or job record"),
+        ("null", "is 'null', not a run or job record"),
+        ('{"neither": 1}', "is neither a run nor a job record"),
+        ("garbage}", "is not JSON"),
+        ('{"run": "one"}', "run 'one' is not a run number"),
+    ],
+)
+def test_a_corrupt_line_is_one_clear_error_naming_it(
+    tmp_path: Path, line: str, message: str
+) -> None:
+    path = tmp_path / FILENAME
+    path.write_text(
+        '{"run": 1}\n{"job": 0, "status": "completed", "digest": "%s"}\n%s\n' % (DIGEST, line)
+    )
+    with pytest.raises(JournalError) as info:
+        read(path)
+    assert f"{path}, line 3" in str(info.value) and message in str(info.value)
+
+
+# --- 7. messages -----------------------------------------------------------------------------
+
+
+def test_a_sweep_dir_that_cannot_be_made_is_one_clear_error(
+    make_sweeper: Make, tmp_path: Path
+) -> None:
+    (tmp_path / "file").write_text("")
+    sweeper = make_sweeper(entrypoints=["spaces.counter"], sweep_dir="file/sweep")
+    with pytest.raises(SweepDirError, match=r"cannot write the sweep dir .*file/sweep: "):
+        sweeper.sweep([])
+
+
+# --- 8. secrets, versions, symlinks ----------------------------------------------------------
+
+
+def test_secrets_stay_unresolved_in_the_journal_and_the_log(
+    make_sweeper: Make,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setenv("SWEEP_SECRET", "hunter2")
+    entry = OmegaConf.create({"_target_": "spaces.with_token", "token": "${oc.env:SWEEP_SECRET}"})
+    sweeper = make_sweeper(entrypoints=[entry])
+    sweeper.sweep([])
+    assert sweeper.launcher.jobs[0] == ["+i=0", "+token_length=7"]  # type: ignore[union-attr]
+    journal = (tmp_path / "sweep" / FILENAME).read_text()
+    assert "${oc.env:SWEEP_SECRET}" in journal and "hunter2" not in journal
+    assert "hunter2" not in caplog.text
+
+
+def test_a_new_version_resumes_the_same_job_stream(make_sweeper: Make, tmp_path: Path) -> None:
+    with pytest.raises(JobsFailed):
+        make_sweeper(launcher=fail(5), entrypoints=["spaces.counter"], fail_fast=False).sweep([])
+    path = tmp_path / "sweep" / FILENAME
+    path.write_text(path.read_text().replace('"version": "', '"version": "0.0.0.dev'))
+    resumed = make_sweeper(entrypoints=["spaces.counter"], resume=True)
+    resumed.sweep([])
+    assert resumed.launcher.jobs == [["+i=5"]]  # type: ignore[union-attr]
+
+
+def test_the_journal_is_not_followed_through_a_symlink(make_sweeper: Make, tmp_path: Path) -> None:
+    outside = tmp_path / "outside.jsonl"
+    outside.write_text("")
+    (tmp_path / "sweep").mkdir()
+    (tmp_path / "sweep" / FILENAME).symlink_to(outside)
+    sweeper = make_sweeper(entrypoints=["spaces.counter"], resume=True)
+    with pytest.raises(SweepDirError, match="cannot write the sweep dir"):
+        sweeper.sweep([])
+    assert outside.read_text() == "" and sweeper.launcher.batches == []  # type: ignore[union-attr]
