@@ -346,15 +346,21 @@ def test_sys_exit_in_a_job_is_that_job_s_failure(tmp_path: Path, fail_fast: bool
 DIGEST = job_digest(["+i=0"]).hex()
 
 
+def job_json(job: Any, status: str = "completed", digest: Any = DIGEST) -> str:
+    """A job line as the journal holds it, with the given fields (``None``: left out)."""
+    record = {"job": job, "status": status, "digest": digest}
+    return json.dumps({k: v for k, v in record.items() if v is not None})
+
+
 @pytest.mark.parametrize(
     "line, message",
     [
-        ('{"job": "x", "status": "completed", "digest": "%s"}' % DIGEST, "job 'x' is not a job"),
-        ('{"job": 2.7, "status": "completed", "digest": "%s"}' % DIGEST, "job 2.7 is not a job"),
-        ('{"job": 1e11, "status": "completed", "digest": "%s"}' % DIGEST, "is not a job number"),
-        ('{"job": 100000000000, "status": "completed", "digest": "%s"}' % DIGEST, "not a job"),
-        ('{"job": 1, "status": "completed"}', "job #1 has digest None"),
-        ('{"job": 1, "status": "done", "digest": "%s"}' % DIGEST, "job #1 has status 'done'"),
+        (job_json("x"), "job 'x' is not a job"),
+        (job_json(2.7), "job 2.7 is not a job"),
+        (job_json(1).replace("1", "1e11", 1), "is not a job number"),
+        (job_json(10**11), "is not a job"),
+        (job_json(1, digest=None), "job #1 has digest None"),
+        (job_json(1, status="done"), "job #1 has status 'done'"),
         ("5", "is '5', not a run or job record"),
         ("null", "is 'null', not a run or job record"),
         ('{"neither": 1}', "is neither a run nor a job record"),
@@ -366,9 +372,7 @@ def test_a_corrupt_line_is_one_clear_error_naming_it(
     tmp_path: Path, line: str, message: str
 ) -> None:
     path = tmp_path / FILENAME
-    path.write_text(
-        '{"run": 1}\n{"job": 0, "status": "completed", "digest": "%s"}\n%s\n' % (DIGEST, line)
-    )
+    path.write_text("\n".join(['{"run": 1}', job_json(0), line, ""]))
     with pytest.raises(JournalError) as info:
         read(path)
     assert f"{path}, line 3" in str(info.value) and message in str(info.value)
