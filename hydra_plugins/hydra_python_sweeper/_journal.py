@@ -370,13 +370,20 @@ def running_elsewhere(state: JournalState) -> List[Tuple[int, str]]:
 
 
 def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this host (a zombie, killed and not yet reaped, does
+    not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except OSError:
-        return True  # it exists, and is another user's
-    return True
+        pass  # it exists, and is another user's
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc to tell: alive
+    return state not in (b"Z", b"X")
 
 
 def start_journal(
