@@ -193,9 +193,10 @@ def test_the_slurm_example_composes_with_the_submitit_slurm_launcher(tmp_path: P
     assert hydra_cfg["launcher"]["_target_"].endswith("SlurmLauncher")
     assert hydra_cfg["launcher"]["array_parallelism"] == 256
     sweeper = hydra_cfg["sweeper"]
-    assert (sweeper["max_batch_size"], sweeper["keep_returns"], sweeper["validate"]) == (
-        1000,
-        False,
-        False,
-    )
+    assert (
+        sweeper["max_batch_size"],
+        sweeper["max_in_flight"],
+        sweeper["keep_returns"],
+        sweeper["validate"],
+    ) == (1000, 4, False, True)
     assert sweeper["entrypoints"] == ["config.multilayer.configure"]

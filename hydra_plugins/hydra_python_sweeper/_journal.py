@@ -1,24 +1,29 @@
-"""The sweep's journal: what ran, what finished, and how to resume the rest.
+"""The sweep's journal, and who owns the sweep dir: what ran, what runs, how to resume.
 
 The journal is a JSON-lines file in the sweep dir, ``journal.jsonl``. Every line is one
-JSON object, appended whole with one ``write`` and fsynced, so a crash or a kill at any
-instant leaves every earlier line readable (a torn last line is ignored):
+JSON object, appended whole and fsynced, so a crash or a kill at any instant leaves every
+earlier line readable (a torn line is skipped with a warning):
 
-- a *run* line each time a sweep starts or resumes::
+- a *run* line each time a sweep starts or resumes, with its batch settings::
 
-    {"run": 1, "resume": false, "fingerprint": "9f0c...", "version": "0.1.0",
-     "sweep": {"entrypoints": [...], "arguments": [...], "params": {...}, ...}}
+    {"run": 1, "resume": false, "fingerprint": "9f0c...", "version": "0.2.0",
+     "max_batch_size": 1000, "num_shards": 1, "shard_index": 0, "host": "login1",
+     "pid": 4242, "sweep": {"entrypoints": [...], "arguments": [...], ...}}
 
-- a *job* line each time a job ends, written from inside the job by
-  :class:`JournalCallback`, a Hydra callback, so it holds jobs that completed inside
-  a batch that was interrupted, whatever the launcher::
+- *job* lines, written from inside the job by :class:`JournalCallback`, a Hydra callback,
+  whatever the launcher: when it starts (with the host and pid that run it) and when it
+  ends, so the journal holds the jobs that completed inside a batch that was interrupted,
+  and knows which jobs may still run::
 
+    {"job": 12, "status": "started", "digest": "5d1e...", "host": "node3", "pid": 777}
     {"job": 12, "status": "completed", "digest": "5d1e...", "overrides": ["lr=0.1"],
      "return": 0.93, "dir": "multirun/2026-11-27/10-00-00/12"}
 
-``status`` is ``completed`` or ``failed``; ``return`` is the task's return value when it is
-JSON-serialisable, else its ``repr`` (for a failure, the exception's). A job's last line
-decides its status.
+- a *done* line when a run reaches its end: ``{"done": true, "completed": 14, ...}``.
+
+``return`` is the task's return value when it is JSON-serialisable, else its ``repr`` (for
+a failure, the exception's). A job's last line decides its status. A process owns a shard of
+the sweep dir while it runs it (:func:`take_lock`).
 """
 
 import json
