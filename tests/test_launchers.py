@@ -102,8 +102,9 @@ def test_ray_runs_jobs_in_worker_processes(tmp_path: Path) -> None:
     check_seven_jobs(run)
     assert batch_lines(run["log"]) == BATCHES
     assert run["log"].count("Ray Launcher is launching") == 3
-    journal = (tmp_path / "journal.jsonl").read_text().splitlines()
-    assert len(journal) == 8  # the run, and a line from inside each job
+    journal = [json.loads(line) for line in (tmp_path / "journal.jsonl").read_text().splitlines()]
+    statuses = [r.get("status") for r in journal]  # each job's start and end, from its worker
+    assert statuses.count("started") == statuses.count("completed") == 7
 
 
 def check_many_jobs(run: Dict[str, Any], n: int) -> None:
@@ -149,6 +150,14 @@ def test_200_jobs_with_8_batches_in_flight_each_compose_their_own_config(
     )
     check_many_jobs(run, 200)
     assert most_in_flight(run["log"]) == 7  # the 8th batch launched while 7 ran
-    journal = (tmp_path / "journal.jsonl").read_text().splitlines()
-    assert len(journal) == 201  # the run's line, and one whole line from inside each job
+    journal = [json.loads(line) for line in (tmp_path / "journal.jsonl").read_text().splitlines()]
+    # the run's line, two whole lines from inside each job (its start, its end), the end's
+    assert [r.get("status") for r in journal].count("started") == 200
+    assert sorted(r["job"] for r in journal if r.get("status") == "completed") == list(range(200))
+    assert "run" in journal[0] and journal[-1] == {
+        "done": True,
+        "completed": 200,
+        "failed": 0,
+        "skipped": 0,
+    }
     assert "Sweep done: 200 completed, 0 failed" in run["log"]
