@@ -23,9 +23,14 @@ class RecordingLauncher:
     and return the number of a job to fail. Like Hydra's launchers, it runs the sweep's
     ``on_job_end`` callbacks for each job."""
 
-    def __init__(self, on_launch: Optional[Callable[[int, Sequence[Sequence[str]]], Any]] = None):
+    def __init__(
+        self,
+        on_launch: Optional[Callable[[int, Sequence[Sequence[str]]], Any]] = None,
+        value_of: Optional[Callable[[int, Sequence[str]], Any]] = None,
+    ):
         self.batches: List[Tuple[int, List[List[str]]]] = []
         self.on_launch = on_launch
+        self.value_of = value_of or (lambda number, job: number)  # what a job returns
         self.callbacks = Callbacks()
         self.sweep_dir = Path(".")
 
@@ -41,7 +46,9 @@ class RecordingLauncher:
             job_return = JobReturn(
                 overrides=list(job),
                 status=JobStatus.FAILED if failed else JobStatus.COMPLETED,
-                _return_value=RuntimeError(f"job {number} failed") if failed else number,
+                _return_value=(
+                    RuntimeError(f"job {number} failed") if failed else self.value_of(number, job)
+                ),
             )
             returns.append(job_return)
             config = OmegaConf.create(

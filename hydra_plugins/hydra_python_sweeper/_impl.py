@@ -31,18 +31,28 @@ from ._journal import (
     check_journal,
     finish_journal,
     job_line,
+    read_replay,
     resume_batches,
     running_elsewhere,
     start_journal,
     take_lock,
 )
-from ._sources import command_line_factors, entrypoint_factors, filters, total_jobs
+from ._results import Result, Results
+from ._sources import (
+    command_line_factors,
+    entrypoint_factors,
+    filters,
+    is_adaptive,
+    plain,
+    total_jobs,
+)
 from ._stages import (
     Dropped,
     filter_jobs,
     lazy_product,
     merge_jobs,
     number_batches,
+    paced,
     select_shard,
     unique_jobs,
 )
@@ -160,6 +170,8 @@ class PythonSweeperImpl(Sweeper):
         self.launcher: Optional[Launcher] = None
         self.validation: Optional[str] = None
         self.resume_mode: Optional[str] = None
+        self.results: Optional[Results] = None  # an adaptive sweep's results
+        self.journal_file: Optional[Path] = None
         self.validator: Optional[ShapeValidator] = None
 
     def __repr__(self) -> str:
@@ -229,7 +241,9 @@ class PythonSweeperImpl(Sweeper):
         parser = OverridesParser.create(config_loader=loader)
         given = [f"{key}={value}" for key, value in self.params.items()] + list(arguments)
         factors = command_line_factors(parser.parse_overrides(given))
-        entrypoints = entrypoint_factors(_resolved_list(self.entrypoints, "entrypoints"))
+        results = Results()
+        entrypoints = entrypoint_factors(_resolved_list(self.entrypoints, "entrypoints"), results)
+        self.results = self.check_adaptive(factors, entrypoints, results)
         # The command line is one source: each of its overrides reaches the job, as with
         # BasicSweeper; each entrypoint is a source of its own, the earlier winning a key.
         sources = (0,) * len(factors) + tuple(range(1, len(entrypoints) + 1))
@@ -245,7 +259,12 @@ class PythonSweeperImpl(Sweeper):
         if self.remove_duplicates:
             duplicates = Dropped()
             jobs = unique_jobs(jobs, dropped=duplicates)
-        batches = number_batches(chunked(jobs, size))
+        chunks: Iterator[Any] = chunked(jobs, size)
+        if self.results is not None:
+            if journal is not None and self.journal_file is not None:
+                self.results.replay(*read_replay(self.journal_file, self.job_dict))
+            chunks = paced(chunks, self.drawing)
+        batches = number_batches(chunks)
 
         total = None if predicates or self.remove_duplicates else total_jobs(factors)
         if journal is not None:
@@ -257,6 +276,62 @@ class PythonSweeperImpl(Sweeper):
             if total is not None:
                 total = shard_jobs(total, size, self.shard_index, self.num_shards)
         return Stream(batches, total, filtered, duplicates)
+
+    def check_adaptive(
+        self, command_line: Sequence[Any], entrypoints: Sequence[Any], results: Results
+    ) -> Optional[Results]:
+        """``results`` if an entrypoint takes them (an adaptive sweep), after checking that
+        it can: it must be the outermost factor, called once, and the sweep unsharded."""
+        adaptive = [index for index, factor in enumerate(entrypoints) if is_adaptive(factor)]
+        if not adaptive:
+            return None
+        name = entrypoints[adaptive[0]].entrypoint
+        if adaptive != [0]:
+            raise SettingError(
+                f"{name} takes results, so it must be the first entrypoint (the outermost): "
+                "an inner one is called again for each outer job, and could not follow them"
+            )
+        swept = [len(factor) for factor in command_line if len(factor) != 1]
+        if swept:
+            raise SettingError(
+                f"{name} takes results, so the command line cannot sweep (it is the outer "
+                "factor: the entrypoint would be called again for each of its values); give "
+                "those values to the entrypoint instead"
+            )
+        if self.num_shards > 1:
+            raise SettingError(
+                f"{name} takes results: an adaptive sweep cannot be sharded (each shard would "
+                "see only its own results)"
+            )
+        return results
+
+    def drawing(self, k: int) -> None:
+        """Batch ``k`` of an adaptive sweep is about to be drawn: set what its generator
+        sees, and record it in the journal (unless replaying it)."""
+        assert self.results is not None
+        seen = self.results.drawing(k)
+        if not self.results.replaying and self.journal_file is not None and not self.dry_run:
+            append(self.journal_file, {"drawn": k, "seen": seen})
+
+    def job_dict(self, overrides: Sequence[str]) -> Dict[str, Any]:
+        """A job's override strings back as the dict of its keys and values."""
+        parsed = OverridesParser.create().parse_overrides(list(overrides))
+        return {o.get_key_element(): plain(o.value()) for o in parsed}
+
+    def learn(self, path: Path, start: int, returns: Sequence[JobReturn]) -> None:
+        """A batch of an adaptive sweep returned: its results are seen from the next draw."""
+        assert self.results is not None
+        for number, job_return in enumerate(returns, start):
+            completed = job_return.status == JobStatus.COMPLETED
+            self.results.learn(
+                Result(
+                    number,
+                    self.job_dict(job_return.overrides or []),
+                    "completed" if completed else "failed",
+                    job_return._return_value,
+                )
+            )
+        append(path, {"learnt": list(range(start, start + len(returns)))})
 
     def description(self, arguments: List[str]) -> Dict[str, Any]:
         """What defines this sweep's job stream, for the journal's fingerprint: settings as
@@ -287,6 +362,7 @@ class PythonSweeperImpl(Sweeper):
             "shard_index": self.shard_index,
         }
         resume = self.resume_mode is not None
+        self.journal_file = sweep_dir / FILENAME
         if self.dry_run:
             journal = check_journal(sweep_dir, description, settings, True) if resume else None
             return self.preview_jobs(self.stream(arguments, size, journal), str(sweep_dir))
@@ -406,6 +482,9 @@ class PythonSweeperImpl(Sweeper):
                             first_failure = result
                             flight.stop()  # no new launch; the batches in flight end
                 self.record_missing(watch, journal_path, start, results)
+                if self.results is not None:
+                    with sweep_dir_errors(sweep_dir):
+                        self.learn(journal_path, start, results)
                 launched += len(batch)
                 batches_done += 1
                 if self.keep_returns:

@@ -238,6 +238,8 @@ def read(path: Path) -> JournalState:
                 if "done" in record:
                     state.finished = record.get("failed") == 0
                     continue
+                if "job" not in record:  # an adaptive sweep's draws and learnt results
+                    continue
                 job, status = record["job"], _STATUS[record["status"]]
                 digest = bytes.fromhex(record["digest"])
             if job >= MAX_JOBS:
@@ -268,7 +270,7 @@ def _parse(path: Path, number: int, raw: bytes) -> Optional[Dict[str, Any]]:
         if type(record["run"]) is not int:
             raise JournalError(f"{where}: run {record['run']!r} is not a run number")
         return record
-    if "done" in record:
+    if "done" in record or "drawn" in record or "learnt" in record:
         return record
     if "job" not in record:
         raise JournalError(f"{where} is neither a run nor a job record: {text!r}")
@@ -552,3 +554,41 @@ class JournalWatch:
         missing = [n for n in numbers if n in self.awaited]
         self.awaited.difference_update(numbers)
         return missing
+
+
+def read_replay(path: Path, job: Any) -> Tuple[List[Any], List[int]]:
+    """What an adaptive sweep's generator saw: the results in the order the sweeper learnt
+    them (then the completed jobs it never learnt, their batch interrupted), and how many it
+    had seen at each draw. ``job`` turns a job's override strings into its dict."""
+    from ._results import Result
+
+    ends: Dict[int, Dict[str, Any]] = {}
+    recorded: List[Result] = []
+    learnt: Set[int] = set()
+    schedule: List[int] = []
+    with open(path, "rb") as f:
+        for raw in f:
+            try:
+                record = json.loads(raw)
+            except ValueError:
+                continue  # torn: read() has said so
+            if "drawn" in record:
+                if record["drawn"] == len(schedule):
+                    schedule.append(int(record["seen"]))
+            elif "learnt" in record:
+                for number in record["learnt"]:
+                    if number in ends:
+                        recorded.append(_result(number, ends[number], job))
+                        learnt.add(number)
+            elif record.get("status") in ("completed", "failed"):
+                ends[record["job"]] = record
+    for number in sorted(set(ends) - learnt):
+        if ends[number]["status"] == "completed":
+            recorded.append(_result(number, ends[number], job))
+    return recorded, schedule
+
+
+def _result(number: int, record: Dict[str, Any], job: Any) -> Any:
+    from ._results import Result
+
+    return Result(number, job(record.get("overrides", [])), record["status"], record["return"])

@@ -23,6 +23,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 from hydra.core.override_parser.types import Override, QuotedString
 
 from ._errors import EntrypointError, EntrypointFailed, SettingError, describe_exception
+from ._results import Results
 from ._stages import Factor, FormattedJob, format_jobs, format_override, is_one_shot
 
 
@@ -49,10 +50,10 @@ def command_line_factors(overrides: Iterable[Override]) -> List[Factor]:
         key = override.get_key_element()
         if not override.is_sweep_override():
             text = override.get_value_element_as_str()
-            values[key] = [format_override(key, f"{key}={text}", _plain(override.value()))]
+            values[key] = [format_override(key, f"{key}={text}", plain(override.value()))]
         elif override.is_discrete_sweep():
             values[key] = [
-                format_override(key, f"{key}={text}", _plain(value))
+                format_override(key, f"{key}={text}", plain(value))
                 for text, value in zip(override.sweep_string_iterator(), override.sweep_iterator())
             ]
         else:
@@ -64,14 +65,14 @@ def command_line_factors(overrides: Iterable[Override]) -> List[Factor]:
     return [Constant(jobs) for jobs in values.values()]
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """A parsed command-line value as plain Python (quoted strings as ``str``)."""
     if isinstance(value, QuotedString):
         return value.text
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     return value
 
 
@@ -139,17 +140,27 @@ class Entrypoint:
         self.path: str = path
         self.kwargs: Dict[str, Any] = kwargs
         self.name = f"entrypoint '{path}'"
+        self.results: Optional[Results] = None
+        #: Whether it takes the sweep's results (a parameter named ``results``): adaptive.
+        self.adaptive = False
         try:
-            inspect.signature(self.function).bind(**kwargs)
+            parameters = inspect.signature(self.function).parameters
+        except ValueError:
+            return  # no signature to check (a builtin): calling it will tell
+        self.adaptive = "results" in parameters and "results" not in kwargs
+        try:
+            bound = {**kwargs, "results": None} if self.adaptive else kwargs
+            inspect.signature(self.function).bind(**bound)
         except TypeError as error:
             raise EntrypointError(f"{self.name} cannot be called with {kwargs}: {error}") from None
-        except ValueError:
-            pass  # no signature to check (a builtin): calling it will tell
 
     def __call__(self) -> Iterable[Any]:
         """Call the entrypoint and check that it returned an iterable of jobs."""
         try:
-            jobs = self.function(**self.kwargs)
+            if self.adaptive:
+                jobs = self.function(**self.kwargs, results=self.results)
+            else:
+                jobs = self.function(**self.kwargs)
         except Exception as error:
             raise EntrypointFailed(
                 f"{self.name} raised when called: {describe_exception(error)}"
@@ -166,9 +177,11 @@ class Entrypoint:
         return jobs
 
 
-def entrypoint_factor(entry: Any) -> Factor:
-    """The factor of one entry of ``hydra.sweeper.entrypoints``; see the module's docstring."""
+def entrypoint_factor(entry: Any, results: Optional[Results] = None) -> Factor:
+    """The factor of one entry of ``hydra.sweeper.entrypoints``; see the module's docstring.
+    An adaptive entrypoint is called with ``results``; its factor says it is adaptive."""
     entrypoint = Entrypoint(entry)
+    entrypoint.results = results if results is not None else Results()
     first = entrypoint()
     if not is_one_shot(first):
         return Constant(format_jobs(first, entrypoint.name))
@@ -178,12 +191,21 @@ def entrypoint_factor(entry: Any) -> Factor:
         jobs = pending.pop() if pending else entrypoint()
         return format_jobs(jobs, entrypoint.name)
 
+    factor.adaptive = entrypoint.adaptive  # type: ignore[attr-defined]
+    factor.entrypoint = entrypoint.name  # type: ignore[attr-defined]
     return factor
 
 
-def entrypoint_factors(entries: Iterable[Any]) -> Tuple[Factor, ...]:
-    """The factors of all entrypoints, in order."""
-    return tuple(entrypoint_factor(entry) for entry in entries)
+def entrypoint_factors(
+    entries: Iterable[Any], results: Optional[Results] = None
+) -> Tuple[Factor, ...]:
+    """The factors of all entrypoints, in order; adaptive ones see ``results``."""
+    return tuple(entrypoint_factor(entry, results) for entry in entries)
+
+
+def is_adaptive(factor: Factor) -> bool:
+    """Whether ``factor`` is an adaptive entrypoint's (it takes the sweep's results)."""
+    return bool(getattr(factor, "adaptive", False))
 
 
 def filters(paths: Iterable[Any]) -> List[Tuple[str, Callable[[Dict[str, Any]], Any]]]:

@@ -7,6 +7,7 @@ A sweep flows through them in this order::
     -> merge_jobs               one list of override strings per job
     -> unique_jobs              (remove_duplicates) drop repeats, keep the first
     -> chunked(max_batch_size)  lists of jobs (more_itertools)
+    -> paced                    (adaptive entrypoints) what the generator sees at each draw
     -> number_batches           (first job number, batch) pairs
     -> resume_batches           (resume; in _journal) what the journal says is left to run
     -> select_shard             (num_shards > 1) this shard's batches, round-robin
@@ -506,6 +507,24 @@ def number_batches(
     for batch in batches:
         yield start, batch
         start += len(batch)
+
+
+def paced(batches: Iterable[Any], before: Callable[[int], Any]) -> Iterator[Any]:
+    """``batches``, with ``before(k)`` called just before the ``k``-th (from 0) is drawn (and
+    once more before the draw that finds the end).
+
+    >>> calls = []
+    >>> list(paced(iter("ab"), calls.append)), calls
+    (['a', 'b'], [0, 1, 2])
+    """
+    iterator = iter(batches)
+    for k in itertools.count():
+        before(k)
+        try:
+            batch = next(iterator)
+        except StopIteration:
+            return
+        yield batch
 
 
 def select_shard(

@@ -1,0 +1,206 @@
+"""Adaptive sweeps: entrypoints that see the results as they arrive, and resume exactly."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Sequence
+
+import pytest
+from conftest import RecordingLauncher
+
+from hydra_plugins.hydra_python_sweeper._errors import SettingError
+from hydra_plugins.hydra_python_sweeper._impl import PythonSweeperImpl
+from hydra_plugins.hydra_python_sweeper._results import Result, Results
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "example"
+sys.path.insert(0, str(EXAMPLE))
+
+from config import adaptive  # noqa: E402
+from objective import validation_loss  # noqa: E402
+
+Make = Callable[..., PythonSweeperImpl]
+DEFAULTS = {"lr": 0.01, "num_layers": 2, "epochs": 9, "seed": 0}
+
+
+def loss_of(job: Sequence[str]) -> float:
+    values: Dict[str, Any] = dict(DEFAULTS)
+    for override in job:
+        key, value = override.split("=", 1)
+        if key in values:
+            values[key] = type(DEFAULTS[key])(value)
+    return validation_loss(values["lr"], values["num_layers"], values["epochs"], values["seed"])
+
+
+class ObjectiveLauncher(RecordingLauncher):
+    """Runs each job as the example's task would: its return value is its loss. ``fail_at``:
+    a job number that fails instead."""
+
+    def __init__(self, fail_at: int = -1) -> None:
+        super().__init__(lambda start, batch: fail_at, lambda number, job: loss_of(job))
+
+
+# --- the view --------------------------------------------------------------------------------
+
+
+def test_the_view_is_live_and_a_replay_shows_what_each_draw_saw() -> None:
+    results = Results()
+    assert len(results) == 0 and list(results) == []
+    first = Result(0, {"a": 1}, "completed", 0.5)
+    results.learn(first)
+    assert results[0] == first and results[-1] == first and len(results) == 1
+    with pytest.raises(IndexError):
+        results[1]
+    replayed = Results()
+    replayed.replay([first, Result(1, {"a": 2}, "failed", "boom")], schedule=[0, 1])
+    assert (replayed.drawing(0), replayed.drawing(1), replayed.drawing(2)) == (0, 1, 2)
+    assert replayed.replaying is False and replayed[1].status == "failed"
+
+
+# --- rules -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "settings, arguments, message",
+    [
+        (
+            {"entrypoints": ["spaces.seeds", "config.adaptive.seeds_until_narrow"]},
+            [],
+            "takes results, so it must be the first entrypoint",
+        ),
+        (
+            {"entrypoints": ["config.adaptive.seeds_until_narrow"]},
+            ["+x=1,2"],
+            "takes results, so the command line cannot sweep",
+        ),
+        (
+            {
+                "entrypoints": ["config.adaptive.seeds_until_narrow"],
+                "max_batch_size": 1,
+                "num_shards": 2,
+            },
+            [],
+            "takes results: an adaptive sweep cannot be sharded",
+        ),
+    ],
+)
+def test_what_an_adaptive_entrypoint_cannot_do_is_refused_up_front(
+    make_sweeper: Make, settings: Any, arguments: List[str], message: str
+) -> None:
+    sweeper = make_sweeper(**settings)
+    with pytest.raises(SettingError, match=message):
+        sweeper.sweep(arguments)
+    assert sweeper.launcher.batches == []  # type: ignore[union-attr]
+
+
+def test_with_batches_of_one_every_result_is_seen_before_the_next_draw(
+    make_sweeper: Make,
+) -> None:
+    seen: List[int] = []
+    sys.modules["config.adaptive"].watcher = lambda results: watch(results, seen)  # type: ignore[attr-defined]
+    sweeper = make_sweeper(
+        ObjectiveLauncher(), entrypoints=["config.adaptive.watcher"], max_batch_size=1
+    )
+    sweeper.sweep([])
+    assert seen == list(range(6))
+    assert [r.number for r in sweeper.results] == list(range(6))  # type: ignore[union-attr]
+
+
+def watch(results: Sequence[Any], seen: List[int]) -> Iterator[Dict[str, Any]]:
+    for seed in range(6):
+        seen.append(len(results))
+        yield {"seed": seed}
+
+
+# --- the examples ----------------------------------------------------------------------------
+
+
+def test_random_search_stops_once_the_target_is_reached(make_sweeper: Make) -> None:
+    target = 0.3
+    sweeper = make_sweeper(
+        ObjectiveLauncher(),
+        entrypoints=[{"_target_": "config.adaptive.random_search", "target": target}],
+        max_batch_size=1,
+    )
+    sweeper.sweep([])
+    losses = [loss_of(job) for job in sweeper.launcher.jobs]  # type: ignore[union-attr]
+    assert losses[-1] <= target and all(loss > target for loss in losses[:-1])
+
+
+def test_seeds_until_the_confidence_interval_is_narrow(make_sweeper: Make) -> None:
+    sweeper = make_sweeper(
+        ObjectiveLauncher(),
+        entrypoints=[{"_target_": "config.adaptive.seeds_until_narrow", "width": 0.03}],
+        max_batch_size=1,
+    )
+    sweeper.sweep([])
+    losses = [loss_of(job) for job in sweeper.launcher.jobs]  # type: ignore[union-attr]
+    assert adaptive.interval_width(losses) < 0.03 <= adaptive.interval_width(losses[:-1])
+
+
+def test_asha_promotes_the_best_third_of_each_rung_as_results_arrive(make_sweeper: Make) -> None:
+    sweeper = make_sweeper(
+        ObjectiveLauncher(), entrypoints=["config.adaptive.asha"], max_batch_size=1
+    )
+    sweeper.sweep([])
+    jobs = [dict(o.split("=", 1) for o in job) for job in sweeper.launcher.jobs]  # type: ignore[union-attr]
+    assert len(jobs) == 60
+    epochs = [int(job["epochs"]) for job in jobs]
+    assert epochs.count(3) > 0 and epochs.count(9) > 0 and epochs.count(1) > epochs.count(3)
+    for index, job in enumerate(jobs):  # a promotion: the trial was in its rung's best third
+        if job["epochs"] == "1":
+            continue
+        below = str(int(job["epochs"]) // 3)
+        rung = sorted(
+            (loss_of(sweeper.launcher.jobs[i]), other["trial"])  # type: ignore[union-attr]
+            for i, other in enumerate(jobs[:index])
+            if other["epochs"] == below
+        )
+        assert job["trial"] in {trial for _, trial in rung[: len(rung) // 3]}
+
+
+def test_the_example_application_runs_asha_end_to_end(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [
+            sys.executable,
+            str(EXAMPLE / "objective.py"),
+            "-m",
+            f"hydra.sweep.dir={tmp_path}",
+            "hydra.sweeper.entrypoints=[{_target_: config.adaptive.asha, budget: 12}]",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    records = [json.loads(line) for line in (tmp_path / "journal.jsonl").read_text().splitlines()]
+    assert sum(r.get("status") == "completed" for r in records) == 12
+    assert [r["drawn"] for r in records if "drawn" in r] == list(range(13))
+
+
+# --- resume ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("in_flight", [1, 3])
+def test_an_adaptive_sweep_stopped_midway_resumes_the_same_jobs_each_once(
+    make_sweeper: Make, in_flight: int
+) -> None:
+    settings = dict(entrypoints=["config.adaptive.asha"], max_batch_size=1, max_in_flight=in_flight)
+    whole = make_sweeper(ObjectiveLauncher(), sweep_dir="whole", **settings)
+    whole.sweep([])
+    expected = dict(whole.launcher.batches)  # type: ignore[union-attr]
+
+    first = make_sweeper(ObjectiveLauncher(fail_at=25), **settings)
+    with pytest.raises(RuntimeError, match="job 25 failed"):
+        first.sweep([])
+    resumed = make_sweeper(ObjectiveLauncher(), resume=True, **settings)
+    resumed.sweep([])
+    ran_first = dict(first.launcher.batches)  # type: ignore[union-attr]
+    ran_after = dict(resumed.launcher.batches)  # type: ignore[union-attr]
+    # each job once (25, which failed, again), and the resume regenerated run 1's jobs under
+    # their numbers (else it would have stopped: the journal checks each job's digest)
+    assert set(ran_first) & set(ran_after) == {25}
+    assert sorted({**ran_first, **ran_after}) == list(range(60))
+    if in_flight == 1:  # one batch at a time, the results come in one order: the whole run's
+        assert {**ran_first, **ran_after} == expected
