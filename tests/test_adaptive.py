@@ -204,3 +204,52 @@ def test_an_adaptive_sweep_stopped_midway_resumes_the_same_jobs_each_once(
     assert sorted({**ran_first, **ran_after}) == list(range(60))
     if in_flight == 1:  # one batch at a time, the results come in one order: the whole run's
         assert {**ran_first, **ran_after} == expected
+
+
+def test_an_adaptive_sweep_killed_midway_then_resumed_runs_each_job_once(tmp_path: Path) -> None:
+    import os
+    import signal
+    import time
+
+    journal = tmp_path / "sweep" / "journal.jsonl"
+    command = [
+        sys.executable,
+        str(EXAMPLE / "objective.py"),
+        "-m",
+        f"hydra.sweep.dir={tmp_path}/sweep",
+        "time_per_epoch=0.05",
+        "hydra.sweeper.entrypoints=[{_target_: config.adaptive.asha, budget: 20}]",
+    ]
+
+    def completed() -> List[Dict[str, Any]]:
+        if not journal.exists():
+            return []
+        lines = [
+            json.loads(line) for line in journal.read_text().splitlines() if line.endswith("}")
+        ]
+        return [line for line in lines if line.get("status") == "completed"]
+
+    process = subprocess.Popen(
+        command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 120
+    while len(completed()) < 8:
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    os.kill(process.pid, signal.SIGTERM)
+    process.wait(timeout=60)
+    before = {line["job"]: line["overrides"] for line in completed()}
+    assert 8 <= len(before) < 20
+
+    resumed = subprocess.run(
+        [*command, "hydra.sweeper.resume=true"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    numbers = [line["job"] for line in completed()]
+    assert sorted(numbers) == list(range(20))  # each job completed exactly once
+    after = {line["job"]: line["overrides"] for line in completed()}
+    assert all(after[n] == overrides for n, overrides in before.items())
