@@ -15,7 +15,7 @@ from objective import validation_loss  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 
-@hydra.main(version_base=None, config_path="../example/config", config_name="objective")
+@hydra.main(version_base=None, config_path="conf", config_name="adaptive")
 def main(cfg: DictConfig) -> float:
     start = time.time()
     time.sleep(cfg.epochs * cfg.time_per_epoch)

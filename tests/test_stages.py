@@ -233,7 +233,7 @@ def test_is_one_shot() -> None:
 
 @pytest.mark.parametrize(
     "keys",
-    [(), ("a",), ("a", "+b", "c"), ("+a", "a", "b", "~a"), ("db@backup", "+g/h@p", "$x.a-b")],
+    [(), ("a",), ("a", "+b", "c"), ("+a", "a", "b", "~a"), ("db@backup", "+g/h@p", "x.a_b")],
 )
 def test_a_compiled_formatter_equals_format_values(keys: Any) -> None:
     shape = job_shape(keys)
