@@ -2,7 +2,8 @@
 
 1. runs the sweep once with the no-op launcher, so that the sweeper writes its journal's
    run line (the no-op launcher runs no job, so no job line);
-2. appends a job line for each of the first N/2 jobs, as the jobs would have;
+2. appends a start line and an end line for each of the first N/2 jobs, as the jobs would
+   have;
 3. resumes it (``hydra.sweeper.resume=true``) and reports, next to a fresh run of the same
    sweep: time from process start to the first launch, total time, peak RSS.
 
@@ -41,6 +42,14 @@ def main() -> None:
                 if start >= n // 2:
                     break
                 for number, job in enumerate(batch, start):
+                    started = {
+                        "job": number,
+                        "status": "started",
+                        "digest": job_digest(job).hex(),
+                        "host": "node",
+                        "pid": 1,
+                    }
+                    journal.write(json.dumps(started) + "\n")
                     record = {
                         "job": number,
                         "status": "completed",

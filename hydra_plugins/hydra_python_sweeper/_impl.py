@@ -549,31 +549,31 @@ class PythonSweeperImpl(Sweeper):
         self, watch: JournalWatch, path: Path, start: int, results: Sequence[JobReturn]
     ) -> None:
         """Write the journal lines of the batch's jobs whose own write was lost (a full disk
-        in the job, a quota): from what the launcher returned. :class:`JournalError` if
-        that fails too: the sweep must not go on with jobs it would run again."""
-        for number in watch.missing(range(start, start + len(results))):
+        in the job, a quota, a launcher that runs no callback): from what the launcher
+        returned, in one write. :class:`JournalError` if that fails too: the sweep must not go
+        on with jobs it would run again."""
+        missing = watch.missing(range(start, start + len(results)))
+        if not missing:
+            return
+        lines = []
+        for number in missing:
             result = results[number - start]
-            try:
-                completed = result.status == JobStatus.COMPLETED
-                append(
-                    path,
-                    job_line(
-                        number,
-                        list(result.overrides or []),
-                        completed,
-                        result._return_value,
-                        "(unknown: written by the sweeper)",
-                    ),
-                )
-            except OSError as error:
-                raise JournalError(
-                    f"the journal {path} cannot be written ({error}): the end of job #{number} "
-                    "is not recorded, and a resume would run it again. The sweep stops."
-                ) from error
-            log.warning(
-                f"Job #{number}'s end was missing from the journal (its write from the job "
-                "failed): written by the sweeper from what the launcher returned"
-            )
+            completed = result.status == JobStatus.COMPLETED
+            overrides = list(result.overrides or [])
+            lines.append(job_line(number, overrides, completed, result._return_value, "?"))
+        try:
+            append(path, *lines)
+        except OSError as error:
+            raise JournalError(
+                f"the journal {path} cannot be written ({error}): the end of job "
+                f"#{missing[0]} is not recorded, and a resume would run it again. The sweep "
+                "stops."
+            ) from error
+        log.warning(
+            f"{plural(len(missing), 'job')} of batch #{start} to #{start + len(results) - 1} "
+            f"(#{missing[0]} first) had no end in the journal (a write from the job failed, "
+            "or the launcher runs no callback): written by the sweeper from their returns"
+        )
 
     def preview_jobs(self, stream: Stream, sweep_dir: str) -> SweepSummary:
         """The dry run: count every job by streaming, show the first ``preview``."""

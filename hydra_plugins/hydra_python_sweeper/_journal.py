@@ -59,11 +59,12 @@ class JournalError(PythonSweeperError):
     """The journal cannot be written, or a line of it cannot be read."""
 
 
-def append(path: Path, record: Dict[str, Any]) -> None:
-    """Append one line, whole, to the journal at ``path``, and fsync it; :class:`OSError`
-    if it cannot be written whole. The journal is not followed if it is a symlink, and a
-    torn last line (a writer killed mid-write) is ended first, so no record is swallowed."""
-    line = (json.dumps(record, default=repr) + "\n").encode()
+def append(path: Path, *records: Dict[str, Any]) -> None:
+    """Append each record as one line, all in one write, to the journal at ``path``, and
+    fsync it; :class:`OSError` if they cannot be written whole. The journal is not followed
+    if it is a symlink, and a torn last line (a writer killed mid-write) is ended first, so
+    no record is swallowed."""
+    line = "".join(json.dumps(record, default=repr) + "\n" for record in records).encode()
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | _NOFOLLOW, 0o644)
     try:
         size = os.fstat(fd).st_size
