@@ -7,11 +7,11 @@ import time
 from pathlib import Path
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "example"
-sys.path.insert(0, str(EXAMPLE))  # the example's entrypoints (config.adaptive) and objective
+sys.path.insert(0, str(EXAMPLE))  # the example's entrypoints and objective (config.adaptive)
 
 import hydra  # noqa: E402
+from config.adaptive import validation_loss  # noqa: E402
 from hydra.core.hydra_config import HydraConfig  # noqa: E402
-from objective import validation_loss  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 

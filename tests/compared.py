@@ -4,8 +4,6 @@ person types it for BasicSweeper, and the same jobs as an entrypoint yields them
 import itertools
 from typing import Any, Dict, Iterator, List
 
-from hydra_plugins.hydra_python_sweeper.utils import DELETE
-
 #: case -> (config name, BasicSweeper's command line, the Python jobs' choices in its order)
 CASES: Dict[str, Any] = {
     "groups": (
@@ -14,7 +12,7 @@ CASES: Dict[str, Any] = {
             "db=mysql,postgresql",
             "db@backup=postgresql,mysql",
             "db.port=1000,2000",
-            "~db.user",
+            "~db.charset=utf8",
             "host=127.0.0.1",
             "+tags=[a, b]",
             "+note=my run",
@@ -25,7 +23,7 @@ CASES: Dict[str, Any] = {
             "db": ["mysql", "postgresql"],
             "db@backup": ["postgresql", "mysql"],
             "db.port": [1000, 2000],
-            "~db.user": [DELETE],
+            "~db.charset": ["utf8"],
             "host": ["127.0.0.1"],
             "+tags": [["a", "b"]],
             "+note": ["my run"],

@@ -14,12 +14,36 @@ from hydra_plugins.hydra_python_sweeper._impl import PythonSweeperImpl
 from hydra_plugins.hydra_python_sweeper._results import Result, Results
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "example"
-sys.path.insert(0, str(EXAMPLE))
-
-from config import adaptive  # noqa: E402
-from objective import validation_loss  # noqa: E402
 
 Make = Callable[..., PythonSweeperImpl]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _example_on_path() -> Iterator[None]:
+    """The example's folder on ``sys.path`` for these tests only (its ``config`` package),
+    as for the example's own script; removed afterwards."""
+    sys.path.insert(0, str(EXAMPLE))
+    yield
+    sys.path.remove(str(EXAMPLE))
+    for name in list(sys.modules):
+        if name == "config" or name.startswith("config."):
+            del sys.modules[name]
+
+
+def validation_loss(*args: Any) -> float:
+    # (not from example/objective.py: importing a @hydra.main module sets Hydra's version
+    # base for the whole process)
+    from config.adaptive import validation_loss as loss
+
+    return loss(*args)  # type: ignore[no-any-return]
+
+
+def interval_width(losses: Sequence[float]) -> float:
+    from config.adaptive import interval_width as width
+
+    return width(losses)  # type: ignore[no-any-return]
+
+
 DEFAULTS = {"lr": 0.01, "num_layers": 2, "epochs": 9, "seed": 0}
 
 
@@ -94,10 +118,13 @@ def test_what_an_adaptive_entrypoint_cannot_do_is_refused_up_front(
 
 
 def test_with_batches_of_one_every_result_is_seen_before_the_next_draw(
-    make_sweeper: Make,
+    make_sweeper: Make, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import importlib
+
     seen: List[int] = []
-    sys.modules["config.adaptive"].watcher = lambda results: watch(results, seen)  # type: ignore[attr-defined]
+    module = importlib.import_module("config.adaptive")
+    monkeypatch.setattr(module, "watcher", lambda results: watch(results, seen), raising=False)
     sweeper = make_sweeper(
         ObjectiveLauncher(), entrypoints=["config.adaptive.watcher"], max_batch_size=1
     )
@@ -135,7 +162,7 @@ def test_seeds_until_the_confidence_interval_is_narrow(make_sweeper: Make) -> No
     )
     sweeper.sweep([])
     losses = [loss_of(job) for job in sweeper.launcher.jobs]  # type: ignore[union-attr]
-    assert adaptive.interval_width(losses) < 0.03 <= adaptive.interval_width(losses[:-1])
+    assert interval_width(losses) < 0.03 <= interval_width(losses[:-1])
 
 
 def test_asha_promotes_the_best_third_of_each_rung_as_results_arrive(make_sweeper: Make) -> None:

@@ -5,11 +5,21 @@ holds every job that has ended (``number``, ``job``, ``status``, ``return_value`
 validation loss).
 """
 
+import math
 import random
 import statistics
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 Job = Dict[str, Any]
+
+
+def validation_loss(lr: float, num_layers: int, epochs: int, seed: int = 0) -> float:
+    """The simulated objective of ``example/objective.py``: best near ``lr = 3e-3`` with 2
+    layers, lower with more epochs, with a little noise of its own for each (lr, layers,
+    seed). Deterministic for the same arguments."""
+    quality = (math.log10(lr) + 2.5) ** 2 + 0.1 * (num_layers - 2) ** 2
+    noise = random.Random(f"{lr}/{num_layers}/{seed}").gauss(0.0, 0.02)
+    return round(quality + 1.0 / epochs + noise, 6)
 
 
 def sample(rng: random.Random) -> Tuple[float, int]:

@@ -45,8 +45,9 @@ class _Delete:
         return "DELETE"
 
 
-#: The value of a ``~key`` that deletes the key whatever its value: ``{"~db.port": DELETE}``.
-#: It is written ``~db.port=null``, as BasicSweeper writes a command line's ``~db.port``
-#: (Hydra reads a null value as "whatever the value"; ``{"~db.port": 3306}`` deletes the key
-#: only if it is 3306, and fails the job otherwise).
+#: The value of a ``~key`` that deletes the key whatever its value: ``{"~db.port": DELETE}``
+#: is written ``~db.port``, in every Hydra version. (``{"~db.port": 3306}`` deletes the key
+#: only if it is 3306, and fails the job otherwise; ``{"~db.port": None}`` is written
+#: ``~db.port=null``, which Hydra 1.2 and 1.3 read as "whatever the value", Hydra 1.4 as
+#: "only if it is null".)
 DELETE = _Delete()

@@ -48,7 +48,12 @@ def command_line_factors(overrides: Iterable[Override]) -> List[Factor]:
     values: Dict[str, List[FormattedJob]] = OrderedDict()
     for override in overrides:
         key = override.get_key_element()
-        if not override.is_sweep_override():
+        if override.is_delete() and override.value_type is None:
+            # a bare ~key: passed as written, which deletes the key whatever its value in
+            # every Hydra version (BasicSweeper writes ~key=null, which Hydra 1.4 reads as
+            # "delete it if it is null")
+            values[key] = [format_override(key, key, None)]
+        elif not override.is_sweep_override():
             text = override.get_value_element_as_str()
             values[key] = [format_override(key, f"{key}={text}", plain(override.value()))]
         elif override.is_discrete_sweep():

@@ -202,7 +202,7 @@ def format_values(shape: Shape, values: Iterable[Any]) -> List[str]:
         if type(value) is int:
             overrides.append(f"{prefix}{value}")
         elif value is DELETE and prefix[0] == "~":
-            overrides.append(prefix + "null")  # ~key: delete it, as BasicSweeper writes it
+            overrides.append(prefix[:-1])  # ~key: delete it, whatever its value
         else:
             overrides.append(prefix + format_value(value))
     return overrides
@@ -243,7 +243,7 @@ def compile_formatter(shape: Shape) -> Callable[[Iterable[Any]], List[str]]:
         f'f"{{p{i}}}{{{v}}}" if type({v}) is int else p{i} + format_value({v})'
         if prefix[0] != "~"
         else f'f"{{p{i}}}{{{v}}}" if type({v}) is int else '
-        f'p{i} + "null" if {v} is DELETE else p{i} + format_value({v})'
+        f"p{i}[:-1] if {v} is DELETE else p{i} + format_value({v})"
         for i, (v, prefix) in enumerate(zip(kept, shape.prefixes))
     ]
     defaults = "".join(f", p{i}={prefix!r}" for i, prefix in enumerate(shape.prefixes))
