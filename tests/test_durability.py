@@ -3,6 +3,7 @@
 import errno
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -428,3 +429,20 @@ def test_the_journal_is_not_followed_through_a_symlink(make_sweeper: Make, tmp_p
     with pytest.raises(SweepDirError, match="cannot write the sweep dir"):
         sweeper.sweep([])
     assert outside.read_text() == "" and sweeper.launcher.batches == []  # type: ignore[union-attr]
+
+
+def test_an_interrupt_swallowed_where_it_landed_is_raised_again_between_batches() -> None:
+    from hydra_plugins.hydra_python_sweeper._impl import Interrupt
+
+    interrupt = Interrupt()
+    try:
+        try:
+            os.kill(os.getpid(), signal.SIGINT)  # lands, say, in a weakref callback...
+            time.sleep(1)
+        except KeyboardInterrupt:
+            pass  # ...which Python ignores
+        with pytest.raises(KeyboardInterrupt):
+            interrupt.check()
+    finally:
+        interrupt.restore()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

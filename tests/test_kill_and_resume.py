@@ -84,10 +84,13 @@ def test_kill_in_the_middle_of_a_batch_then_resume(
         time.sleep(0.02)
     os.killpg(process.pid, sig)
     process.wait(timeout=60)
-    if sig == signal.SIGINT:  # Ctrl-C: no traceback; the resume hint and the shell's code
+    if sig == signal.SIGINT:  # Ctrl-C: the resume hint and the shell's code, no traceback
         output = process.stdout.read().decode()  # type: ignore[union-attr]
-        assert "Traceback" not in output
-        # (unless the interrupt lands inside OmegaConf, which may turn it into its own error)
+        # (Python prints, and ignores, an interrupt that lands in a weakref callback: the
+        # sweeper remembers it and stops between batches; one that lands inside OmegaConf
+        # may become OmegaConf's own error, which Hydra prints without a traceback)
+        last = output.strip().splitlines()[-3:]  # an uncaught exception's traceback ends it
+        assert not any("Traceback" in line or line.startswith("KeyboardInterrupt") for line in last)
         if "To run the others" in output:
             assert process.returncode == 130, output
             assert "hydra.sweeper.resume=true" in output

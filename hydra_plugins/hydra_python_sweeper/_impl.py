@@ -3,7 +3,9 @@
 import contextlib
 import logging
 import shlex
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -457,6 +459,7 @@ class PythonSweeperImpl(Sweeper):
 
         def prepare(item: Tuple[int, Sequence[Sequence[str]]]) -> None:
             nonlocal drawn
+            interrupt.check()
             start, batch = item
             drawn += len(batch)
             busy = f"; {flight.running} batches in flight" if concurrent else ""
@@ -471,8 +474,10 @@ class PythonSweeperImpl(Sweeper):
         def work(item: Tuple[int, Sequence[Sequence[str]]]) -> Sequence[JobReturn]:
             return launcher.launch(item[1], initial_job_idx=item[0])
 
+        interrupt = Interrupt()
         try:
             for (start, batch), results in flight.run(stream.batches, work, prepare):
+                interrupt.check()
                 for number, result in enumerate(results, start):
                     if result.status == JobStatus.FAILED:
                         failed += 1
@@ -519,6 +524,8 @@ class PythonSweeperImpl(Sweeper):
                 f"{resume_command(sweep_dir)}"
             )
             raise SystemExit(130) from None  # as a shell reports Ctrl-C; no traceback
+        finally:
+            interrupt.restore()
         skipped = journal.skipped if journal is not None else 0
         with sweep_dir_errors(sweep_dir):
             finish_journal(journal_path, launched - failed, failed, skipped)
@@ -612,6 +619,34 @@ class PythonSweeperImpl(Sweeper):
             f"Validated jobs #{start} to #{number} ({self.validation}) in "
             f"{time.perf_counter() - tic:0.2f} seconds"
         )
+
+
+class Interrupt:
+    """Ctrl-C that is not lost. Python raises ``KeyboardInterrupt`` wherever the main thread
+    is: inside a ``__del__`` or a weakref callback it is printed and ignored, and the sweep
+    would run on. While this is installed, a SIGINT is also remembered, and :meth:`check`
+    (between batches) raises it again."""
+
+    def __init__(self) -> None:
+        self.seen = False
+        self.previous: Any = None
+        if threading.current_thread() is threading.main_thread():
+            current = signal.getsignal(signal.SIGINT)
+            if current is signal.default_int_handler:
+                self.previous = current
+                signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.seen = True
+        raise KeyboardInterrupt
+
+    def check(self) -> None:
+        if self.seen:
+            raise KeyboardInterrupt
+
+    def restore(self) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
 
 
 def resume_command(sweep_dir: Path) -> str:
