@@ -21,6 +21,7 @@ import csv
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -74,15 +75,19 @@ def run_once(
             PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
         )
         start = time.time()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         cmd = [*command(sweeper, n, sweep_dir or f"{tmp}/sweep"), *extra]
         subprocess.run(cmd, env=env, check=True, cwd=tmp)
         total = time.time() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
         stats = json.loads(stats_file.read_text())
     if stats["jobs"] != (n if expect is None else expect):
         raise RuntimeError(f"{sweeper} launched {stats['jobs']} jobs, not {expect or n}")
     return {
         "first_launch_s": stats["first_launch"] - start,
         "total_s": total,
+        "cpu_s": cpu,
         "peak_rss_mib": stats["maxrss_kib"] / 1024,
         "us_per_job": total / n * 1e6,
     }
@@ -137,7 +142,7 @@ def main() -> None:
     repeat = 1 if args.quick else args.repeat
     rows: List[Dict[str, object]] = []
     print(
-        f"{'sweeper':<14}{'N':>10}{'first launch s':>16}{'total s':>10}"
+        f"{'sweeper':<14}{'N':>10}{'first launch s':>16}{'total s':>10}{'CPU s':>8}"
         f"{'peak RSS MiB':>14}{'us/job':>9}",
         flush=True,
     )
@@ -148,7 +153,8 @@ def main() -> None:
             result = measure(sweeper, n, repeat)
             rows.append({"sweeper": sweeper, "n": n, **result})
             print(
-                f"{sweeper:<14}{n:>10.0e}{result['first_launch_s']:>16.3f}{result['total_s']:>10.2f}"
+                f"{sweeper:<14}{n:>10.0e}{result['first_launch_s']:>16.3f}"
+                f"{result['total_s']:>10.2f}{result['cpu_s']:>8.2f}"
                 f"{result['peak_rss_mib']:>14.1f}{result['us_per_job']:>9.2f}",
                 flush=True,
             )
