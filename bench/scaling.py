@@ -71,6 +71,7 @@ def run_once(
             os.environ,
             BENCH_N=str(n),
             BENCH_NO_VALIDATE="1",
+            NOOP_LAUNCHER_JOURNAL="1",
             NOOP_LAUNCHER_STATS=str(stats_file),
             PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
         )

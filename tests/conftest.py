@@ -1,5 +1,6 @@
 """Shared fixtures: a sweeper wired to a launcher that records instead of running."""
 
+import subprocess
 from pathlib import Path
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
@@ -100,4 +101,15 @@ def sweep_test_app(runner: Any, tmpdir: Path, overrides: List[str]) -> Any:
         config_name="compose.yaml",
         overrides=["hydra/sweeper=python", *overrides],
         temp_dir=tmpdir,
+    )
+
+
+def resume(command: List[str], cwd: Path, timeout: int = 300) -> "subprocess.CompletedProcess[str]":
+    """Run a sweep's command again with ``hydra.sweeper.resume=true``, its output captured."""
+    return subprocess.run(
+        [*command, "hydra.sweeper.resume=true"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )

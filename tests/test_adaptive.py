@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Sequence
 
 import pytest
-from conftest import RecordingLauncher
+from conftest import RecordingLauncher, resume
 
 from hydra_plugins.hydra_python_sweeper._errors import SettingError
 from hydra_plugins.hydra_python_sweeper._impl import PythonSweeperImpl
@@ -268,13 +268,7 @@ def test_an_adaptive_sweep_killed_midway_then_resumed_runs_each_job_once(tmp_pat
     before = {line["job"]: line["overrides"] for line in completed()}
     assert 8 <= len(before) < 20
 
-    resumed = subprocess.run(
-        [*command, "hydra.sweeper.resume=true"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    resumed = resume(command, tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     numbers = [line["job"] for line in completed()]
     assert sorted(numbers) == list(range(20))  # each job completed exactly once

@@ -12,7 +12,7 @@ from typing import Any, Callable, List
 
 import pytest
 import spaces
-from conftest import RecordingLauncher
+from conftest import RecordingLauncher, resume
 from omegaconf import OmegaConf
 
 from hydra_plugins.hydra_python_sweeper import _journal
@@ -138,13 +138,7 @@ def test_the_sweeper_killed_alone_while_its_array_runs_then_resumed_at_once(
         time.sleep(0.05)
     process.kill()  # the sweeper alone: its job array runs on, as on a cluster
     process.wait()
-    refused = subprocess.run(
-        [*command, "hydra.sweeper.resume=true"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    refused = resume(command, tmp_path, timeout=120)
     assert refused.returncode == 1
     assert "of this sweep started and have not ended" in refused.stderr
     assert "Traceback" not in refused.stderr
@@ -152,13 +146,7 @@ def test_the_sweeper_killed_alone_while_its_array_runs_then_resumed_at_once(
     while any(str(sweep_dir / ".submitit") in p for p in _command_lines()):
         assert time.monotonic() < deadline + 120
         time.sleep(0.2)
-    resumed = subprocess.run(
-        [*command, "hydra.sweeper.resume=true"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    resumed = resume(command, tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     ran = [int(n) for n in (sweep_dir / "completions.txt").read_text().split()]
     assert sorted(ran) == list(range(12))

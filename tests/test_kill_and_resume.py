@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import List
 
 import pytest
+from conftest import resume
 
 APP = Path(__file__).resolve().parent / "apps" / "durable.py"
 
@@ -106,13 +107,7 @@ def test_kill_in_the_middle_of_a_batch_then_resume(
     assert ({6} if in_flight else {0, 1, 2, 3, 4, 5, 6}) <= done_before
     assert len(done_before) < 12
 
-    resumed = subprocess.run(
-        command(sweep_dir, *arguments, "hydra.sweeper.resume=true"),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    resumed = resume(command(sweep_dir, *arguments), tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     ran = [int(n) for n in (sweep_dir / "completions.txt").read_text().split()]
     assert sorted(ran) == list(range(12))  # every job ran to completion, exactly once

@@ -1,7 +1,9 @@
 """A launcher that runs nothing: it measures the sweeper alone.
 
 ``hydra/launcher=noop`` records when it was first called (``NOOP_LAUNCHER_STATS``
-names the JSON file it writes at exit) and returns completed ``JobReturn``s.
+names the JSON file it writes at exit) and returns completed ``JobReturn``s. With
+``NOOP_LAUNCHER_JOURNAL`` set, it also writes the journal lines the jobs would have written
+(their cost, counted here, is the jobs' in a real sweep).
 """
 
 import atexit
@@ -63,4 +65,23 @@ class NoopLauncher(Launcher):
             JobReturn(overrides=list(o), status=JobStatus.COMPLETED, _return_value=None)
             for o in job_overrides
         ]
+        if os.environ.get("NOOP_LAUNCHER_JOURNAL"):
+            self.journal_as_jobs_would(job_overrides, initial_job_idx)
         return returns
+
+    def journal_as_jobs_would(self, job_overrides: Sequence[Sequence[str]], start: int) -> None:
+        """Append the end line each job of the batch would have written into the sweep's
+        journal (PythonSweeper's), in one write: without them the sweeper would find every
+        job's end missing and write it itself, which real jobs spare it."""
+        assert self.config is not None
+        path = os.path.join(str(self.config.hydra.sweep.dir), "journal.jsonl")
+        if not os.path.exists(path):
+            return  # not a PythonSweeper sweep
+        from hydra_plugins.hydra_python_sweeper._journal import job_line
+
+        lines = "".join(
+            json.dumps(job_line(number, list(job), True, None, "")) + "\n"
+            for number, job in enumerate(job_overrides, start)
+        )
+        with open(path, "a") as journal:
+            journal.write(lines)
