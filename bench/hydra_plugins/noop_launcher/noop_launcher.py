@@ -57,6 +57,7 @@ class NoopLauncher(Launcher):
     ) -> Sequence[JobReturn]:
         if _stats["first_launch"] is None:
             _stats["first_launch"] = time.time()
+            _stats["maxrss_kib_at_first_launch"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         _stats["jobs"] += len(job_overrides)  # type: ignore[operator]
         _stats["batches"] += 1  # type: ignore[operator]
         if job_overrides:
