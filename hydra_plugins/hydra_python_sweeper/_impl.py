@@ -175,6 +175,7 @@ class PythonSweeperImpl(Sweeper):
         self.results: Optional[Results] = None  # an adaptive sweep's results
         self.journal_file: Optional[Path] = None
         self.validator: Optional[ShapeValidator] = None
+        self.parser: Optional[OverridesParser] = None  # for adaptive sweeps' job dicts
 
     def __repr__(self) -> str:
         entrypoints = _written_list(self.entrypoints)  # as written: no secret resolved
@@ -317,7 +318,9 @@ class PythonSweeperImpl(Sweeper):
 
     def job_dict(self, overrides: Sequence[str]) -> Dict[str, Any]:
         """A job's override strings back as the dict of its keys and values."""
-        parsed = OverridesParser.create().parse_overrides(list(overrides))
+        if self.parser is None:
+            self.parser = OverridesParser.create()
+        parsed = self.parser.parse_overrides(list(overrides))
         return {o.get_key_element(): plain(o.value()) for o in parsed}
 
     def learn(self, path: Path, start: int, returns: Sequence[JobReturn]) -> None:

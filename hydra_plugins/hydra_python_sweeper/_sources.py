@@ -149,13 +149,13 @@ class Entrypoint:
         #: Whether it takes the sweep's results (a parameter named ``results``): adaptive.
         self.adaptive = False
         try:
-            parameters = inspect.signature(self.function).parameters
+            signature = inspect.signature(self.function)
         except ValueError:
             return  # no signature to check (a builtin): calling it will tell
-        self.adaptive = "results" in parameters and "results" not in kwargs
+        self.adaptive = "results" in signature.parameters and "results" not in kwargs
         try:
             bound = {**kwargs, "results": None} if self.adaptive else kwargs
-            inspect.signature(self.function).bind(**bound)
+            signature.bind(**bound)
         except TypeError as error:
             raise EntrypointError(f"{self.name} cannot be called with {kwargs}: {error}") from None
 

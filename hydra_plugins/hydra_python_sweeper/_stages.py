@@ -338,20 +338,40 @@ def merge_jobs(
     >>> list(merge_jobs([(a, b)], sources=(0, 0)))  # one source: every override passes
     [['a=1', 'b=2', '+a=3']]
     """
-    plans: Dict[Tuple[int, ...], Optional[Tuple[bool, ...]]] = {}
+    plan_of = MergePlans(sources)
     for parts in combinations:
         if len(parts) == 1:
             yield parts[0][1]
             continue
-        plan_key = tuple([part[0].uid for part in parts])
-        try:
-            plan = plans[plan_key]
-        except KeyError:
-            if len(plans) >= _CACHE_SIZE:
-                plans.clear()
-            plan = plans[plan_key] = merge_plan([part[0] for part in parts], sources)
+        plan = plan_of(parts)
         overrides = [override for part in parts for override in part[1]]
         yield overrides if plan is None else list(itertools.compress(overrides, plan))
+
+
+class MergePlans:
+    """:func:`merge_plan` of a combination's shapes, given ``sources``, computed once per
+    distinct tuple of shapes: a bounded cache, owned by the stage that calls it.
+
+    >>> plans = MergePlans()
+    >>> plans([format_job({"a": 1}), format_job({"+a": 2, "b": 3})])
+    (True, False, True)
+    """
+
+    __slots__ = ("cache", "sources")
+
+    def __init__(self, sources: Optional[Sequence[int]] = None) -> None:
+        self.sources = sources
+        self.cache: Dict[Tuple[int, ...], Optional[Tuple[bool, ...]]] = {}
+
+    def __call__(self, parts: Sequence[FormattedJob]) -> Optional[Tuple[bool, ...]]:
+        key = tuple([part[0].uid for part in parts])
+        try:
+            return self.cache[key]
+        except KeyError:
+            if len(self.cache) >= _CACHE_SIZE:
+                self.cache.clear()
+            plan = self.cache[key] = merge_plan([part[0] for part in parts], self.sources)
+            return plan
 
 
 def merge_plan(
@@ -394,11 +414,10 @@ def merge_pairs(parts: Sequence[Any]) -> Tuple[Tuple[Any, Any], ...]:
     return tuple(merged.values())
 
 
-def job_values(
-    parts: Sequence[FormattedJob], sources: Optional[Sequence[int]] = None
-) -> Dict[str, Any]:
+def job_values(parts: Sequence[FormattedJob], plans: Optional[MergePlans] = None) -> Dict[str, Any]:
     """A combination's pairs as ``{key as written: value}``: the pairs that
-    :func:`merge_jobs` keeps, given the same ``sources``.
+    :func:`merge_jobs` keeps, given the same sources (those of ``plans``; by default, each
+    part is its own source).
 
     >>> job_values([format_job({"+a": 1}), format_job({"a": 2, "b": [3]})])
     {'+a': 1, 'b': [3]}
@@ -409,7 +428,7 @@ def job_values(
         if shape.keep is not None:
             kept = itertools.compress(kept, shape.keep)
         pairs.extend(kept)
-    plan = merge_plan([shape for shape, _, _ in parts], sources)
+    plan = (plans or MergePlans())(parts)
     return dict(pairs if plan is None else itertools.compress(pairs, plan))
 
 
@@ -438,8 +457,9 @@ def filter_jobs(
     >>> [parts[0][1] for parts in filter_jobs(jobs, [("even", lambda j: j["a"] % 2 == 0)])]
     [['a=0'], ['a=2']]
     """
+    plans = MergePlans(sources)
     for parts in combinations:
-        values = job_values(parts, sources)
+        values = job_values(parts, plans)
         for name, predicate in predicates:
             try:
                 keep = predicate(values)
