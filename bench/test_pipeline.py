@@ -16,13 +16,15 @@ from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from more_itertools import chunked
 
+from hydra_plugins.hydra_python_sweeper._format import Formatter
 from hydra_plugins.hydra_python_sweeper._impl import PythonSweeperImpl
 from hydra_plugins.hydra_python_sweeper._stages import (
+    UniqueJobs,
+    batched,
+    format_batches,
     format_jobs,
-    format_override,
     lazy_product,
     merge_jobs,
-    unique_jobs,
 )
 
 BATCH = 1000
@@ -84,27 +86,36 @@ def test_stage_entrypoint_alone(benchmark: Any) -> None:
 
 
 def test_stage_format_jobs(benchmark: Any) -> None:
-    run(benchmark, lambda: format_jobs(bench_spaces.jobs(N), "bench"), N)
+    """One job at a time (the road of an inner factor of a product)."""
+    run(benchmark, lambda: format_jobs(bench_spaces.jobs(N), "bench", Formatter()), N)
+
+
+def test_stage_format_batches(benchmark: Any) -> None:
+    """A chunk at a time, into batches (the road of a sweep of one generator)."""
+    make = lambda: format_batches(bench_spaces.jobs(N), BATCH, "bench", Formatter())  # noqa: E731
+    run(benchmark, make, N // BATCH)
 
 
 def test_stage_product_merge(benchmark: Any) -> None:
     """lazy_product + merge_jobs over a single formatted factor."""
-    formatted = list(format_jobs(bench_spaces.jobs(N), "bench"))
+    formatted = list(format_jobs(bench_spaces.jobs(N), "bench", Formatter()))
     run(benchmark, lambda: merge_jobs(lazy_product(lambda: formatted)), N)
 
 
 def test_stage_product_of_three_factors(benchmark: Any) -> None:
     """lazy_product + merge_jobs over three factors, one per key (the command line's shape)."""
+    formatter = Formatter()
     factors = [
-        tuple(format_override(f"+{k}", f"+{k}={v}", v) for v in range(size))
+        tuple(formatter.override(f"+{k}", f"+{k}={v}", v) for v in range(size))
         for k, size in (("a", 10), ("b", 10), ("c", N // 100))
     ]
     run(benchmark, lambda: merge_jobs(lazy_product(*(lambda f=f: f for f in factors))), N)
 
 
 def test_stage_unique_jobs_dedup(benchmark: Any) -> None:
+    """UniqueJobs over chunks of 1000 jobs: digests and the compact set."""
     jobs = list(floor_jobs())
-    run(benchmark, lambda: unique_jobs(jobs), N)
+    run(benchmark, lambda: batched(jobs, BATCH, UniqueJobs()), N // BATCH)
 
 
 # --- the whole pipeline ---------------------------------------------------------------------

@@ -8,22 +8,24 @@ import pytest
 from more_itertools import chunked
 
 from hydra_plugins.hydra_python_sweeper._errors import EntrypointFailed, JobError
-from hydra_plugins.hydra_python_sweeper._stages import (
-    _formatters,
+from hydra_plugins.hydra_python_sweeper._format import (
+    Formatter,
     bare_key,
     compile_formatter,
     format_job,
-    format_jobs,
+    format_value,
     format_values,
+    job_shape,
+)
+from hydra_plugins.hydra_python_sweeper._stages import (
+    format_jobs,
     is_one_shot,
     job_digest,
-    job_shape,
     lazy_product,
     merge_jobs,
     number_batches,
     unique_jobs,
 )
-from hydra_plugins.hydra_python_sweeper._values import format_value
 
 
 class Tally:
@@ -248,11 +250,12 @@ def test_a_compiled_formatter_equals_format_values(keys: Any) -> None:
 
 
 def test_a_shape_seen_often_is_formatted_by_its_compiled_formatter() -> None:
+    formatter = Formatter()
     jobs = [{"+x1": i, "+y1": str(i)} for i in range(20)]
-    formatted = [format_job(job) for job in jobs]
+    formatted = [formatter.job(job) for job in jobs]
     shape = formatted[0][0]
-    assert shape.uid in _formatters  # compiled after a few jobs of that shape
+    assert shape.uid in formatter.writers  # compiled after a few jobs of that shape
     assert [o for _, o, _ in formatted] == [[f"+x1={i}", f"+y1='{i}'"] for i in range(20)]
     with pytest.raises(JobError) as info:
-        format_job({"+x1": 1, "+y1": {2}})  # errors still name the key
+        formatter.job({"+x1": 1, "+y1": {2}})  # errors still name the key
     assert info.value.key == "+y1"

@@ -17,11 +17,11 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra.plugins.launcher import Launcher
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
-from more_itertools import chunked
 from omegaconf import DictConfig, OmegaConf
 
 from ._errors import JobError, JobsFailed, PythonSweeperError, SettingError, SweepDirError
 from ._flight import Flight
+from ._format import Formatter
 from ._journal import (
     FILENAME,
     JournalCallback,
@@ -41,6 +41,7 @@ from ._journal import (
 )
 from ._results import Result, Results
 from ._sources import (
+    Generated,
     command_line_factors,
     entrypoint_factors,
     filters,
@@ -50,13 +51,15 @@ from ._sources import (
 )
 from ._stages import (
     Dropped,
+    UniqueJobs,
+    batched,
     filter_jobs,
+    format_batches,
     lazy_product,
     merge_jobs,
     number_batches,
     paced,
     select_shard,
-    unique_jobs,
 )
 from ._task import ExitIsFailure
 from ._validate import ShapeValidator, error_chain, validation_level
@@ -242,10 +245,12 @@ class PythonSweeperImpl(Sweeper):
         """
         loader = self.hydra_context.config_loader if self.hydra_context else None
         parser = OverridesParser.create(config_loader=loader)
+        formatter = Formatter()  # this sweep's: its caches go with it
         given = [f"{key}={value}" for key, value in self.params.items()] + list(arguments)
-        factors = command_line_factors(parser.parse_overrides(given))
+        factors = command_line_factors(parser.parse_overrides(given), formatter)
         results = Results()
-        entrypoints = entrypoint_factors(_resolved_list(self.entrypoints, "entrypoints"), results)
+        entries = _resolved_list(self.entrypoints, "entrypoints")
+        entrypoints = entrypoint_factors(entries, formatter, results)
         self.results = self.check_adaptive(factors, entrypoints, results)
         # The command line is one source: each of its overrides reaches the job, as with
         # BasicSweeper; each entrypoint is a source of its own, the earlier winning a key.
@@ -253,16 +258,22 @@ class PythonSweeperImpl(Sweeper):
         factors += entrypoints
         predicates = filters(_resolved_list(self.filters, "filters"))
 
-        combinations: Iterator[Any] = lazy_product(*factors)
         filtered = duplicates = None
-        if predicates:
-            filtered = Dropped()
-            combinations = filter_jobs(combinations, predicates, sources, filtered)
-        jobs: Iterator[Sequence[str]] = merge_jobs(combinations, sources)
+        keep = None
         if self.remove_duplicates:
             duplicates = Dropped()
-            jobs = unique_jobs(jobs, dropped=duplicates)
-        chunks: Iterator[Any] = chunked(jobs, size)
+            keep = UniqueJobs(dropped=duplicates)
+        chunks: Iterator[Any]
+        if len(factors) == 1 and not predicates and isinstance(factors[0], Generated):
+            # one generator and nothing else: drawn and written a chunk at a time
+            only = factors[0]
+            chunks = format_batches(only.jobs(), size, only.name, formatter, keep)
+        else:
+            combinations: Iterator[Any] = lazy_product(*factors)
+            if predicates:
+                filtered = Dropped()
+                combinations = filter_jobs(combinations, predicates, sources, filtered)
+            chunks = batched(merge_jobs(combinations, sources), size, keep)
         if self.results is not None:
             if journal is not None and self.journal_file is not None:
                 self.results.replay(*read_replay(self.journal_file, self.job_dict))
@@ -288,7 +299,7 @@ class PythonSweeperImpl(Sweeper):
         adaptive = [index for index, factor in enumerate(entrypoints) if is_adaptive(factor)]
         if not adaptive:
             return None
-        name = entrypoints[adaptive[0]].entrypoint
+        name = entrypoints[adaptive[0]].name
         if adaptive != [0]:
             raise SettingError(
                 f"{name} takes results, so it must be the first entrypoint (the outermost): "

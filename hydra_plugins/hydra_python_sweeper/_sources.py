@@ -23,8 +23,9 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 from hydra.core.override_parser.types import Override, QuotedString
 
 from ._errors import EntrypointError, EntrypointFailed, SettingError, describe_exception
+from ._format import FormattedJob, Formatter
 from ._results import Results
-from ._stages import Factor, FormattedJob, format_jobs, format_override, is_one_shot
+from ._stages import Factor, format_jobs, is_one_shot
 
 
 class Constant:
@@ -42,9 +43,10 @@ class Constant:
         return len(self.jobs)
 
 
-def command_line_factors(overrides: Iterable[Override]) -> List[Factor]:
+def command_line_factors(overrides: Iterable[Override], formatter: Formatter) -> List[Factor]:
     """One factor per command-line key, its values in order; a repeated key's last
     occurrence wins at the place of its first (as BasicSweeper)."""
+    format_override = formatter.override
     values: Dict[str, List[FormattedJob]] = OrderedDict()
     for override in overrides:
         key = override.get_key_element()
@@ -182,30 +184,44 @@ class Entrypoint:
         return jobs
 
 
-def entrypoint_factor(entry: Any, results: Optional[Results] = None) -> Factor:
+class Generated:
+    """The factor of an entrypoint that returned a one-shot iterable (a generator): its
+    jobs are drawn lazily, and the entrypoint is called again for each further pass."""
+
+    def __init__(self, entrypoint: Entrypoint, first: Iterable[Any], formatter: Formatter):
+        self.entrypoint = entrypoint
+        self.formatter = formatter
+        self.pending = [first]
+        #: The name errors give it, and whether it takes results (an adaptive sweep).
+        self.name = entrypoint.name
+        self.adaptive = entrypoint.adaptive
+
+    def jobs(self) -> Iterable[Any]:
+        """The jobs of the next pass, as the entrypoint yields them (not formatted)."""
+        return self.pending.pop() if self.pending else self.entrypoint()
+
+    def __call__(self) -> Iterable[FormattedJob]:
+        return format_jobs(self.jobs(), self.name, self.formatter)
+
+
+def entrypoint_factor(
+    entry: Any, formatter: Formatter, results: Optional[Results] = None
+) -> Factor:
     """The factor of one entry of ``hydra.sweeper.entrypoints``; see the module's docstring.
     An adaptive entrypoint is called with ``results``; its factor says it is adaptive."""
     entrypoint = Entrypoint(entry)
     entrypoint.results = results if results is not None else Results()
     first = entrypoint()
     if not is_one_shot(first):
-        return Constant(format_jobs(first, entrypoint.name))
-    pending: List[Iterable[Any]] = [first]
-
-    def factor() -> Iterable[FormattedJob]:
-        jobs = pending.pop() if pending else entrypoint()
-        return format_jobs(jobs, entrypoint.name)
-
-    factor.adaptive = entrypoint.adaptive  # type: ignore[attr-defined]
-    factor.entrypoint = entrypoint.name  # type: ignore[attr-defined]
-    return factor
+        return Constant(format_jobs(first, entrypoint.name, formatter))
+    return Generated(entrypoint, first, formatter)
 
 
 def entrypoint_factors(
-    entries: Iterable[Any], results: Optional[Results] = None
+    entries: Iterable[Any], formatter: Formatter, results: Optional[Results] = None
 ) -> Tuple[Factor, ...]:
     """The factors of all entrypoints, in order; adaptive ones see ``results``."""
-    return tuple(entrypoint_factor(entry, results) for entry in entries)
+    return tuple(entrypoint_factor(entry, formatter, results) for entry in entries)
 
 
 def is_adaptive(factor: Factor) -> bool:

@@ -5,13 +5,17 @@ A sweep flows through them in this order::
     lazy_product(*factors)      one tuple of formatted jobs per combination
     -> filter_jobs              (filters) the combinations every predicate keeps
     -> merge_jobs               one list of override strings per job
-    -> unique_jobs              (remove_duplicates) drop repeats, keep the first
-    -> chunked(max_batch_size)  lists of jobs (more_itertools)
+    -> batched(size, keep)      lists of jobs, each filled a chunk at a time;
+                                (remove_duplicates) keep = UniqueJobs, the new ones
     -> paced                    (adaptive entrypoints) what the generator sees at each draw
     -> number_batches           (first job number, batch) pairs
     -> resume_batches           (resume; in _journal) what the journal says is left to run
     -> select_shard             (num_shards > 1) this shard's batches, round-robin
     -> launched by the sweeper, each batch validated just before its launch
+
+A sweep of one generator entrypoint and nothing else (the common large sweep) takes a
+shorter road to the same batches: :func:`format_batches` draws its jobs a chunk at a
+time and writes each chunk in one call (see :class:`~._format.Formatter`).
 
 A factor is a zero-argument callable returning an iterable of *formatted jobs*
 (see :func:`format_jobs`): the product calls the outermost factor once and each
@@ -22,7 +26,6 @@ never asked for more than the job being built.
 import itertools
 import operator
 from collections.abc import Iterator as IteratorABC
-from collections.abc import Mapping
 from typing import (
     Any,
     Callable,
@@ -30,7 +33,6 @@ from typing import (
     Iterable,
     Iterator,
     List,
-    NamedTuple,
     Optional,
     Sequence,
     Set,
@@ -38,7 +40,6 @@ from typing import (
 )
 
 import xxhash
-from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from ._digests import DigestSet
 from ._errors import (
@@ -48,259 +49,116 @@ from ._errors import (
     PythonSweeperError,
     describe_exception,
 )
-from ._markers import DELETE
-from ._values import format_value
+from ._format import FormattedJob, Formatter, Shape, bare_key, keys_and_values
 
-
-class Shape(NamedTuple):
-    """What a job's keys alone decide, computed once per distinct tuple of keys.
-
-    ``keys``: every pair's key, as written; ``bares``: the bare keys of the pairs kept;
-    ``prefixes``: their ``"key="``; ``keep``: which pairs are kept (``None``: all; a
-    repeated key keeps its first pair); ``uid``: a number of its own, for cache keys.
-    """
-
-    keys: Tuple[str, ...]
-    bares: Tuple[str, ...]
-    prefixes: Tuple[str, ...]
-    keep: Optional[Tuple[bool, ...]]
-    uid: int
-
-
-#: A job after formatting: its shape, the overrides of the pairs it keeps, and the values
-#: of all its pairs (aligned with ``shape.keys``, for filters).
-FormattedJob = Tuple[Shape, List[str], Iterable[Any]]
 Factor = Callable[[], Iterable[Any]]
+Keep = Callable[[List[Any]], List[Any]]
 
 _CACHE_SIZE = 4096
-_shapes: Dict[Tuple[Any, ...], Shape] = {}
-_uids = itertools.count()
 
 
-def bare_key(key: str) -> str:
-    """The key without its ``+``, ``++`` or ``~`` prefix: what precedence compares.
-
-    >>> bare_key("++db.user"), bare_key("~extra"), bare_key("db@backup")
-    ('db.user', 'extra', 'db@backup')
-    """
-    return key.lstrip("+~")
-
-
-def job_shape(keys: Tuple[Any, ...]) -> Shape:
-    """The shape of a job with these keys (cached); :class:`JobError` for a bad key.
-
-    >>> job_shape(("+a", "b", "a")).bares, job_shape(("+a", "b", "a")).keep
-    (('a', 'b'), (True, True, False))
-    """
-    try:
-        return _shapes[keys]
-    except (KeyError, TypeError):
-        pass
-    bares: Dict[str, str] = {}
-    keep = []
-    for key in keys:
-        if key not in _checked_keys:
-            check_key(key)
-        bare = bare_key(key)
-        keep.append(bare not in bares)
-        bares.setdefault(bare, f"{key}=")
-    kept = None if all(keep) else tuple(keep)
-    shape = Shape(keys, tuple(bares), tuple(bares.values()), kept, next(_uids))
-    if len(_shapes) >= _CACHE_SIZE:
-        _shapes.clear()
-        _formatters.clear()
-        _uses.clear()
-    _shapes[keys] = shape
-    return shape
-
-
-_checked_keys: Set[str] = set()
-
-
-def check_key(key: Any) -> None:
-    """:class:`JobError` unless ``key`` is an override key in Hydra's grammar, as written.
-
-    >>> check_key("+db@backup.port")
-    >>> check_key("+a b")  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    hydra_plugins.hydra_python_sweeper._errors.JobError: key '+a b' is not an override key ...
-    """
-    if type(key) is not str or not key:
-        raise JobError(f"key {key!r} is not a non-empty string")
-    try:
-        parsed = OverridesParser.create().parse_override(f"{key}=0").get_key_element()
-    except Exception as error:
-        parsed, reason = None, str(error).strip().splitlines()[0]
-    else:
-        reason = f"Hydra reads it as {parsed!r}"
-    if parsed != key:
-        raise JobError(
-            f"key {key!r} is not an override key in Hydra's grammar ({reason}): a key is a "
-            "dotted path of names (a-z, 0-9, _, -), with an optional +, ++ or ~ prefix and "
-            "an optional @package",
-            key,
-        )
-    if len(_checked_keys) >= 16 * _CACHE_SIZE:
-        _checked_keys.clear()
-    _checked_keys.add(key)
-
-
-def keys_and_values(job: Any) -> Tuple[Tuple[Any, ...], Iterable[Any]]:
-    """A job's keys and values; :class:`JobError` if it is not a mapping or pairs.
-
-    >>> keys_and_values([("a", 1), ("b", 2)])
-    (('a', 'b'), [1, 2])
-    """
-    if type(job) is dict:
-        return tuple(job), job.values()
-    if isinstance(job, Mapping):
-        return tuple(job.keys()), list(job.values())
-    if isinstance(job, (str, bytes)) or not isinstance(job, Iterable):
-        raise JobError(f"a job must be a mapping or an iterable of (key, value) pairs, got {job!r}")
-    keys, values = [], []
-    for pair in job:
-        try:
-            key, value = pair
-        except (TypeError, ValueError):
-            raise JobError(f"{pair!r} is not a (key, value) pair") from None
-        keys.append(key)
-        values.append(value)
-    return tuple(keys), values
-
-
-def format_job(job: Any) -> FormattedJob:
-    """One job (a mapping or ``(key, value)`` pairs) as its shape and overrides.
-
-    >>> shape, overrides, _ = format_job({"lr": 0.1, "+tag": "a,b", "+lr": 2})
-    >>> shape.bares, overrides
-    (('lr', 'tag'), ['lr=0.1', "+tag='a,b'"])
-    """
-    keys, values = keys_and_values(job)
-    shape = job_shape(keys)
-    try:
-        formatter = _formatters.get(shape.uid)
-        if formatter is None:
-            formatter = _formatter_for(shape)
-        overrides = formatter(values)
-    except JobError as error:
-        raise JobError(error.reason, _failing_key(shape, values)) from None
-    return shape, overrides, values
-
-
-def format_values(shape: Shape, values: Iterable[Any]) -> List[str]:
-    """The overrides of the pairs ``shape`` keeps, given all the job's values.
-
-    >>> format_values(job_shape(("a", "+b", "+a")), [1, "x/y", 3])
-    ['a=1', '+b=x/y']
-    """
-    kept = values if shape.keep is None else itertools.compress(values, shape.keep)
-    overrides = []
-    # A loop, not a comprehension: faster before Python 3.12. Ints, the most common
-    # value, are written inline, exactly as format_value would.
-    for prefix, value in zip(shape.prefixes, kept):
-        if type(value) is int:
-            overrides.append(f"{prefix}{value}")
-        elif value is DELETE and prefix[0] == "~":
-            overrides.append(prefix[:-1])  # ~key: delete it, whatever its value
-        else:
-            overrides.append(prefix + format_value(value))
-    return overrides
-
-
-#: Formatters compiled for the shapes seen often, by shape uid; how often others were seen.
-_formatters: Dict[int, Callable[[Iterable[Any]], List[str]]] = {}
-_uses: Dict[int, int] = {}
-_COMPILE_AFTER = 8
-
-
-def _formatter_for(shape: Shape) -> Callable[[Iterable[Any]], List[str]]:
-    """:func:`format_values` for this shape; compiled once the shape has been seen often."""
-    uses = _uses.get(shape.uid, 0) + 1
-    if uses < _COMPILE_AFTER:
-        _uses[shape.uid] = uses
-        return lambda values: format_values(shape, values)
-    _uses.pop(shape.uid, None)
-    formatter = _formatters[shape.uid] = compile_formatter(shape)
-    return formatter
-
-
-def compile_formatter(shape: Shape) -> Callable[[Iterable[Any]], List[str]]:
-    """A function equal to ``format_values(shape, values)``, compiled for this shape.
-
-    Like the methods :mod:`dataclasses` writes, its source is generated: it unpacks the
-    values and builds the list in one expression, with no loop, so formatting a job costs
-    about a third less. The keys reach it as default arguments, never as source text.
-
-    >>> format = compile_formatter(job_shape(("a", "+b", "+a")))
-    >>> format([1, "x/y", 3])
-    ['a=1', '+b=x/y']
-    """
-    keep = shape.keep or (True,) * len(shape.keys)
-    names = [f"v{i}" for i in range(len(keep))]
-    kept = [name for name, kept in zip(names, keep) if kept]
-    items = [
-        f'f"{{p{i}}}{{{v}}}" if type({v}) is int else p{i} + format_value({v})'
-        if prefix[0] != "~"
-        else f'f"{{p{i}}}{{{v}}}" if type({v}) is int else '
-        f"p{i}[:-1] if {v} is DELETE else p{i} + format_value({v})"
-        for i, (v, prefix) in enumerate(zip(kept, shape.prefixes))
-    ]
-    defaults = "".join(f", p{i}={prefix!r}" for i, prefix in enumerate(shape.prefixes))
-    unpack = f"    {', '.join(names)}, = values\n" if names else ""
-    source = f"def format_values(values{defaults}):\n{unpack}    return [{', '.join(items)}]\n"
-    namespace: Dict[str, Any] = {"format_value": format_value, "DELETE": DELETE}
-    exec(source, namespace)
-    return namespace["format_values"]  # type: ignore[no-any-return]
-
-
-def format_override(key: str, override: str, value: Any) -> FormattedJob:
-    """A job of one override already written (a command-line value, for instance).
-
-    >>> format_override("+a", "+a=1", 1)[1]
-    ['+a=1']
-    """
-    return job_shape((key,)), [override], (value,)
-
-
-def _failing_key(shape: Shape, values: Iterable[Any]) -> Optional[str]:
-    """The key of the first pair ``shape`` keeps whose value cannot be written."""
-    pairs: Iterable[Tuple[str, Any]] = zip(shape.keys, values)
-    if shape.keep is not None:
-        pairs = itertools.compress(pairs, shape.keep)
-    for key, value in pairs:
-        if value is DELETE and key[0] == "~":
-            continue
-        try:
-            format_value(value)
-        except JobError:
-            return key
-    return None
-
-
-def format_jobs(jobs: Iterable[Any], source: str) -> Iterator[FormattedJob]:
+def format_jobs(
+    jobs: Iterable[Any], source: str, formatter: Optional[Formatter] = None
+) -> Iterator[FormattedJob]:
     """Format each job of ``jobs``; errors name ``source`` and the job's number.
 
     >>> [overrides for _, overrides, _ in format_jobs([{"a": 1}, {"a": [2, 3]}], "demo")]
     [['a=1'], ['a=[2, 3]']]
     """
     # The jobs are numbered by a C-level counter, which the error handlers read: no
-    # Python code runs per job here but format_job.
+    # Python code runs per job here but the formatter's.
     counter = itertools.count()
     try:
-        yield from map(format_job, map(_second, zip(counter, jobs)))
+        yield from map((formatter or Formatter()).job, map(_second, zip(counter, jobs)))
     except JobError as error:
         raise error.at(source, next(counter) - 1) from None
     except PythonSweeperError:
         raise
     except Exception as error:
-        index = next(counter) - 1
-        raise EntrypointFailed(
-            f"{source} raised while generating job #{index}: {describe_exception(error)}"
-        ) from error
+        raise _failed(source, next(counter) - 1, error) from error
+
+
+def format_batches(
+    jobs: Iterable[Any],
+    size: Optional[int],
+    source: str,
+    formatter: Formatter,
+    keep: Optional[Keep] = None,
+) -> Iterator[List[List[str]]]:
+    """:func:`batched` over the overrides of ``jobs``, drawn and written a chunk at a time
+    (never further than the batch being filled lacks); errors name ``source`` and the job.
+
+    >>> list(format_batches(({"a": i} for i in range(5)), 2, "demo", Formatter()))
+    [[['a=0'], ['a=1']], [['a=2'], ['a=3']], [['a=4']]]
+    """
+    iterator = iter(jobs)
+    drawn = 0
+
+    def draw(count: Optional[int]) -> List[List[str]]:
+        nonlocal drawn
+        chunk: List[Any] = []
+        try:
+            chunk.extend(itertools.islice(iterator, count))  # keeps what came before an error
+        except PythonSweeperError:
+            raise
+        except Exception as error:
+            raise _failed(source, drawn + len(chunk), error) from error
+        out: List[List[str]] = []
+        try:
+            formatter.chunk(chunk, out)
+        except JobError as error:
+            raise error.at(source, drawn + len(out)) from None
+        drawn += len(chunk)
+        return out
+
+    return filled(draw, size, keep)
+
+
+def _failed(source: str, index: int, error: Exception) -> EntrypointFailed:
+    return EntrypointFailed(
+        f"{source} raised while generating job #{index}: {describe_exception(error)}"
+    )
 
 
 _second = operator.itemgetter(1)
+
+
+def batched(
+    items: Iterable[Any], size: Optional[int], keep: Optional[Keep] = None
+) -> Iterator[List[Any]]:
+    """Lists of ``size`` items (``None``: one list of all), drawn a chunk at a time and
+    never further than the list being filled lacks; see :func:`filled` for ``keep``.
+
+    >>> list(batched(range(7), 3)), list(batched(range(7), 3, lambda c: [x for x in c if x % 3]))
+    ([[0, 1, 2], [3, 4, 5], [6]], [[1, 2, 4], [5]])
+    """
+    iterator = iter(items)
+    return filled(lambda count: list(itertools.islice(iterator, count)), size, keep)
+
+
+def filled(
+    draw: Callable[[Optional[int]], List[Any]], size: Optional[int], keep: Optional[Keep] = None
+) -> Iterator[List[Any]]:
+    """Lists of ``size`` items (``None``: one list of all), each filled by calls to
+    ``draw(n)`` (at most ``n`` items, what the list lacks; none: the end); ``keep`` turns
+    each chunk drawn into the items it keeps (the new ones, say), and drawing goes on until
+    the list is full.
+
+    >>> items = iter("abcde")
+    >>> list(filled(lambda n: list(itertools.islice(items, n)), 2))
+    [['a', 'b'], ['c', 'd'], ['e']]
+    """
+    batch: List[Any] = []
+    while True:
+        chunk = draw(size - len(batch) if size else None)
+        if not chunk:
+            if batch:
+                yield batch
+            return
+        batch += chunk if keep is None else keep(chunk)
+        if size is not None and len(batch) >= size:
+            yield batch
+            batch = []
 
 
 def lazy_product(*factors: Factor) -> Iterator[Tuple[Any, ...]]:
@@ -317,14 +175,13 @@ def lazy_product(*factors: Factor) -> Iterator[Tuple[Any, ...]]:
     if not factors:
         yield ()
         return
-    first, *rest = factors
-    if not rest:
-        for item in first():
-            yield (item,)
+    *outer, inner = factors
+    if not outer:
+        yield from zip(inner())
         return
-    for item in first():
-        for tail in lazy_product(*rest):
-            yield (item, *tail)
+    for prefix in lazy_product(*outer):
+        for item in inner():
+            yield (*prefix, item)
 
 
 def merge_jobs(
@@ -332,7 +189,7 @@ def merge_jobs(
 ) -> Iterator[List[str]]:
     """Join each combination's parts into one job; see :func:`merge_plan` for what is kept.
 
-    >>> a, b = format_job({"a": 1}), format_job({"b": 2, "+a": 3})
+    >>> a, b = Formatter().job({"a": 1}), Formatter().job({"b": 2, "+a": 3})
     >>> list(merge_jobs([(a, b), (b, a)]))
     [['a=1', 'b=2'], ['b=2', '+a=3']]
     >>> list(merge_jobs([(a, b)], sources=(0, 0)))  # one source: every override passes
@@ -353,7 +210,7 @@ class MergePlans:
     distinct tuple of shapes: a bounded cache, owned by the stage that calls it.
 
     >>> plans = MergePlans()
-    >>> plans([format_job({"a": 1}), format_job({"+a": 2, "b": 3})])
+    >>> plans([Formatter().job({"a": 1}), Formatter().job({"+a": 2, "b": 3})])
     (True, False, True)
     """
 
@@ -383,7 +240,7 @@ def merge_plan(
     A key (without its prefix) set by an earlier source drops a later source's override
     of it; within one source every override is kept, as Hydra applies them in order.
 
-    >>> shapes = [job_shape(("+x",)), job_shape(("x",)), job_shape(("x", "y"))]
+    >>> shapes = [Formatter().shape(keys) for keys in [("+x",), ("x",), ("x", "y")]]
     >>> merge_plan(shapes), merge_plan(shapes, (0, 0, 1))
     ((True, False, False, True), (True, True, False, True))
     """
@@ -419,7 +276,7 @@ def job_values(parts: Sequence[FormattedJob], plans: Optional[MergePlans] = None
     :func:`merge_jobs` keeps, given the same sources (those of ``plans``; by default, each
     part is its own source).
 
-    >>> job_values([format_job({"+a": 1}), format_job({"a": 2, "b": [3]})])
+    >>> job_values([Formatter().job({"+a": 1}), Formatter().job({"a": 2, "b": [3]})])
     {'+a': 1, 'b': [3]}
     """
     pairs: List[Tuple[str, Any]] = []
@@ -453,7 +310,7 @@ def filter_jobs(
     A predicate returns ``True`` or ``False`` (a numpy bool too); anything else, ``None``
     above all (a forgotten ``return``), is a :class:`FilterFailed` naming it.
 
-    >>> jobs = [(format_job({"a": i}),) for i in range(4)]
+    >>> jobs = [(Formatter().job({"a": i}),) for i in range(4)]
     >>> [parts[0][1] for parts in filter_jobs(jobs, [("even", lambda j: j["a"] % 2 == 0)])]
     [['a=0'], ['a=2']]
     """
@@ -498,22 +355,51 @@ def job_digest(job: Sequence[str]) -> bytes:
     return xxhash.xxh3_128_digest("\0".join(sorted(job)).encode())
 
 
+def job_digests(jobs: Iterable[Sequence[str]]) -> Iterator[bytes]:
+    """:func:`job_digest` of each job, computed by C-level maps over the whole iterable.
+
+    >>> list(job_digests([["a=1", "b=2"]])) == [job_digest(["b=2", "a=1"])]
+    True
+    """
+    return map(xxhash.xxh3_128_digest, map(str.encode, map("\0".join, map(sorted, jobs))))
+
+
+class UniqueJobs:
+    """Called on a chunk of jobs, returns those whose canonical form it has not seen
+    before, in order (``remove_duplicates``, as the ``keep`` of :func:`batched`); counts
+    the others in ``dropped``.
+
+    >>> keep = UniqueJobs()
+    >>> keep([["a=1", "b=2"], ["b=2", "a=1"], ["a=2"]]), keep([["a=2"], ["a=3"]])
+    ([['a=1', 'b=2'], ['a=2']], [['a=3']])
+    """
+
+    __slots__ = ("add", "dropped")
+
+    def __init__(self, seen: Optional[DigestSet] = None, dropped: Optional[Dropped] = None):
+        self.add = (DigestSet() if seen is None else seen).add
+        self.dropped = dropped
+
+    def __call__(self, jobs: List[Sequence[str]]) -> List[Sequence[str]]:
+        kept = list(itertools.compress(jobs, map(self.add, job_digests(jobs))))
+        if self.dropped is not None:
+            self.dropped.count += len(jobs) - len(kept)
+        return kept
+
+
 def unique_jobs(
     jobs: Iterable[Sequence[str]],
     seen: Optional[DigestSet] = None,
     dropped: Optional[Dropped] = None,
 ) -> Iterator[Sequence[str]]:
-    """The jobs whose canonical form was not seen before, in order.
+    """:class:`UniqueJobs` one job at a time: the jobs not seen before, in order.
 
     >>> list(unique_jobs([["a=1", "b=2"], ["b=2", "a=1"], ["a=2"]]))
     [['a=1', 'b=2'], ['a=2']]
     """
-    add = (DigestSet() if seen is None else seen).add
+    keep = UniqueJobs(seen, dropped)
     for job in jobs:
-        if add(job_digest(job)):
-            yield job
-        elif dropped is not None:
-            dropped.count += 1
+        yield from keep([job])
 
 
 def number_batches(

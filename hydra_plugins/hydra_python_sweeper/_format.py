@@ -1,0 +1,518 @@
+"""Formatting: Python values and jobs written in Hydra's override grammar.
+
+Everything that decides how a job's overrides are spelt lives here: the values
+(:func:`format_value`), the jobs' shapes (what their keys alone decide), and the
+functions compiled per shape that write a job, or a whole chunk of jobs, in one
+expression. A sweep owns one :class:`Formatter`, which holds the caches.
+
+:func:`format_value` writes a value so that the job's config holds exactly that
+value once Hydra parses the override, spelt as BasicSweeper spells the same value
+given on the command line (``Override.get_value_element_as_str``), so that override
+strings, ``override_dirname`` and output directories do not change when a sweep
+moves from the command line into an entrypoint::
+
+    >>> format_value("127.0.0.1"), format_value("my run"), format_value(True)
+    ('127.0.0.1', 'my\\\\ run', 'True')
+
+Lists and dicts are written with a space after their commas and colons (Hydra's own
+``space_after_sep=True`` spelling, as the transcripts print them), where BasicSweeper
+writes none::
+
+    >>> format_value([32, 64]), format_value({"name": "adam", "betas": (0.9, 0.999)})
+    ('[32, 64]', '{name: adam, betas: [0.9, 0.999]}')
+
+A string the grammar cannot read back unquoted is single-quoted (a number, a bool
+or null as text, quotes, commas, brackets, ``=``, backslashes, non-ASCII, leading
+or trailing spaces). A ``${`` in a string is escaped, so the string stays literal;
+wrap a value in :class:`~.utils.raw` to pass grammar text through untouched (an
+interpolation, for instance)::
+
+    >>> format_value("1"), format_value("a,b"), format_value(None)
+    ("'1'", "'a,b'", 'null')
+    >>> format_value(raw("${model.width}")), format_value("${model.width}")
+    ('${model.width}', "'\\\\${model.width}'")
+"""
+
+import itertools
+import math
+import re
+from collections.abc import Mapping
+from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Set, Tuple
+
+from hydra._internal.grammar.utils import escape_special_characters
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Quote, QuotedString
+
+from ._errors import JobError
+from ._markers import DELETE, raw
+
+# A string the grammar reads back unchanged without quotes: a run of the characters an
+# unquoted value may hold (letters, digits, ``_-/+.%*@?|:$`` and inner spaces), which Hydra's
+# parser joins into one string when the run has several tokens. It must not be a single
+# token of another type: a number, a bool, null (see _TYPED, below). No ``${``, no ``\``.
+_UNQUOTED = r"A-Za-z0-9_\-/+.%*@?|:$"
+_BARE = re.compile(rf"[{_UNQUOTED}](?:[{_UNQUOTED} ]*[{_UNQUOTED}])?\Z")
+# OmegaConf reads ``${`` as an interpolation and ``\`` before it as an escape.
+_INTERPOLATION = re.compile(r"(\\*)\$\{")
+# Characters a dict key may hold: the grammar's ``dictKey`` has no quoted form.
+_DICT_KEY = re.compile(r"[A-Za-z0-9_\-/\\+.$%*@?|()\[\]{}:=, \t]+\Z")
+# A single token the grammar reads as an int, a float, a bool or null (its lexer's rules).
+_UINT = r"(?:0|[1-9](?:_?[0-9])*)"
+_POINT = rf"(?:{_UINT}\.|{_UINT}?\.[0-9](?:_?[0-9])*)"
+_TYPED = re.compile(
+    rf"[+-]?(?:{_UINT}|{_POINT}|(?:{_POINT}|{_UINT})[eE][+-]?[0-9](?:_?[0-9])*|inf|nan)"
+    r"|true|false|null",
+    re.IGNORECASE,
+)
+
+
+def _escape_interpolation(match: "re.Match[str]") -> str:
+    return match.group(1) * 2 + "\\${"
+
+
+def format_string(value: str) -> str:
+    """A string as BasicSweeper writes a string the command line gives unquoted, when the
+    grammar reads it back as the same string (its spaces and colons escaped, as Hydra
+    escapes them); else single-quoted.
+
+    >>> format_string("relu"), format_string("127.0.0.1"), format_string("/data/a b")
+    ('relu', '127.0.0.1', '/data/a\\\\ b')
+    >>> format_string("true"), format_string("1e3"), format_string("it's"), format_string("")
+    ("'true'", "'1e3'", "'it\\\\'s'", "''")
+    """
+    if _BARE.match(value) and not _TYPED.fullmatch(value):
+        if " " in value or ":" in value:
+            return escape_special_characters(value)
+        return value
+    if "${" in value:
+        value = _INTERPOLATION.sub(_escape_interpolation, value)
+    return QuotedString(text=value, quote=Quote.single).with_quotes()
+
+
+def format_float(value: float) -> str:
+    """A float, written so that the grammar reads it back as a float.
+
+    >>> format_float(1e-10), format_float(float("-inf")), format_float(3.0)
+    ('1e-10', '-inf', '3.0')
+    """
+    if math.isfinite(value):
+        return repr(float(value))
+    if math.isnan(value):
+        return "nan"
+    return "inf" if value > 0 else "-inf"
+
+
+def format_dict_key(key: Any) -> str:
+    """A dict key: a non-empty string of the characters the grammar allows.
+
+    >>> format_dict_key("lr"), format_dict_key("a b")
+    ('lr', 'a\\\\ b')
+    """
+    if type(key) is not str and not isinstance(key, str):
+        raise JobError(f"dict key {key!r} is a {type(key).__name__}, not a string")
+    if not _DICT_KEY.match(key):
+        raise JobError(
+            f"dict key {key!r} cannot be written in Hydra's override grammar"
+            " (allowed: letters, digits and _-/\\+.$%*@?|()[]{}:=, space, tab)"
+        )
+    if _TYPED.fullmatch(key):
+        raise JobError(
+            f"dict key {key!r} would be read as a {_typed_key_kind(key)} by Hydra's override "
+            "grammar, which has no quoted dict keys"
+        )
+    return escape_special_characters(key)
+
+
+def _typed_key_kind(key: str) -> str:
+    word = key.lower()
+    return "bool" if word in ("true", "false") else "null" if word == "null" else "number"
+
+
+def _format_list(value: Any) -> str:
+    return "[" + ", ".join([format_value(item) for item in value]) + "]"
+
+
+def _format_dict(value: Dict[Any, Any]) -> str:
+    items = [f"{format_dict_key(k)}: {format_value(v)}" for k, v in value.items()]
+    return "{" + ", ".join(items) + "}"
+
+
+_FORMATTERS: Dict[type, Callable[[Any], str]] = {
+    str: format_string,
+    int: str,
+    float: format_float,
+    bool: lambda value: "True" if value else "False",  # as BasicSweeper writes them
+    type(None): lambda value: "null",
+    list: _format_list,
+    tuple: _format_list,
+    dict: _format_dict,
+    raw: str,
+}
+
+
+_CONVERSIONS: Tuple[Tuple[type, Callable[[Any], Any]], ...] = (
+    (int, int),
+    (float, float),
+    (str, str.__str__),
+    (list, list),
+    (tuple, list),
+    (dict, dict),
+)
+
+
+def format_value(value: Any) -> str:
+    """``value`` written in Hydra's override grammar; :class:`JobError` if it cannot be."""
+    formatter = _FORMATTERS.get(type(value))
+    if formatter is not None:
+        return formatter(value)
+    if getattr(value, "raw_override", False):
+        return str.__str__(value)
+    # Subclasses of the supported types (an IntEnum is an int, numpy.float64 a float).
+    for kind, convert in _CONVERSIONS:
+        if isinstance(value, kind):
+            return _FORMATTERS[kind](convert(value))
+    if value is DELETE:
+        raise JobError('DELETE can only be the value of a key written with ~: {"~key": DELETE}')
+    raise JobError(
+        f"value {value!r} of type {type(value).__name__} is not supported "
+        "(use None, bool, int, float, str, or lists, tuples and dicts of them)"
+    )
+
+
+# --- jobs ---------------------------------------------------------------------------------
+
+
+class Shape(NamedTuple):
+    """What a job's keys alone decide, computed once per distinct tuple of keys.
+
+    ``keys``: every pair's key, as written; ``bares``: the bare keys of the pairs kept;
+    ``prefixes``: their ``"key="``; ``keep``: which pairs are kept (``None``: all; a
+    repeated key keeps its first pair); ``uid``: a number of its own in the process, for
+    cache keys.
+    """
+
+    keys: Tuple[str, ...]
+    bares: Tuple[str, ...]
+    prefixes: Tuple[str, ...]
+    keep: Optional[Tuple[bool, ...]]
+    uid: int
+
+
+#: A job after formatting: its shape, the overrides of the pairs it keeps, and the values
+#: of all its pairs (aligned with ``shape.keys``, for filters).
+FormattedJob = Tuple[Shape, List[str], Iterable[Any]]
+Writer = Callable[[Iterable[Any]], List[str]]
+ChunkWriter = Callable[[List[Any], List[List[str]]], None]
+
+_uids = itertools.count()
+_CACHE_SIZE = 4096  # shapes (and their compiled writers) a formatter keeps
+_STRINGS = 4096  # strings a formatter remembers how to write
+_COMPILE_AFTER = 8  # jobs of a shape written before its writers are compiled
+
+
+def bare_key(key: str) -> str:
+    """The key without its ``+``, ``++`` or ``~`` prefix: what precedence compares.
+
+    >>> bare_key("++db.user"), bare_key("~extra"), bare_key("db@backup")
+    ('db.user', 'extra', 'db@backup')
+    """
+    return key.lstrip("+~")
+
+
+def check_key(key: Any) -> None:
+    """:class:`JobError` unless ``key`` is an override key in Hydra's grammar, as written.
+
+    >>> check_key("+db@backup.port")
+    >>> check_key("+a b")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    hydra_plugins.hydra_python_sweeper._errors.JobError: key '+a b' is not an override key ...
+    """
+    if type(key) is not str or not key:
+        raise JobError(f"key {key!r} is not a non-empty string")
+    try:
+        parsed = OverridesParser.create().parse_override(f"{key}=0").get_key_element()
+    except Exception as error:
+        parsed, reason = None, str(error).strip().splitlines()[0]
+    else:
+        reason = f"Hydra reads it as {parsed!r}"
+    if parsed != key:
+        raise JobError(
+            f"key {key!r} is not an override key in Hydra's grammar ({reason}): a key is a "
+            "dotted path of names (a-z, 0-9, _, -), with an optional +, ++ or ~ prefix and "
+            "an optional @package",
+            key,
+        )
+
+
+def job_shape(keys: Tuple[Any, ...], checked: Optional[Set[str]] = None) -> Shape:
+    """The shape of a job with these keys; :class:`JobError` for a bad key (``checked``:
+    keys known to be good, which it adds to).
+
+    >>> job_shape(("+a", "b", "a")).bares, job_shape(("+a", "b", "a")).keep
+    (('a', 'b'), (True, True, False))
+    """
+    bares: Dict[str, str] = {}
+    keep = []
+    for key in keys:
+        if checked is None or key not in checked:
+            check_key(key)
+            if checked is not None:
+                checked.add(key)
+        bare = bare_key(key)
+        keep.append(bare not in bares)
+        bares.setdefault(bare, f"{key}=")
+    kept = None if all(keep) else tuple(keep)
+    return Shape(tuple(keys), tuple(bares), tuple(bares.values()), kept, next(_uids))
+
+
+def keys_and_values(job: Any) -> Tuple[Tuple[Any, ...], Iterable[Any]]:
+    """A job's keys and values; :class:`JobError` if it is not a mapping or pairs.
+
+    >>> keys_and_values([("a", 1), ("b", 2)])
+    (('a', 'b'), [1, 2])
+    """
+    if type(job) is dict:
+        return tuple(job), job.values()
+    if isinstance(job, Mapping):
+        return tuple(job.keys()), list(job.values())
+    if isinstance(job, (str, bytes)) or not isinstance(job, Iterable):
+        raise JobError(f"a job must be a mapping or an iterable of (key, value) pairs, got {job!r}")
+    keys, values = [], []
+    for pair in job:
+        try:
+            key, value = pair
+        except (TypeError, ValueError):
+            raise JobError(f"{pair!r} is not a (key, value) pair") from None
+        keys.append(key)
+        values.append(value)
+    return tuple(keys), values
+
+
+def format_values(shape: Shape, values: Iterable[Any]) -> List[str]:
+    """The overrides of the pairs ``shape`` keeps, given all the job's values.
+
+    >>> format_values(job_shape(("a", "+b", "+a")), [1, "x/y", 3])
+    ['a=1', '+b=x/y']
+    """
+    kept = values if shape.keep is None else itertools.compress(values, shape.keep)
+    overrides = []
+    for prefix, value in zip(shape.prefixes, kept):
+        if value is DELETE and prefix[0] == "~":
+            overrides.append(prefix[:-1])  # ~key: delete it, whatever its value
+        else:
+            overrides.append(prefix + format_value(value))
+    return overrides
+
+
+def _items(shape: Shape) -> str:
+    """The source of a list display of the overrides of the values ``v0``, ``v1``... (the
+    kept ones), given prefixes ``p0``, ``p1``...: ints, strs and finite floats inline, the
+    others (and ``DELETE`` under a ``~`` key) as :func:`format_values` writes them."""
+    keep = shape.keep or (True,) * len(shape.keys)
+    kept = [f"v{i}" for i, kept in enumerate(keep) if kept]
+    items = []
+    for i, (v, prefix) in enumerate(zip(kept, shape.prefixes)):
+        delete = f"p{i}[:-1] if {v} is DELETE else " if prefix[0] == "~" else ""
+        items.append(
+            f'f"{{p{i}}}{{{v}}}" if (t := type({v})) is int '
+            f"else p{i} + (strings.get({v}) or string({v})) if t is str "
+            f'else f"{{p{i}}}{{{v}!r}}" if t is float and {v} - {v} == 0 '
+            f"else {delete}p{i} + format_value({v})"
+        )
+    return f"[{', '.join(items)}]"
+
+
+def _compile(
+    shape: Shape, body: str, strings: Optional[Dict[str, str]], string: Optional[Any]
+) -> Any:
+    """Execute the source of a function ``write`` for ``shape``; its keys, prefixes and
+    the string cache reach it as default arguments, never as source text."""
+    defaults = "".join(f", p{i}=prefixes[{i}]" for i in range(len(shape.prefixes)))
+    names = ", ".join(f"v{i}" for i in range(len(shape.keys)))
+    source = body.format(
+        defaults=defaults, names=f"{names}," if names else "_", items=_items(shape)
+    )
+    namespace: Dict[str, Any] = {
+        "prefixes": shape.prefixes,
+        "keys": shape.keys,
+        "format_value": format_value,
+        "DELETE": DELETE,
+        "strings": {} if strings is None else strings,
+        "string": string or format_string,
+    }
+    exec(source, namespace)
+    return namespace["write"]
+
+
+_WRITER = """
+def write(values{defaults}):
+    {names} = values
+    return {items}
+"""
+
+_CHUNK_WRITER = """
+def write(jobs, out, keys=keys, values=dict.values{defaults}):
+    if list(map(type, jobs)).count(dict) == len(jobs) == list(map(tuple, jobs)).count(keys):
+        out += [{items} for {names} in map(values, jobs)]  # all of this shape: one expression
+        return
+    append = out.append
+    for job in jobs:
+        if type(job) is not dict or tuple(job) != keys:
+            return
+        {names} = job.values()
+        append({items})
+"""
+
+
+def compile_formatter(
+    shape: Shape, strings: Optional[Dict[str, str]] = None, string: Any = None
+) -> Writer:
+    """A function equal to ``format_values(shape, values)``, compiled for this shape.
+
+    Like the methods :mod:`dataclasses` writes, its source is generated: it unpacks the
+    values and builds the list in one expression, with no loop. ``strings`` maps strings
+    to how they are written (``string`` writes one it lacks).
+
+    >>> write = compile_formatter(job_shape(("a", "+b", "+a")))
+    >>> write([1, "x/y", 3])
+    ['a=1', '+b=x/y']
+    """
+    write: Writer = _compile(shape, _WRITER, strings, string)
+    return write
+
+
+def compile_chunk_formatter(
+    shape: Shape, strings: Optional[Dict[str, str]] = None, string: Any = None
+) -> ChunkWriter:
+    """A function that appends to ``out`` the overrides of the leading jobs of ``jobs``
+    that are dicts with exactly ``shape.keys``, in that order; it stops at the first job
+    that is not.
+
+    >>> write, out = compile_chunk_formatter(job_shape(("a", "+b"))), []
+    >>> write([{"a": 1, "+b": "x"}, {"a": 2, "+b": None}, {"+b": 3, "a": 3}], out)
+    >>> out
+    [['a=1', '+b=x'], ['a=2', '+b=null']]
+    """
+    write: ChunkWriter = _compile(shape, _CHUNK_WRITER, strings, string)
+    return write
+
+
+def failing_key(shape: Shape, values: Iterable[Any]) -> Optional[str]:
+    """The key of the first pair ``shape`` keeps whose value cannot be written."""
+    pairs: Iterable[Tuple[str, Any]] = zip(shape.keys, values)
+    if shape.keep is not None:
+        pairs = itertools.compress(pairs, shape.keep)
+    for key, value in pairs:
+        if value is DELETE and key[0] == "~":
+            continue
+        try:
+            format_value(value)
+        except JobError:
+            return key
+    return None
+
+
+class Formatter:
+    """Writes a sweep's jobs as override strings. A sweep creates one: it owns the caches
+    (the jobs' shapes, the writers compiled for them, the strings already written), each
+    bounded, so that nothing is shared between sweeps and memory stays flat.
+
+    >>> formatter = Formatter()
+    >>> formatter.job({"lr": 0.1, "+tag": "a,b", "+lr": 2})[1]
+    ['lr=0.1', "+tag='a,b'"]
+    >>> formatter.chunk([{"a": i, "b": "x y"} for i in range(2)], [])
+    [['a=0', 'b=x\\\\ y'], ['a=1', 'b=x\\\\ y']]
+    """
+
+    def __init__(self) -> None:
+        self.shapes: Dict[Tuple[Any, ...], Shape] = {}
+        self.writers: Dict[int, Writer] = {}  # by shape uid
+        self.chunk_writers: Dict[int, ChunkWriter] = {}
+        self.uses: Dict[int, int] = {}  # jobs written, by shape not compiled yet
+        self.checked: Set[str] = set()  # keys known to be in the grammar
+        self.strings: Dict[str, str] = {}
+
+    def shape(self, keys: Tuple[Any, ...]) -> Shape:
+        """The shape of a job with these keys (see :func:`job_shape`), cached."""
+        try:
+            return self.shapes[keys]
+        except (KeyError, TypeError):
+            pass
+        shape = job_shape(keys, self.checked)
+        if len(self.shapes) >= _CACHE_SIZE:
+            for cache in (self.shapes, self.writers, self.chunk_writers, self.uses):
+                cache.clear()
+            self.checked.clear()
+        self.shapes[keys] = shape
+        return shape
+
+    def job(self, job: Any) -> FormattedJob:
+        """One job (a mapping or ``(key, value)`` pairs) as its shape and overrides;
+        :class:`JobError`, naming the key, if it cannot be written."""
+        keys, values = keys_and_values(job)
+        shape = self.shape(keys)
+        try:
+            write = self.writers.get(shape.uid) or self._writer(shape)
+            overrides = write(values)
+        except JobError as error:
+            raise JobError(error.reason, failing_key(shape, values)) from None
+        return shape, overrides, values
+
+    def chunk(self, jobs: List[Any], out: List[List[str]]) -> List[List[str]]:
+        """Append the overrides of each of ``jobs`` to ``out``, and return it. The jobs of a
+        shape seen often are written by its compiled chunk writer, a run at a time. On a
+        :class:`JobError`, ``out`` holds the jobs before the failing one."""
+        first = len(out)
+        position, total = 0, len(jobs)
+        while position < total:
+            job = jobs[position]
+            if type(job) is dict:
+                write = self.chunk_writers.get(self.shape(tuple(job)).uid)
+                if write is not None:
+                    try:
+                        write(jobs[position:] if position else jobs, out)
+                    except JobError:
+                        self.job(jobs[len(out) - first])  # raises it again, naming the key
+                        raise
+                    position = len(out) - first
+                    continue
+            out.append(self.job(job)[1])
+            position += 1
+        return out
+
+    def override(self, key: str, override: str, value: Any) -> FormattedJob:
+        """A job of one override already written (a command-line value, for instance).
+
+        >>> Formatter().override("+a", "+a=1", 1)[1]
+        ['+a=1']
+        """
+        return self.shape((key,)), [override], (value,)
+
+    def string(self, value: str) -> str:
+        """:func:`format_string`, remembered for the first strings seen."""
+        written = format_string(value)
+        if len(self.strings) < _STRINGS:
+            self.strings[value] = written
+        return written
+
+    def _writer(self, shape: Shape) -> Writer:
+        """The writer of ``shape``'s jobs: compiled once the shape has been seen often."""
+        uses = self.uses.get(shape.uid, 0) + 1
+        if uses < _COMPILE_AFTER:
+            self.uses[shape.uid] = uses
+            return lambda values: format_values(shape, values)
+        self.uses.pop(shape.uid, None)
+        write = self.writers[shape.uid] = compile_formatter(shape, self.strings, self.string)
+        self.chunk_writers[shape.uid] = compile_chunk_formatter(shape, self.strings, self.string)
+        return write
+
+
+def format_job(job: Any) -> FormattedJob:
+    """One job, written by a formatter of its own (see :meth:`Formatter.job`).
+
+    >>> shape, overrides, _ = format_job({"lr": 0.1, "+tag": "a,b", "+lr": 2})
+    >>> shape.bares, overrides
+    (('lr', 'tag'), ['lr=0.1', "+tag='a,b'"])
+    """
+    return Formatter().job(job)
