@@ -12,6 +12,10 @@ Each case runs ``bench/app.py`` in its own process with a launcher that runs not
     python bench/scaling.py --huge      # adds N = 1e7
     python bench/scaling.py --quick     # N = 1e3, 1e4, one run: a smoke test
 
+``CPU s`` is the sweeper process's CPU time (user + system) without the part that is the
+jobs': the journal lines the no-op launcher writes in their place (``jobs CPU s``, which in
+a real sweep each job spends in its own process; BasicSweeper has no journal).
+
 Prints one table, writes ``bench/results/scaling.csv`` and ``bench/results/scaling.png``
 (``scaling-quick.*`` with ``--quick``).
 """
@@ -88,7 +92,8 @@ def run_once(
     return {
         "first_launch_s": stats["first_launch"] - start,
         "total_s": total,
-        "cpu_s": cpu,
+        "cpu_s": cpu - stats["jobs_cpu_s"],
+        "jobs_cpu_s": stats["jobs_cpu_s"],
         "peak_rss_mib": stats["maxrss_kib"] / 1024,
         "us_per_job": total / n * 1e6,
     }
@@ -144,7 +149,7 @@ def main() -> None:
     rows: List[Dict[str, object]] = []
     print(
         f"{'sweeper':<14}{'N':>10}{'first launch s':>16}{'total s':>10}{'CPU s':>8}"
-        f"{'peak RSS MiB':>14}{'us/job':>9}",
+        f"{'jobs CPU s':>12}{'peak RSS MiB':>14}{'us/job':>9}",
         flush=True,
     )
     for n in sizes:
@@ -155,7 +160,7 @@ def main() -> None:
             rows.append({"sweeper": sweeper, "n": n, **result})
             print(
                 f"{sweeper:<14}{n:>10.0e}{result['first_launch_s']:>16.3f}"
-                f"{result['total_s']:>10.2f}{result['cpu_s']:>8.2f}"
+                f"{result['total_s']:>10.2f}{result['cpu_s']:>8.2f}{result['jobs_cpu_s']:>12.2f}"
                 f"{result['peak_rss_mib']:>14.1f}{result['us_per_job']:>9.2f}",
                 flush=True,
             )

@@ -13,10 +13,13 @@ from hydra_plugins.hydra_python_sweeper._impl import PythonSweeperImpl
 from hydra_plugins.hydra_python_sweeper._journal import (
     COMPLETED,
     FAILED,
+    FILENAME,
     JournalState,
+    JournalWatch,
     ResumeError,
     append,
     consecutive_runs,
+    job_line,
     read,
     resume_batches,
 )
@@ -292,3 +295,19 @@ def test_the_failure_summary_names_the_first_ten(make_sweeper: Make) -> None:
     with pytest.raises(JobsFailed) as info:
         sweeper.sweep([])
     assert str(info.value).startswith(f"20 jobs of 20 failed ({shown}, ...); the journal")
+
+
+def test_the_watch_sees_each_job_end_once_whatever_its_return_value_holds(tmp_path: Path) -> None:
+    path = tmp_path / FILENAME
+    watch = JournalWatch(path)
+    watch.expect(range(0, 4))
+    lookalike = {"job": 1, "status": "completed"}  # a return value that reads as a line head
+    append(
+        path,
+        job_line(2, ["a=2"], True, None, "2"),
+        job_line(0, ["a=0"], True, lookalike, "0"),
+        job_line(3, ["a=3"], False, "boom", "3"),
+    )
+    with open(path, "a") as f:
+        f.write('{"job": 1, "status": "completed"')  # being written: not yet an end
+    assert watch.missing(range(0, 4)) == [1]

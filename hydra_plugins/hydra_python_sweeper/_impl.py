@@ -2,6 +2,7 @@
 
 import contextlib
 import logging
+import operator
 import shlex
 import signal
 import sys
@@ -492,14 +493,14 @@ class PythonSweeperImpl(Sweeper):
         try:
             for (start, batch), results in flight.run(stream.batches, work, prepare):
                 interrupt.check()
-                for number, result in enumerate(results, start):
-                    if result.status == JobStatus.FAILED:
-                        failed += 1
-                        if len(first_failed) < 10:
-                            first_failed.append(number)
-                        if self.fail_fast and first_failure is None:
-                            first_failure = result
-                            flight.stop()  # no new launch; the batches in flight end
+                statuses = list(map(_status, results))  # a C-level pass: failures are rare
+                for index in _indices(statuses, JobStatus.FAILED):
+                    failed += 1
+                    if len(first_failed) < 10:
+                        first_failed.append(start + index)
+                    if self.fail_fast and first_failure is None:
+                        first_failure = results[index]
+                        flight.stop()  # no new launch; the batches in flight end
                 self.record_missing(watch, journal_path, start, results)
                 if self.results is not None:
                     with sweep_dir_errors(sweep_dir):
@@ -720,6 +721,21 @@ def _runs_jobs_in_this_process(launcher: Any) -> bool:
     """Whether ``launcher`` is Hydra's basic launcher, which runs each job in this process
     (changing its working directory, logging and ``HydraConfig``): not safe to overlap."""
     return any(cls.__name__ == "BasicLauncher" for cls in type(launcher).__mro__)
+
+
+_status = operator.attrgetter("status")
+
+
+def _indices(items: List[Any], value: Any) -> Iterator[int]:
+    """The indices of ``value`` in ``items``, found at C speed.
+
+    >>> list(_indices(["a", "b", "a"], "a")), list(_indices(["b"], "a"))
+    ([0, 2], [])
+    """
+    index = -1
+    for _ in range(items.count(value)):
+        index = items.index(value, index + 1)
+        yield index
 
 
 def _is_int(value: Any) -> bool:

@@ -516,7 +516,10 @@ def take_lock(sweep_dir: Path, shard_index: int) -> Any:
 
 
 # The head of a job's end line, at the start of a line.
-_END_HEAD = re.compile(rb'^\{"job": (\d+), "status": "(?:completed|failed)"', re.MULTILINE)
+# A job line that says how the job ended, at the start of a line (a newline before it: a
+# pattern that starts with text is searched for at C speed, and a return value holding
+# such text is written inside a line, never after its newline).
+_END_HEAD = re.compile(rb'\n\{"job": (\d+), "status": "(?:completed|failed)"')
 
 
 class JournalWatch:
@@ -549,10 +552,9 @@ class JournalWatch:
             data = f.read()
         whole = data.rfind(b"\n") + 1  # whole lines only: a line being written waits
         self.offset += whole
-        for head in _END_HEAD.finditer(data, 0, whole):
-            self.awaited.discard(int(head[1]))
+        self.awaited.difference_update(map(int, _END_HEAD.findall(b"\n" + data[:whole])))
         numbers = list(numbers)
-        missing = [n for n in numbers if n in self.awaited]
+        missing = sorted(self.awaited.intersection(numbers))
         self.awaited.difference_update(numbers)
         return missing
 

@@ -2,8 +2,9 @@
 
 ``hydra/launcher=noop`` records when it was first called (``NOOP_LAUNCHER_STATS``
 names the JSON file it writes at exit) and returns completed ``JobReturn``s. With
-``NOOP_LAUNCHER_JOURNAL`` set, it also writes the journal lines the jobs would have written
-(their cost, counted here, is the jobs' in a real sweep).
+``NOOP_LAUNCHER_JOURNAL`` set, it also writes the journal lines the jobs would have written,
+and reports the CPU time that took (``jobs_cpu_s``): in a real sweep the jobs spend it, each
+in its own process, so the benchmarks count it apart from the sweeper's.
 """
 
 import atexit
@@ -28,7 +29,7 @@ class NoopLauncherConf:
 
 ConfigStore.instance().store(group="hydra/launcher", name="noop", node=NoopLauncherConf)
 
-_stats = {"first_launch": None, "jobs": 0, "batches": 0, "last_job": None}
+_stats = {"first_launch": None, "jobs": 0, "batches": 0, "last_job": None, "jobs_cpu_s": 0.0}
 
 
 def _write_stats() -> None:
@@ -80,7 +81,9 @@ class NoopLauncher(Launcher):
             for o in job_overrides
         ]
         if os.environ.get("NOOP_LAUNCHER_JOURNAL"):
+            tic = time.process_time()
             self.journal_as_jobs_would(job_overrides, initial_job_idx)
+            _stats["jobs_cpu_s"] += time.process_time() - tic  # type: ignore[operator]
         return returns
 
     def journal_as_jobs_would(self, job_overrides: Sequence[Sequence[str]], start: int) -> None:
