@@ -1,6 +1,7 @@
 """The journal, resume and fail_fast."""
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Callable, List
 
@@ -8,12 +9,15 @@ import pytest
 import spaces
 from conftest import RecordingLauncher
 
+from hydra_plugins.hydra_python_sweeper import _journal
 from hydra_plugins.hydra_python_sweeper._errors import JobsFailed
 from hydra_plugins.hydra_python_sweeper._impl import PythonSweeperImpl
 from hydra_plugins.hydra_python_sweeper._journal import (
     COMPLETED,
     FAILED,
     FILENAME,
+    STARTED,
+    JournalError,
     JournalState,
     JournalWatch,
     ResumeError,
@@ -311,3 +315,58 @@ def test_the_watch_sees_each_job_end_once_whatever_its_return_value_holds(tmp_pa
     with open(path, "a") as f:
         f.write('{"job": 1, "status": "completed"')  # being written: not yet an end
     assert watch.missing(range(0, 4)) == [1]
+
+
+def varied_journal(path: Path) -> None:
+    """A journal with every kind of line, in an order a real sweep can leave."""
+    lines = [json.dumps({"run": 1, "fingerprint": "f"})]
+    for number in (0, 2, 1, 3):  # jobs end out of order
+        job = [f"a={number}"]
+        started = {"job": number, "status": "started", "digest": job_digest(job).hex()}
+        lines.append(json.dumps({**started, "host": "h", "pid": 1}))
+        lines.append(json.dumps(job_line(number, job, number != 2, None, str(number))))
+    lines.append(json.dumps({"drawn": 1, "seen": 3}))
+    lines.append('{"job": 4, "status": "completed", "digest": "' + job_digest(["a=4"]).hex())
+    lines.append(json.dumps({"status": "failed", "job": 5, "digest": job_digest(["a=5"]).hex()}))
+    lines.append(json.dumps({"done": True, "completed": 3, "failed": 2}))
+    lines.append(json.dumps({"run": 2, "fingerprint": "f"}))
+    again = {"job": 2, "status": "started", "digest": job_digest(["a=2"]).hex(), "pid": 2}
+    lines.append(json.dumps(again))  # a job run again, still running
+    path.write_text("\n".join(lines) + '\n{"job": 6, "status": "comp')  # torn last line
+
+
+@pytest.mark.parametrize("block", [7, 64, 200, 1 << 21])
+def test_a_journal_reads_the_same_whatever_the_blocks_it_is_read_in(
+    tmp_path: Path, monkeypatch: Any, block: int
+) -> None:
+    path = tmp_path / FILENAME
+    varied_journal(path)
+    monkeypatch.setattr(_journal, "_BLOCK", block)
+    state = read(path)
+    assert [run["run"] for run in state.runs] == [1, 2] and not state.finished
+    assert list(state.status) == [COMPLETED, COMPLETED, STARTED, COMPLETED, 0, FAILED]
+    for number in (0, 1, 2, 3, 5):
+        assert state.digests[8 * number : 8 * number + 8] == job_digest([f"a={number}"])[:8]
+    assert list(state.started) == [2] and json.loads(state.started[2])["pid"] == 2
+
+
+@pytest.mark.parametrize("block", [7, 64, 1 << 21])
+@pytest.mark.parametrize(
+    "corrupt, message",
+    [
+        ('{"job": 100000000, "status": "completed", "digest": "' + "0" * 32 + '"}', "job number"),
+        ('{"job": 7, "status": "completed", "digest": "' + "z" * 32 + '"}', "has digest"),
+        ("not json", "is not JSON"),
+    ],
+)
+def test_a_corrupt_line_is_named_whatever_the_block_it_falls_in(
+    tmp_path: Path, monkeypatch: Any, block: int, corrupt: str, message: str
+) -> None:
+    path = tmp_path / FILENAME
+    good = [json.dumps(job_line(n, [f"a={n}"], True, None, "")) for n in range(300)]
+    path.write_text("\n".join(['{"run": 1}', *good, corrupt, *good[:3], ""]))
+    monkeypatch.setattr(_journal, "_BLOCK", block)
+    with pytest.raises(JournalError) as info:
+        read(path)
+    assert re.match(rf"{re.escape(str(path))}, line 302\b", str(info.value))
+    assert message in str(info.value)

@@ -26,8 +26,11 @@ a failure, the exception's). A job's last line decides its status. A process own
 the sweep dir while it runs it (:func:`take_lock`).
 """
 
+import binascii
+import itertools
 import json
 import logging
+import operator
 import os
 import re
 import socket
@@ -42,7 +45,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from ._errors import PythonSweeperError
-from ._stages import job_digest
+from ._stages import job_digest, job_digests
 
 log = logging.getLogger(__name__)
 
@@ -183,74 +186,180 @@ class JournalState:
 
     def record(self, number: int, digest: bytes, status: int) -> None:
         """Record job ``number``'s status and the first 8 bytes of its digest."""
-        size = len(self.status)
-        if number == size:  # the common case: the journal's jobs come in order
-            self.status.append(status)
-            self.digests += digest[:8]
-            return
-        if number > size:
-            self.status.extend(bytes(number + 1 - size))
-            self.digests.extend(bytes(8 * (number + 1 - size)))
-        self.digests[8 * number : 8 * number + 8] = digest[:8]
-        self.status[number] = status
+        self.record_lines([number], [status], [digest[:8].hex().encode()])  # not started
 
-    def check(self, number: int, job: Sequence[str]) -> int:
-        """The recorded status of job ``number`` (0: none); :class:`ResumeError` if the job
-        regenerated under that number is not the one recorded."""
-        if number >= self.size or not self.status[number]:
-            return 0
-        if job_digest(job)[:8] != self.digests[8 * number : 8 * number + 8]:
-            raise ResumeError(
-                f"the sweep regenerated job #{number} as {' '.join(job)!r}, but the journal "
-                "records another job under that number: the entrypoints, the command line or "
-                "the filters changed since the sweep ran. Nothing was launched."
-            )
-        return self.status[number]
+    def record_lines(
+        self, numbers: Sequence[int], statuses: Sequence[int], digests: Sequence[bytes]
+    ) -> List[int]:
+        """Record job lines, in order: their jobs' numbers, statuses and digests (the first
+        16 hex digits). When the lines' jobs are all the jobs of a range (a journal's usual
+        case), by C-level passes; else job by job. Returns the jobs these lines leave
+        started, whose lines the caller keeps in :attr:`started`."""
+        last = dict(zip(numbers, range(len(numbers))))  # each job's last line
+        low, high = min(last), max(last) + 1
+        if high > len(self.status):
+            self.digests.extend(bytes(8 * (high - len(self.status))))
+            self.status.extend(bytes(high - len(self.status)))
+        if high - low == len(last):
+            lines = list(map(last.__getitem__, range(low, high)))
+            hexes = b"".join(map(digests.__getitem__, lines))
+            self.digests[8 * low : 8 * high] = binascii.unhexlify(hexes)
+            assigned = bytes(map(statuses.__getitem__, lines))
+            self.status[low:high] = assigned
+            started, at = [], assigned.find(STARTED)
+            while at >= 0:
+                started.append(low + at)
+                at = assigned.find(STARTED, at + 1)
+        else:
+            for number, line in last.items():
+                self.digests[8 * number : 8 * number + 8] = binascii.unhexlify(digests[line])
+                self.status[number] = statuses[line]
+            started = [number for number, line in last.items() if statuses[line] == STARTED]
+        status = self.status
+        for number in [n for n in self.started if status[n] != STARTED]:
+            del self.started[number]  # its job ended since
+        return started
+
+    def check(self, start: int, jobs: Sequence[Sequence[str]]) -> bytes:
+        """The recorded statuses of jobs ``start``, ``start + 1``... (0: none), after checking
+        that each recorded job is the one regenerated under its number (a
+        :class:`ResumeError` if not), by one comparison of their digests when all match."""
+        statuses = bytes(self.status[start : start + len(jobs)]).ljust(len(jobs), b"\0")
+        if statuses.count(0) == len(jobs):
+            return statuses
+        recorded = self.digests[8 * start : 8 * start + 8 * len(jobs)]
+        regenerated = b"".join(map(_FIRST_8, job_digests(jobs)))[: len(recorded)]
+        if regenerated == recorded:
+            return statuses
+        for index, code in enumerate(statuses):
+            at = slice(8 * index, 8 * index + 8)
+            if code and regenerated[at] != recorded[at]:
+                raise ResumeError(
+                    f"the sweep regenerated job #{start + index} as "
+                    f"{' '.join(jobs[index])!r}, but the journal records another job under "
+                    "that number: the entrypoints, the command line or the filters changed "
+                    "since the sweep ran. Nothing was launched."
+                )
+        return statuses
 
 
-# The head of a job line as JournalCallback writes it: read without parsing the rest.
-_JOB_HEAD = re.compile(
-    rb'\{"job": (\d{1,9}), "status": "(completed|failed|started)", "digest": "([0-9a-f]{32})"'
-)
-_STATUS_BYTES = {b"completed": COMPLETED, b"failed": FAILED, b"started": STARTED}
+_FIRST_8 = operator.itemgetter(slice(0, 8))
+_STATUS_BYTES = {b"c": COMPLETED, b"f": FAILED, b"s": STARTED}  # by first letter
 _DIGEST = re.compile(r"[0-9a-f]{32}\Z")
 MAX_JOBS = 10**8  # a job number past this is a corrupt line, not a sweep
+
+
+# The head of a job line as JournalCallback writes it, led by the newline that ends the
+# line before: the job's number, its status and the first half of its 32-digit digest (the
+# 8 bytes kept; unhexlify checks they are hex digits).
+_JOB_HEAD = re.compile(
+    rb'\n\{"job": (\d{1,9}), "status": "([cfs])(?:ompleted|ailed|tarted)", "digest": "(.{16}).{16}"'
+)
+_STRICT_HEAD = re.compile(
+    rb'\{"job": (\d{1,9}), "status": "([cfs])(?:ompleted|ailed|tarted)", '
+    rb'"digest": "([0-9a-f]{16})[0-9a-f]{16}"'
+)
+# A line that does not start as a job line, led by its newline.
+_OTHER_LINE = re.compile(rb'\n(?!\{"job": )([^\n]*)(?=\n)')
+_BLOCK = 1 << 21  # bytes of journal read at once
+_NUMBER, _STATUS_TEXT, _DIGEST_HEX = (operator.itemgetter(i) for i in range(3))
 
 
 def read(path: Path) -> JournalState:
     """The state a journal file records. A torn line (a writer killed mid-write) is skipped
     with a warning; any other line that is not a run or job line as written is a
-    :class:`JournalError` naming its number."""
+    :class:`JournalError` naming its number.
+
+    The journal is read a block of whole lines at a time: its job lines are found and
+    recorded by C-level passes over the block (:meth:`JournalState.record_lines`), its
+    other lines one by one."""
     state = JournalState()
+    line = 1  # the number of the block's first line
+    rest = b""
     with open(path, "rb") as f:
-        for number, raw in enumerate(f, 1):
-            head = _JOB_HEAD.match(raw)
-            if head is not None and raw.endswith(b"}\n"):  # a whole line, as written
-                job, status = int(head[1]), _STATUS_BYTES[head[2]]
-                digest = bytes.fromhex(head[3][:16].decode())  # the 8 bytes kept
-            else:
-                record = _parse(path, number, raw)
-                if record is None:
-                    continue
-                if "run" in record:
-                    state.runs.append(record)
-                    state.finished = False
-                    continue
-                if "done" in record:
-                    state.finished = record.get("failed") == 0
-                    continue
-                if "job" not in record:  # an adaptive sweep's draws and learnt results
-                    continue
-                job, status = record["job"], _STATUS[record["status"]]
-                digest = bytes.fromhex(record["digest"])
-            if job >= MAX_JOBS:
-                raise JournalError(f"{path}, line {number}: job number {job} is not a job's")
-            state.record(job, digest, status)
-            if status == STARTED:
-                state.started[job] = raw
-            elif state.started:
-                state.started.pop(job, None)
+        while True:
+            data = f.read(_BLOCK)
+            if not data:
+                break
+            whole = data.rfind(b"\n") + 1
+            block, rest = b"\n" + rest + data[:whole], data[whole:] if whole else rest + data
+            if whole:
+                line = _read_block(path, state, block, line)
+    if rest:  # a last line with no newline: torn, or written whole by an older writer
+        _read_other(path, state, line, rest)
     return state
+
+
+def _read_block(path: Path, state: JournalState, block: bytes, line: int) -> int:
+    """Record the lines of ``block`` (whole lines, each led by a newline), the first of which
+    is line number ``line``: the runs of job lines by :func:`_read_job_lines`, the other
+    lines (a run, a done line, an adaptive sweep's draws) one by one, in order. Returns the
+    number of the line after them."""
+    at = 0  # the newline that leads the lines not read yet
+    for other in _OTHER_LINE.finditer(block):
+        if other.start() > at:
+            line = _read_job_lines(path, state, block[at : other.start() + 1], line)
+        _read_other(path, state, line, other[1] + b"\n")
+        line += 1
+        at = other.end()
+    if at < len(block) - 1:
+        line = _read_job_lines(path, state, block[at:], line)
+    return line
+
+
+def _read_job_lines(path: Path, state: JournalState, text: bytes, line: int) -> int:
+    """Record lines that start as job lines (``text``: whole lines, each led by a newline;
+    the first is line number ``line``); return the number of the line after them. By
+    C-level passes when each is a job line as written, else (a torn line, a digest that is
+    not hex) one by one."""
+    heads = _JOB_HEAD.findall(text)
+    count = text.count(b"\n") - 1
+    if len(heads) == count and text.count(b"}\n") == count:
+        try:
+            _record_heads(path, state, heads, line, text)
+            return line + count
+        except binascii.Error:
+            pass  # the lines one by one say which
+    for number, raw in enumerate(text[1:-1].split(b"\n"), line):
+        raw += b"\n"
+        head = _STRICT_HEAD.match(raw)
+        if head is not None and raw.endswith(b"}\n"):
+            _record_heads(path, state, [head.groups()], number, b"\n" + raw)
+        else:
+            _read_other(path, state, number, raw)
+    return line + count
+
+
+def _record_heads(
+    path: Path, state: JournalState, heads: List[Tuple[bytes, ...]], line: int, text: bytes
+) -> None:
+    """Record job lines from their heads (line ``line`` onwards of ``text``)."""
+    numbers = list(map(int, map(_NUMBER, heads)))
+    if max(numbers) >= MAX_JOBS:
+        index = next(i for i, number in enumerate(numbers) if number >= MAX_JOBS)
+        number = numbers[index]
+        raise JournalError(f"{path}, line {line + index}: job number {number} is not a job's")
+    statuses = list(map(_STATUS_BYTES.__getitem__, map(_STATUS_TEXT, heads)))
+    for number in state.record_lines(numbers, statuses, list(map(_DIGEST_HEX, heads))):
+        head = b'\n{"job": %d, "status": "started"' % number
+        begin = text.rindex(head) + 1
+        state.started[number] = text[begin : text.index(b"\n", begin) + 1]
+
+
+def _read_other(path: Path, state: JournalState, number: int, raw: bytes) -> None:
+    """Record line ``number`` of the journal, which is not a job line as written."""
+    record = _parse(path, number, raw)
+    if record is None:
+        return
+    if "run" in record:
+        state.runs.append(record)
+        state.finished = False
+    elif "done" in record:
+        state.finished = record.get("failed") == 0
+    elif "job" in record:  # not an adaptive sweep's draws or learnt results
+        job, status = record["job"], _STATUS[record["status"]]
+        if state.record_lines([job], [status], [record["digest"][:16].encode()]):
+            state.started[job] = raw
 
 
 def _parse(path: Path, number: int, raw: bytes) -> Optional[Dict[str, Any]]:
@@ -447,11 +556,12 @@ def resume_batches(
             yield start, list(batch)
             yield from ((s, list(b)) for s, b in batches)
             return
-        for number, job in enumerate(batch, start):
-            if state.check(number, job) == COMPLETED:
-                state.skipped += 1
-            else:
-                pending.append((number, job))
+        statuses = state.check(start, batch)
+        completed = statuses.count(COMPLETED)
+        state.skipped += completed
+        if completed < len(batch):
+            numbered = zip(itertools.count(start), batch)
+            pending.extend(itertools.compress(numbered, map(COMPLETED.__ne__, statuses)))
         end = start + len(batch)
     if any(state.status[end:]):
         raise ResumeError(
