@@ -1,6 +1,7 @@
 """Each pipeline stage on its own."""
 
 import itertools
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Dict, Iterator, List
 
@@ -17,12 +18,16 @@ from hydra_plugins.hydra_python_sweeper._format import (
     format_values,
     job_shape,
 )
+from hydra_plugins.hydra_python_sweeper._markers import DELETE
 from hydra_plugins.hydra_python_sweeper._stages import (
+    UniqueJobs,
+    format_batches,
     format_jobs,
     is_one_shot,
     job_digest,
     lazy_product,
     merge_jobs,
+    merged_product,
     number_batches,
     unique_jobs,
 )
@@ -259,3 +264,102 @@ def test_a_shape_seen_often_is_formatted_by_its_compiled_formatter() -> None:
     with pytest.raises(JobError) as info:
         formatter.job({"+x1": 1, "+y1": {2}})  # errors still name the key
     assert info.value.key == "+y1"
+
+
+# --- a chunk at a time ------------------------------------------------------------------
+
+
+class Job(Mapping):  # type: ignore[type-arg]
+    """A mapping that is not a dict."""
+
+    def __init__(self, **pairs: Any) -> None:
+        self.pairs = pairs
+
+    def __getitem__(self, key: str) -> Any:
+        return self.pairs[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.pairs)
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+
+def mixed_jobs() -> List[Any]:
+    """Jobs of several shapes and forms, runs of one shape long enough to be compiled."""
+    values = [
+        0,
+        -7,
+        10**30,
+        1.5,
+        float("inf"),
+        float("nan"),
+        -0.0,
+        True,
+        None,
+        "a b",
+        "1",
+        "it's",
+        "${x}",
+        "né",
+        [1, "x y"],
+        {"k": [None]},
+        ("t", 2),
+    ]
+    jobs: List[Any] = []
+    for value in values * 3:
+        jobs.append({"+a": value, "b": len(jobs)})
+    jobs += [{"b": 1, "+a": 2}] * 10  # the same keys, in another order
+    jobs += [{"+a": 1, "a": 2, "~c": DELETE}] * 10  # a repeated key, a deletion
+    jobs += [[("+a", 1), ("b", "pair")], Job(a=1, b="mapping"), {}, {}] * 3
+    return jobs
+
+
+@pytest.mark.parametrize("size", [1, 7, 64, None])
+def test_format_batches_writes_every_job_as_one_at_a_time_does(size: Any) -> None:
+    jobs = mixed_jobs()
+    one_at_a_time = [Formatter().job(job)[1] for job in jobs]
+    batches = list(format_batches(iter(jobs), size, "s", Formatter()))
+    assert [job for batch in batches for job in batch] == one_at_a_time
+    assert all(len(batch) == size for batch in batches[:-1]) if size else len(batches) == 1
+    assert one_at_a_time[:3] == [["+a=0", "b=0"], ["+a=-7", "b=1"], ["+a=1" + "0" * 30, "b=2"]]
+
+
+def test_format_batches_draws_no_further_than_the_batch_being_filled_lacks() -> None:
+    source = Tally({"a": i // 3} for i in range(100))  # each job three times
+    keep = UniqueJobs()
+    batches = format_batches(source(), 4, "s", Formatter(), keep)
+    assert next(batches) == [["a=0"], ["a=1"], ["a=2"], ["a=3"]]
+    assert source.drawn == 10  # the fourth new job (a=3) was the tenth drawn
+    assert next(batches) == [["a=4"], ["a=5"], ["a=6"], ["a=7"]]
+    assert source.drawn == 22
+
+
+def test_format_batches_names_the_job_and_key_that_cannot_be_written() -> None:
+    jobs = [{"a": i, "b": "x"} for i in range(30)] + [{"a": 30, "b": {1}}]
+    with pytest.raises(JobError) as info:
+        list(format_batches(iter(jobs), 25, "entrypoint 'm.f'", Formatter()))
+    assert str(info.value).startswith("entrypoint 'm.f', job #30, key 'b': value {1}")
+
+
+def test_format_batches_names_the_job_a_generator_raised_at() -> None:
+    def generate() -> Iterator[Any]:
+        yield from ({"a": i} for i in range(12))
+        raise ValueError("boom")
+
+    with pytest.raises(EntrypointFailed, match=r"raised while generating job #12: ValueError"):
+        list(format_batches(generate(), 5, "entrypoint 'm.f'", Formatter()))
+
+
+@pytest.mark.parametrize("sources", [None, (0, 0, 1), (0, 1, 1)])
+def test_merged_product_equals_merge_jobs_of_lazy_product(sources: Any) -> None:
+    formatter = Formatter()
+    factors = [
+        [formatter.job(job) for job in ({"+a": 1}, {"a": 2, "b": 3}, {"~b": DELETE})],
+        [formatter.job(job) for job in ({"b": 4}, {"+a": 5, "c": 6}, {})],
+        [formatter.job(job) for job in ({"c": 7, "++a": 8}, {"d": [9]})],
+    ]
+    made = [lambda f=f: f for f in factors]
+    expected = list(merge_jobs(lazy_product(*made), sources))
+    assert list(merged_product(made, sources)) == expected
+    assert len(expected) == 18 and list(merged_product([])) == [[]]

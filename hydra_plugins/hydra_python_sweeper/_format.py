@@ -338,6 +338,7 @@ def _compile(
         "keys": shape.keys,
         "format_value": format_value,
         "DELETE": DELETE,
+        "JobError": JobError,
         "strings": {} if strings is None else strings,
         "string": string or format_string,
     }
@@ -354,8 +355,11 @@ def write(values{defaults}):
 _CHUNK_WRITER = """
 def write(jobs, out, keys=keys, values=dict.values{defaults}):
     if list(map(type, jobs)).count(dict) == len(jobs) == list(map(tuple, jobs)).count(keys):
-        out += [{items} for {names} in map(values, jobs)]  # all of this shape: one expression
-        return
+        try:
+            out += [{items} for {names} in map(values, jobs)]  # all of this shape, at once
+            return
+        except JobError:
+            pass  # a value that cannot be written: the loop below stops at its job
     append = out.append
     for job in jobs:
         if type(job) is not dict or tuple(job) != keys:

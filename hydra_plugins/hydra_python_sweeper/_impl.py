@@ -58,6 +58,7 @@ from ._stages import (
     format_batches,
     lazy_product,
     merge_jobs,
+    merged_product,
     number_batches,
     paced,
     select_shard,
@@ -269,12 +270,12 @@ class PythonSweeperImpl(Sweeper):
             # one generator and nothing else: drawn and written a chunk at a time
             only = factors[0]
             chunks = format_batches(only.jobs(), size, only.name, formatter, keep)
-        else:
-            combinations: Iterator[Any] = lazy_product(*factors)
-            if predicates:
-                filtered = Dropped()
-                combinations = filter_jobs(combinations, predicates, sources, filtered)
+        elif predicates:
+            filtered = Dropped()
+            combinations = filter_jobs(lazy_product(*factors), predicates, sources, filtered)
             chunks = batched(merge_jobs(combinations, sources), size, keep)
+        else:
+            chunks = batched(merged_product(factors, sources), size, keep)
         if self.results is not None:
             if journal is not None and self.journal_file is not None:
                 self.results.replay(*read_replay(self.journal_file, self.job_dict))

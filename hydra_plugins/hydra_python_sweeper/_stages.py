@@ -5,6 +5,7 @@ A sweep flows through them in this order::
     lazy_product(*factors)      one tuple of formatted jobs per combination
     -> filter_jobs              (filters) the combinations every predicate keeps
     -> merge_jobs               one list of override strings per job
+                                (without filters: merged_product, the two at once)
     -> batched(size, keep)      lists of jobs, each filled a chunk at a time;
                                 (remove_duplicates) keep = UniqueJobs, the new ones
     -> paced                    (adaptive entrypoints) what the generator sees at each draw
@@ -182,6 +183,38 @@ def lazy_product(*factors: Factor) -> Iterator[Tuple[Any, ...]]:
     for prefix in lazy_product(*outer):
         for item in inner():
             yield (*prefix, item)
+
+
+def merged_product(
+    factors: Sequence[Factor], sources: Optional[Sequence[int]] = None
+) -> Iterator[List[str]]:
+    """:func:`merge_jobs` of :func:`lazy_product`, merged a level at a time: each combination
+    of the outer factors is joined once, and each job of the innermost factor joins it by a
+    list concatenation, its :func:`merge_plan` computed once per shape.
+
+    >>> formatter = Formatter()
+    >>> outer = lambda: [formatter.job({"a": 1}), formatter.job({"a": 2})]
+    >>> inner = lambda: [formatter.job({"+a": 3, "b": 4})]
+    >>> list(merged_product([outer, inner]))
+    [['a=1', 'b=4'], ['a=2', 'b=4']]
+    """
+    if not factors:
+        yield []
+        return
+    *outer, inner = factors
+    for prefix in lazy_product(*outer):
+        shapes = [part[0] for part in prefix]
+        joined = [override for part in prefix for override in part[1]]
+        plans: Dict[int, Optional[Tuple[bool, ...]]] = {}
+        for shape, overrides, _ in inner():
+            try:
+                plan = plans[shape.uid]
+            except KeyError:
+                if len(plans) >= _CACHE_SIZE:
+                    plans.clear()
+                plan = plans[shape.uid] = merge_plan([*shapes, shape], sources)
+            merged = joined + overrides
+            yield merged if plan is None else list(itertools.compress(merged, plan))
 
 
 def merge_jobs(
