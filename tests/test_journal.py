@@ -8,6 +8,8 @@ from typing import Any, Callable, List
 import pytest
 import spaces
 from conftest import RecordingLauncher
+from hydra.core.utils import JobReturn, JobStatus
+from omegaconf import OmegaConf
 
 from hydra_plugins.hydra_python_sweeper import _journal
 from hydra_plugins.hydra_python_sweeper._errors import JobsFailed
@@ -16,7 +18,9 @@ from hydra_plugins.hydra_python_sweeper._journal import (
     COMPLETED,
     FAILED,
     FILENAME,
+    JOURNALED,
     STARTED,
+    JournalCallback,
     JournalError,
     JournalState,
     JournalWatch,
@@ -24,6 +28,7 @@ from hydra_plugins.hydra_python_sweeper._journal import (
     append,
     consecutive_runs,
     job_line,
+    journaled,
     read,
     resume_batches,
 )
@@ -370,3 +375,29 @@ def test_a_corrupt_line_is_named_whatever_the_block_it_falls_in(
         read(path)
     assert re.match(rf"{re.escape(str(path))}, line 302\b", str(info.value))
     assert message in str(info.value)
+
+
+def test_the_watch_trusts_returns_the_jobs_marked_and_reads_for_the_others(tmp_path: Path) -> None:
+    path = tmp_path / FILENAME
+    path.write_text("")
+    watch = JournalWatch(path)
+    marked = [JobReturn() for _ in range(3)]
+    for job_return in marked:
+        setattr(job_return, JOURNALED, True)  # as JournalCallback does once its line is written
+    watch.expect(range(0, 3))
+    assert watch.missing(range(0, 3), marked) == []  # trusted: nothing read
+    append(path, job_line(4, ["a=4"], True, None, "4"))
+    watch.expect(range(3, 6))
+    assert watch.missing(range(3, 6), [*marked[:2], JobReturn()]) == [3, 5]  # read back
+
+
+def test_the_journal_callback_marks_the_return_once_its_line_is_written(tmp_path: Path) -> None:
+    path = tmp_path / FILENAME
+    config = OmegaConf.create({"hydra": {"job": {"num": 7}, "runtime": {"output_dir": "7"}}})
+    job_return = JobReturn(overrides=["a=7"], status=JobStatus.COMPLETED, _return_value=1)
+    JournalCallback(str(path)).on_job_end(config, job_return)
+    assert journaled([job_return]) and read(path).status[7] == COMPLETED
+    unwritten = JobReturn(overrides=["a=8"], status=JobStatus.COMPLETED)
+    with pytest.raises(OSError):
+        JournalCallback(str(tmp_path / "missing" / FILENAME)).on_job_end(config, unwritten)
+    assert not journaled([unwritten])

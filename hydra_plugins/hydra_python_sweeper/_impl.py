@@ -575,7 +575,7 @@ class PythonSweeperImpl(Sweeper):
         in the job, a quota, a launcher that runs no callback): from what the launcher
         returned, in one write. :class:`JournalError` if that fails too: the sweep must not go
         on with jobs it would run again."""
-        missing = watch.missing(range(start, start + len(results)))
+        missing = watch.missing(range(start, start + len(results)), results)
         if not missing:
             return
         lines = []

@@ -149,6 +149,7 @@ class JournalCallback(Callback):
                 str(config.hydra.runtime.output_dir),
             ),
         )
+        setattr(job_return, JOURNALED, True)  # written: the sweeper need not read it back
 
 
 def job_line(
@@ -633,10 +634,15 @@ _END_HEAD = re.compile(rb'\n\{"job": (\d+), "status": "(?:completed|failed)"')
 
 
 class JournalWatch:
-    """Which jobs of the batches in flight have their end in the journal, read from what was
-    appended since it last looked (so it holds only the jobs in flight, whatever the sweep's
-    size). A job whose end is missing when its launch returned lost its journal write (a
-    full disk, a quota): the sweeper then writes it from what the launcher returned.
+    """Which jobs of the batches in flight have their end in the journal. A job whose end is
+    missing when its launch returned lost its journal write (a full disk, a quota, a
+    launcher that runs no callback): the sweeper then writes it from what the launcher
+    returned.
+
+    The job's own callback marks its ``JobReturn`` once its end line is written
+    (:data:`JOURNALED`), so a batch whose returns are all marked is trusted as it is; for any
+    other, the watch reads what was appended since it last looked, a block at a time (so it
+    holds only the jobs in flight, whatever the sweep's size).
 
     >>> import tempfile
     >>> path = Path(tempfile.mkdtemp()) / FILENAME
@@ -655,18 +661,54 @@ class JournalWatch:
     def expect(self, numbers: Iterable[int]) -> None:
         self.awaited.update(numbers)
 
-    def missing(self, numbers: Iterable[int]) -> List[int]:
-        """The jobs of ``numbers`` whose end the journal does not hold; they are forgotten."""
-        with open(self.path, "rb") as f:
-            f.seek(self.offset)
-            data = f.read()
-        whole = data.rfind(b"\n") + 1  # whole lines only: a line being written waits
-        self.offset += whole
-        self.awaited.difference_update(map(int, _END_HEAD.findall(b"\n" + data[:whole])))
+    def missing(self, numbers: Iterable[int], returns: Sequence[Any] = ()) -> List[int]:
+        """The jobs of ``numbers`` whose end the journal does not hold (none if ``returns``,
+        their ``JobReturn`` objects, all say their end was written); they are forgotten."""
         numbers = list(numbers)
+        if returns and journaled(returns):
+            self.awaited.difference_update(numbers)
+            if not self.awaited:  # nothing else in flight: nothing appended so far to read
+                self.offset = self.path.stat().st_size
+            return []
+        self._read()
         missing = sorted(self.awaited.intersection(numbers))
         self.awaited.difference_update(numbers)
         return missing
+
+    def _read(self) -> None:
+        """Forget the awaited jobs whose end line was appended since the last read: whole
+        lines only (a line being written waits for the next read)."""
+        rest = b""
+        with open(self.path, "rb") as f:
+            f.seek(self.offset)
+            for data in iter(lambda: f.read(_BLOCK), b""):
+                data = rest + data
+                whole = data.rfind(b"\n") + 1
+                ends = _END_HEAD.findall(b"\n" + data[:whole])
+                self.awaited.difference_update(map(int, ends))
+                self.offset += whole
+                rest = data[whole:]
+
+
+#: The attribute :class:`JournalCallback` sets on a job's ``JobReturn`` once the job's end
+#: line is in the journal (the return travels back to the sweeper from the job's process).
+JOURNALED = "python_sweeper_journaled"
+_JOURNALED = operator.attrgetter(JOURNALED)
+
+
+def journaled(returns: Sequence[Any]) -> bool:
+    """Whether every one of ``returns`` says its job's end line is in the journal.
+
+    >>> from hydra.core.utils import JobReturn
+    >>> marked, unmarked = JobReturn(), JobReturn()
+    >>> setattr(marked, JOURNALED, True)
+    >>> journaled([marked, marked]), journaled([marked, unmarked])
+    (True, False)
+    """
+    try:
+        return all(map(_JOURNALED, returns))
+    except AttributeError:
+        return False
 
 
 def read_replay(path: Path, job: Any) -> Tuple[List[Any], List[int]]:

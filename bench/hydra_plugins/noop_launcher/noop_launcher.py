@@ -82,19 +82,22 @@ class NoopLauncher(Launcher):
         ]
         if os.environ.get("NOOP_LAUNCHER_JOURNAL"):
             tic = time.process_time()
-            self.journal_as_jobs_would(job_overrides, initial_job_idx)
+            self.journal_as_jobs_would(job_overrides, initial_job_idx, returns)
             _stats["jobs_cpu_s"] += time.process_time() - tic  # type: ignore[operator]
         return returns
 
-    def journal_as_jobs_would(self, job_overrides: Sequence[Sequence[str]], start: int) -> None:
+    def journal_as_jobs_would(
+        self, job_overrides: Sequence[Sequence[str]], start: int, returns: List[Any]
+    ) -> None:
         """Append the end line each job of the batch would have written into the sweep's
-        journal (PythonSweeper's), in one write: without them the sweeper would find every
-        job's end missing and write it itself, which real jobs spare it."""
+        journal (PythonSweeper's), in one write, and mark the returns as the jobs' callback
+        would: without them the sweeper would find every job's end missing and write it
+        itself, which real jobs spare it."""
         assert self.config is not None
         path = os.path.join(str(self.config.hydra.sweep.dir), "journal.jsonl")
         if not os.path.exists(path):
             return  # not a PythonSweeper sweep
-        from hydra_plugins.hydra_python_sweeper._journal import job_line
+        from hydra_plugins.hydra_python_sweeper._journal import JOURNALED, job_line
 
         lines = "".join(
             json.dumps(job_line(number, list(job), True, None, "")) + "\n"
@@ -102,3 +105,5 @@ class NoopLauncher(Launcher):
         )
         with open(path, "a") as journal:
             journal.write(lines)
+        for job_return in returns:
+            setattr(job_return, JOURNALED, True)
