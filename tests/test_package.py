@@ -100,3 +100,29 @@ def test_merge_overrides_is_lazy_and_calls_inner_functions_per_combination() -> 
 def test_merge_overrides_refuses_an_inner_one_shot_iterator() -> None:
     with pytest.raises(TypeError, match="only the first source is iterated once"):
         merge_overrides([{"a": 1}], iter([{"b": 2}]))
+
+
+def module_imports() -> Dict[str, set]:
+    """Each module of the package, and the modules of the package it imports when it is
+    imported (module-level ``from .x import`` statements; not those inside functions)."""
+    import ast
+
+    graph: Dict[str, set] = {}
+    for path in PACKAGE.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        graph[path.stem] = {
+            (node.module or "__init__").split(".")[0]
+            for node in tree.body
+            if isinstance(node, ast.ImportFrom) and node.level == 1
+        }
+    return graph
+
+
+def test_the_package_imports_form_no_circle() -> None:
+    graph = module_imports()
+    assert "_format" in graph["_stages"] and "_stages" not in graph["_format"]
+    done: set = set()
+    while len(done) < len(graph):  # peel modules whose imports are all peeled
+        ready = {m for m, imports in graph.items() if m not in done and imports <= done}
+        assert ready, f"an import circle among {sorted(set(graph) - done)}"
+        done |= ready

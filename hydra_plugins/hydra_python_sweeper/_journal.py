@@ -656,27 +656,30 @@ class JournalWatch:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.offset = path.stat().st_size if path.exists() else 0
-        self.awaited: Set[int] = set()
+        self.awaited: List[range] = []  # the batches in flight
+        self.ended: Set[int] = set()  # the jobs of those whose end was read
 
-    def expect(self, numbers: Iterable[int]) -> None:
-        self.awaited.update(numbers)
+    def expect(self, numbers: range) -> None:
+        self.awaited.append(numbers)
 
-    def missing(self, numbers: Iterable[int], returns: Sequence[Any] = ()) -> List[int]:
-        """The jobs of ``numbers`` whose end the journal does not hold (none if ``returns``,
-        their ``JobReturn`` objects, all say their end was written); they are forgotten."""
-        numbers = list(numbers)
+    def missing(self, numbers: range, returns: Sequence[Any] = ()) -> List[int]:
+        """The jobs of ``numbers`` (a batch that returned) whose end the journal does not
+        hold: none if ``returns``, their ``JobReturn`` objects, all say their end was
+        written. The batch is forgotten."""
         if returns and journaled(returns):
-            self.awaited.difference_update(numbers)
-            if not self.awaited:  # nothing else in flight: nothing appended so far to read
-                self.offset = self.path.stat().st_size
-            return []
-        self._read()
-        missing = sorted(self.awaited.intersection(numbers))
-        self.awaited.difference_update(numbers)
+            missing = []
+        else:
+            self._read()
+            missing = [number for number in numbers if number not in self.ended]
+        if self.ended:
+            self.ended.difference_update(numbers)
+        self.awaited = [batch for batch in self.awaited if batch.start != numbers.start]
+        if not self.awaited:  # nothing in flight: what was appended is no job's to await
+            self.offset = self.path.stat().st_size
         return missing
 
     def _read(self) -> None:
-        """Forget the awaited jobs whose end line was appended since the last read: whole
+        """Note the jobs in flight whose end line was appended since the last read: whole
         lines only (a line being written waits for the next read)."""
         rest = b""
         with open(self.path, "rb") as f:
@@ -684,8 +687,9 @@ class JournalWatch:
             for data in iter(lambda: f.read(_BLOCK), b""):
                 data = rest + data
                 whole = data.rfind(b"\n") + 1
-                ends = _END_HEAD.findall(b"\n" + data[:whole])
-                self.awaited.difference_update(map(int, ends))
+                for number in map(int, _END_HEAD.findall(b"\n" + data[:whole])):
+                    if any(number in batch for batch in self.awaited):
+                        self.ended.add(number)
                 self.offset += whole
                 rest = data[whole:]
 

@@ -407,14 +407,14 @@ class UniqueJobs:
     ([['a=1', 'b=2'], ['a=2']], [['a=3']])
     """
 
-    __slots__ = ("add", "dropped")
+    __slots__ = ("add_all", "dropped")
 
     def __init__(self, seen: Optional[DigestSet] = None, dropped: Optional[Dropped] = None):
-        self.add = (DigestSet() if seen is None else seen).add
+        self.add_all = (DigestSet() if seen is None else seen).add_all
         self.dropped = dropped
 
     def __call__(self, jobs: List[Sequence[str]]) -> List[Sequence[str]]:
-        kept = list(itertools.compress(jobs, map(self.add, job_digests(jobs))))
+        kept = list(itertools.compress(jobs, self.add_all(job_digests(jobs))))
         if self.dropped is not None:
             self.dropped.count += len(jobs) - len(kept)
         return kept
