@@ -363,3 +363,15 @@ def test_merged_product_equals_merge_jobs_of_lazy_product(sources: Any) -> None:
     expected = list(merge_jobs(lazy_product(*made), sources))
     assert list(merged_product(made, sources)) == expected
     assert len(expected) == 18 and list(merged_product([])) == [[]]
+
+
+def test_a_formatter_remembers_a_bounded_number_of_overrides(monkeypatch: Any) -> None:
+    from hydra_plugins.hydra_python_sweeper import _format
+
+    monkeypatch.setattr(_format, "_REMEMBERED", 50)
+    formatter = Formatter()
+    jobs = [{"+a": i % 80, "b": f"v {i % 30}", "c": True, "d": 1.0} for i in range(400)]
+    written = formatter.chunk(jobs, [])
+    expected = [[f"+a={i % 80}", f"b=v\\ {i % 30}", "c=True", "d=1.0"] for i in range(400)]
+    assert written == expected
+    assert formatter.remembered == 50  # then written each time, not kept

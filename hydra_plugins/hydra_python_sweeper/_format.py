@@ -206,7 +206,7 @@ ChunkWriter = Callable[[List[Any], List[List[str]]], None]
 
 _uids = itertools.count()
 _CACHE_SIZE = 4096  # shapes (and their compiled writers) a formatter keeps
-_STRINGS = 4096  # strings a formatter remembers how to write
+_REMEMBERED = 1 << 16  # overrides of ints and strs a formatter keeps, in all its caches
 _COMPILE_AFTER = 8  # jobs of a shape written before its writers are compiled
 
 
@@ -307,28 +307,41 @@ def format_values(shape: Shape, values: Iterable[Any]) -> List[str]:
 
 def _items(shape: Shape) -> str:
     """The source of a list display of the overrides of the values ``v0``, ``v1``... (the
-    kept ones), given prefixes ``p0``, ``p1``...: ints, strs and finite floats inline, the
-    others (and ``DELETE`` under a ``~`` key) as :func:`format_values` writes them."""
+    kept ones), given prefixes ``p0``, ``p1``... and caches ``c0``, ``c1``...: ints and
+    strs from their cache (or written by ``remember``, which may cache them), finite floats
+    inline, the others (and ``DELETE`` under a ``~`` key) as :func:`format_values` writes
+    them."""
     keep = shape.keep or (True,) * len(shape.keys)
     kept = [f"v{i}" for i, kept in enumerate(keep) if kept]
     items = []
     for i, (v, prefix) in enumerate(zip(kept, shape.prefixes)):
         delete = f"p{i}[:-1] if {v} is DELETE else " if prefix[0] == "~" else ""
         items.append(
-            f'f"{{p{i}}}{{{v}}}" if (t := type({v})) is int '
-            f"else p{i} + (strings.get({v}) or string({v})) if t is str "
+            f"(c{i}.get({v}) or remember(c{i}, p{i}, {v})) if (t := type({v})) is int "
+            "or t is str "
             f'else f"{{p{i}}}{{{v}!r}}" if t is float and {v} - {v} == 0 '
             f"else {delete}p{i} + format_value({v})"
         )
     return f"[{', '.join(items)}]"
 
 
+def write_override(cache: Dict[Any, str], prefix: str, value: Any) -> str:
+    """The override of an int or a str ``value`` after ``prefix``; caches nothing (see
+    :meth:`Formatter.remember`, which does).
+
+    >>> write_override({}, "+seed=", 3), write_override({}, "name=", "a b")
+    ('+seed=3', 'name=a\\\\ b')
+    """
+    return f"{prefix}{value}" if type(value) is int else prefix + format_string(value)
+
+
 def _compile(
-    shape: Shape, body: str, strings: Optional[Dict[str, str]], string: Optional[Any]
+    shape: Shape, body: str, caches: Optional[List[Dict[Any, str]]], remember: Optional[Any]
 ) -> Any:
     """Execute the source of a function ``write`` for ``shape``; its keys, prefixes and
-    the string cache reach it as default arguments, never as source text."""
-    defaults = "".join(f", p{i}=prefixes[{i}]" for i in range(len(shape.prefixes)))
+    caches reach it as default arguments, never as source text."""
+    count = len(shape.prefixes)
+    defaults = "".join(f", p{i}=prefixes[{i}], c{i}=caches[{i}]" for i in range(count))
     names = ", ".join(f"v{i}" for i in range(len(shape.keys)))
     source = body.format(
         defaults=defaults, names=f"{names}," if names else "_", items=_items(shape)
@@ -336,11 +349,11 @@ def _compile(
     namespace: Dict[str, Any] = {
         "prefixes": shape.prefixes,
         "keys": shape.keys,
+        "caches": [{} for _ in range(count)] if caches is None else caches,
+        "remember": remember or write_override,
         "format_value": format_value,
         "DELETE": DELETE,
         "JobError": JobError,
-        "strings": {} if strings is None else strings,
-        "string": string or format_string,
     }
     exec(source, namespace)
     return namespace["write"]
@@ -370,35 +383,36 @@ def write(jobs, out, keys=keys, values=dict.values{defaults}):
 
 
 def compile_formatter(
-    shape: Shape, strings: Optional[Dict[str, str]] = None, string: Any = None
+    shape: Shape, caches: Optional[List[Dict[Any, str]]] = None, remember: Any = None
 ) -> Writer:
     """A function equal to ``format_values(shape, values)``, compiled for this shape.
 
     Like the methods :mod:`dataclasses` writes, its source is generated: it unpacks the
-    values and builds the list in one expression, with no loop. ``strings`` maps strings
-    to how they are written (``string`` writes one it lacks).
+    values and builds the list in one expression, with no loop. ``caches`` (one dict per
+    kept key) hold the overrides of ints and strs already written; ``remember(cache, prefix,
+    value)`` writes one that is not there (by default :func:`write_override`).
 
     >>> write = compile_formatter(job_shape(("a", "+b", "+a")))
     >>> write([1, "x/y", 3])
     ['a=1', '+b=x/y']
     """
-    write: Writer = _compile(shape, _WRITER, strings, string)
+    write: Writer = _compile(shape, _WRITER, caches, remember)
     return write
 
 
 def compile_chunk_formatter(
-    shape: Shape, strings: Optional[Dict[str, str]] = None, string: Any = None
+    shape: Shape, caches: Optional[List[Dict[Any, str]]] = None, remember: Any = None
 ) -> ChunkWriter:
     """A function that appends to ``out`` the overrides of the leading jobs of ``jobs``
     that are dicts with exactly ``shape.keys``, in that order; it stops at the first job
-    that is not.
+    that is not (``caches`` and ``remember``: see :func:`compile_formatter`).
 
     >>> write, out = compile_chunk_formatter(job_shape(("a", "+b"))), []
     >>> write([{"a": 1, "+b": "x"}, {"a": 2, "+b": None}, {"+b": 3, "a": 3}], out)
     >>> out
     [['a=1', '+b=x'], ['a=2', '+b=null']]
     """
-    write: ChunkWriter = _compile(shape, _CHUNK_WRITER, strings, string)
+    write: ChunkWriter = _compile(shape, _CHUNK_WRITER, caches, remember)
     return write
 
 
@@ -419,8 +433,8 @@ def failing_key(shape: Shape, values: Iterable[Any]) -> Optional[str]:
 
 class Formatter:
     """Writes a sweep's jobs as override strings. A sweep creates one: it owns the caches
-    (the jobs' shapes, the writers compiled for them, the strings already written), each
-    bounded, so that nothing is shared between sweeps and memory stays flat.
+    (the jobs' shapes, the writers compiled for them, the overrides of ints and strs they
+    already wrote), each bounded, so that nothing is shared between sweeps and memory stays flat.
 
     >>> formatter = Formatter()
     >>> formatter.job({"lr": 0.1, "+tag": "a,b", "+lr": 2})[1]
@@ -435,7 +449,7 @@ class Formatter:
         self.chunk_writers: Dict[int, ChunkWriter] = {}
         self.uses: Dict[int, int] = {}  # jobs written, by shape not compiled yet
         self.checked: Set[str] = set()  # keys known to be in the grammar
-        self.strings: Dict[str, str] = {}
+        self.remembered = 0  # overrides kept in the compiled writers' caches
 
     def shape(self, keys: Tuple[Any, ...]) -> Shape:
         """The shape of a job with these keys (see :func:`job_shape`), cached."""
@@ -448,6 +462,7 @@ class Formatter:
             for cache in (self.shapes, self.writers, self.chunk_writers, self.uses):
                 cache.clear()
             self.checked.clear()
+            self.remembered = 0  # the writers, and their caches, are gone
         self.shapes[keys] = shape
         return shape
 
@@ -493,11 +508,13 @@ class Formatter:
         """
         return self.shape((key,)), [override], (value,)
 
-    def string(self, value: str) -> str:
-        """:func:`format_string`, remembered for the first strings seen."""
-        written = format_string(value)
-        if len(self.strings) < _STRINGS:
-            self.strings[value] = written
+    def remember(self, cache: Dict[Any, str], prefix: str, value: Any) -> str:
+        """:func:`write_override`, kept in ``cache`` while the formatter keeps fewer than
+        :data:`_REMEMBERED` overrides (an int or a str written once is then looked up)."""
+        written = write_override(cache, prefix, value)
+        if self.remembered < _REMEMBERED:
+            cache[value] = written
+            self.remembered += 1
         return written
 
     def _writer(self, shape: Shape) -> Writer:
@@ -507,8 +524,9 @@ class Formatter:
             self.uses[shape.uid] = uses
             return lambda values: format_values(shape, values)
         self.uses.pop(shape.uid, None)
-        write = self.writers[shape.uid] = compile_formatter(shape, self.strings, self.string)
-        self.chunk_writers[shape.uid] = compile_chunk_formatter(shape, self.strings, self.string)
+        caches: List[Dict[Any, str]] = [{} for _ in shape.prefixes]  # for both writers
+        write = self.writers[shape.uid] = compile_formatter(shape, caches, self.remember)
+        self.chunk_writers[shape.uid] = compile_chunk_formatter(shape, caches, self.remember)
         return write
 
 
