@@ -17,7 +17,7 @@ lookup and the append.
 """
 
 import sys
-from typing import Iterable, List
+from typing import List, Sequence
 
 _PREFIX = 2
 _SUFFIX = 14
@@ -43,24 +43,20 @@ class DigestSet:
         """Add ``digest`` (16 bytes); ``True`` if it was not there yet."""
         return self.add_all((digest,))[0]
 
-    def add_all(self, digests: Iterable[bytes]) -> List[bool]:
+    def add_all(self, digests: Sequence[bytes]) -> List[bool]:
         """Add each of ``digests`` (16 bytes each), in order; which were not there yet."""
+        if list(map(len, digests)).count(_PREFIX + _SUFFIX) != len(digests):
+            size = next(len(d) for d in digests if len(d) != _PREFIX + _SUFFIX)
+            raise ValueError(f"a digest has {_PREFIX + _SUFFIX} bytes, got {size}")
         buckets = self._buckets
-        new: List[bool] = []
-        append = new.append
-        for digest in digests:
+        new = [True] * len(digests)
+        for index, digest in enumerate(digests):
             bucket = buckets[digest[0]][digest[1]]
             suffix = digest[_PREFIX:]
-            if bucket.find(suffix) < 0 and len(digest) == _PREFIX + _SUFFIX:
-                bucket += suffix  # the common case: a new digest
-                append(True)
-                continue
-            if len(digest) != _PREFIX + _SUFFIX:
-                raise ValueError(f"a digest has {_PREFIX + _SUFFIX} bytes, got {len(digest)}")
-            known = _find(bucket, suffix) >= 0  # found, but maybe straddling two suffixes
-            if not known:
+            if bucket.find(suffix) < 0 or _find(bucket, suffix) < 0:  # found: maybe straddling
                 bucket += suffix
-            append(not known)
+            else:
+                new[index] = False
         return new
 
     def footprint(self) -> int:

@@ -414,7 +414,7 @@ class UniqueJobs:
         self.dropped = dropped
 
     def __call__(self, jobs: List[Sequence[str]]) -> List[Sequence[str]]:
-        kept = list(itertools.compress(jobs, self.add_all(job_digests(jobs))))
+        kept = list(itertools.compress(jobs, self.add_all(list(job_digests(jobs)))))
         if self.dropped is not None:
             self.dropped.count += len(jobs) - len(kept)
         return kept
