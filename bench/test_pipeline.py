@@ -25,6 +25,7 @@ from hydra_plugins.hydra_python_sweeper._stages import (
     format_jobs,
     lazy_product,
     merge_jobs,
+    merged_product,
 )
 
 BATCH = 1000
@@ -97,13 +98,23 @@ def test_stage_format_batches(benchmark: Any) -> None:
 
 
 def test_stage_product_merge(benchmark: Any) -> None:
-    """lazy_product + merge_jobs over a single formatted factor."""
+    """merged_product over a single formatted factor (an entrypoint returning a list)."""
     formatted = list(format_jobs(bench_spaces.jobs(N), "bench", Formatter()))
-    run(benchmark, lambda: merge_jobs(lazy_product(lambda: formatted)), N)
+    run(benchmark, lambda: merged_product([lambda: formatted]), N)
 
 
 def test_stage_product_of_three_factors(benchmark: Any) -> None:
-    """lazy_product + merge_jobs over three factors, one per key (the command line's shape)."""
+    """merged_product over three factors, one per key (the command line's shape)."""
+    formatter = Formatter()
+    factors = [
+        tuple(formatter.override(f"+{k}", f"+{k}={v}", v) for v in range(size))
+        for k, size in (("a", 10), ("b", 10), ("c", N // 100))
+    ]
+    run(benchmark, lambda: merged_product([lambda f=f: f for f in factors]), N)
+
+
+def test_stage_product_filtered_path(benchmark: Any) -> None:
+    """lazy_product + merge_jobs over the same three factors: the road with filters."""
     formatter = Formatter()
     factors = [
         tuple(formatter.override(f"+{k}", f"+{k}={v}", v) for v in range(size))

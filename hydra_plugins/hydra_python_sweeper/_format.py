@@ -354,6 +354,7 @@ def _compile(
         "format_value": format_value,
         "DELETE": DELETE,
         "JobError": JobError,
+        "same_keys": same_keys,
     }
     exec(source, namespace)
     return namespace["write"]
@@ -367,7 +368,7 @@ def write(values{defaults}):
 
 _CHUNK_WRITER = """
 def write(jobs, out, keys=keys, values=dict.values{defaults}):
-    if list(map(type, jobs)).count(dict) == len(jobs) == list(map(tuple, jobs)).count(keys):
+    if same_keys(jobs, keys):
         try:
             out += [{items} for {names} in map(values, jobs)]  # all of this shape, at once
             return
@@ -380,6 +381,23 @@ def write(jobs, out, keys=keys, values=dict.values{defaults}):
         {names} = job.values()
         append({items})
 """
+
+
+def same_keys(jobs: List[Any], keys: Tuple[str, ...]) -> bool:
+    """Whether every one of ``jobs`` is a dict with exactly ``keys``, in that order: by
+    C-level passes over the chunk's columns of keys.
+
+    >>> same_keys([{"a": 1, "b": 2}, {"a": 3, "b": 4}], ("a", "b"))
+    True
+    >>> same_keys([{"a": 1, "b": 2}, {"b": 3, "a": 4}], ("a", "b"))
+    False
+    """
+    count = len(jobs)
+    if list(map(type, jobs)).count(dict) != count:
+        return False
+    if list(map(len, jobs)).count(len(keys)) != count:
+        return False
+    return all(column.count(key) == count for column, key in zip(zip(*jobs), keys))
 
 
 def compile_formatter(
