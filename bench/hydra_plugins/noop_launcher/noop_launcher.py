@@ -97,11 +97,17 @@ class NoopLauncher(Launcher):
         path = os.path.join(str(self.config.hydra.sweep.dir), "journal.jsonl")
         if not os.path.exists(path):
             return  # not a PythonSweeper sweep
-        from hydra_plugins.hydra_python_sweeper._journal import JOURNALED, job_line
+        from hydra_plugins.hydra_python_sweeper._journal import JOURNALED
+        from hydra_plugins.hydra_python_sweeper._stages import job_digests
 
+        # The bytes json.dumps(job_line(number, job, True, None, "")) writes, made cheaply:
+        # the lines are the jobs', and their cost should not crowd the sweeper's process.
         lines = "".join(
-            json.dumps(job_line(number, list(job), True, None, "")) + "\n"
-            for number, job in enumerate(job_overrides, start)
+            f'{{"job": {number}, "status": "completed", "digest": "{digest.hex()}", '
+            f'"overrides": {json.dumps(list(job))}, "return": null, "dir": ""}}\n'
+            for number, job, digest in zip(
+                range(start, start + len(job_overrides)), job_overrides, job_digests(job_overrides)
+            )
         )
         with open(path, "a") as journal:
             journal.write(lines)
