@@ -31,6 +31,11 @@ def sweep(tmp_path: Path, *arguments: str) -> Dict[str, Any]:
     return {"log": log, "jobs": records, "main": int(re.search(r"main pid (\d+)", log).group(1))}
 
 
+#: Has the sweeper say when it reads the journal back, which it does only for jobs whose
+#: return did not come back marked by the journal's callback (run in the job's process).
+READ_BACK = "hydra.verbose=hydra_plugins.hydra_python_sweeper._journal"
+
+
 def check_seven_jobs(run: Dict[str, Any]) -> None:
     assert sorted(run["jobs"]) == list(range(7))
     for num, record in run["jobs"].items():
@@ -64,10 +69,12 @@ def test_submitit_local_runs_each_batch_as_one_job_array(tmp_path: Path, extra: 
         "hydra/launcher=submitit_local",
         "hydra.launcher.timeout_min=5",
         "hydra.sweeper.max_batch_size=3",
+        READ_BACK,
         *extra,
     )
     check_seven_jobs(run)
     assert batch_lines(run["log"]) == BATCHES
+    assert "reading the journal back" not in run["log"]  # the marks came back from the array
     # The launcher submits one job array per launch() call, and says so: one per batch,
     # each holding the jobs of its batch.
     submissions = re.split(r"Submitit 'local' sweep output dir", run["log"])[1:]
@@ -85,10 +92,12 @@ def test_joblib_runs_jobs_in_worker_processes(tmp_path: Path) -> None:
         "hydra/launcher=joblib",
         "hydra.launcher.n_jobs=2",
         "hydra.sweeper.max_batch_size=3",
+        READ_BACK,
     )
     check_seven_jobs(run)
     assert batch_lines(run["log"]) == BATCHES
     assert len({record["pid"] for record in run["jobs"].values()}) >= 2
+    assert "reading the journal back" not in run["log"]  # the marks came back from the workers
 
 
 def test_ray_runs_jobs_in_worker_processes(tmp_path: Path) -> None:

@@ -669,6 +669,10 @@ class JournalWatch:
         if returns and journaled(returns):
             missing = []
         else:
+            log.debug(
+                f"Jobs #{numbers.start} to #{numbers.stop - 1}: their returns are not all marked "
+                "by the journal's callback; reading the journal back"
+            )
             self._read()
             missing = [number for number in numbers if number not in self.ended]
         if self.ended:
