@@ -2,6 +2,7 @@
 sweeper, compared job by job (composed configs, override strings, output directories)."""
 
 import importlib.util
+import sys
 from pathlib import Path
 from typing import Any, List, Tuple
 
@@ -17,6 +18,7 @@ def load_app() -> Any:
     spec = importlib.util.spec_from_file_location("compare_app", APP)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules["compare_app"] = module  # typing.get_type_hints looks its schemas up there (3.9)
     spec.loader.exec_module(module)
     return module
 
