@@ -37,7 +37,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import Any, BinaryIO, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 import xxhash
 from hydra.core.utils import JobReturn, JobStatus
@@ -276,19 +276,34 @@ def read(path: Path) -> JournalState:
     other lines one by one."""
     state = JournalState()
     line = 1  # the number of the block's first line
-    rest = b""
+    read = 0
     with open(path, "rb") as f:
-        while True:
-            data = f.read(_BLOCK)
-            if not data:
-                break
-            whole = data.rfind(b"\n") + 1
-            block, rest = b"\n" + rest + data[:whole], data[whole:] if whole else rest + data
-            if whole:
-                line = _read_block(path, state, block, line)
+        for lines in whole_lines(f):
+            line = _read_block(path, state, b"\n" + lines, line)
+            read += len(lines)
+        f.seek(read)
+        rest = f.read()
     if rest:  # a last line with no newline: torn, or written whole by an older writer
         _read_other(path, state, line, rest)
     return state
+
+
+def whole_lines(f: BinaryIO) -> Iterator[bytes]:
+    """Blocks of whole lines of ``f`` from where it is, each ending with a newline, about
+    :data:`_BLOCK` bytes each; a last line with no newline (being written, or torn) is not
+    among them.
+
+    >>> import io
+    >>> list(whole_lines(io.BytesIO(b"a\\nb\\nc")))
+    [b'a\\nb\\n']
+    """
+    rest = b""
+    for data in iter(lambda: f.read(_BLOCK), b""):
+        data = rest + data
+        whole = data.rfind(b"\n") + 1
+        rest = data[whole:]
+        if whole:
+            yield data[:whole]
 
 
 def _read_block(path: Path, state: JournalState, block: bytes, line: int) -> int:
@@ -626,7 +641,6 @@ def take_lock(sweep_dir: Path, shard_index: int) -> Any:
     return handle
 
 
-# The head of a job's end line, at the start of a line.
 # A job line that says how the job ended, at the start of a line (a newline before it: a
 # pattern that starts with text is searched for at C speed, and a return value holding
 # such text is written inside a line, never after its newline).
@@ -685,17 +699,13 @@ class JournalWatch:
     def _read(self) -> None:
         """Note the jobs in flight whose end line was appended since the last read: whole
         lines only (a line being written waits for the next read)."""
-        rest = b""
         with open(self.path, "rb") as f:
             f.seek(self.offset)
-            for data in iter(lambda: f.read(_BLOCK), b""):
-                data = rest + data
-                whole = data.rfind(b"\n") + 1
-                for number in map(int, _END_HEAD.findall(b"\n" + data[:whole])):
+            for lines in whole_lines(f):
+                for number in map(int, _END_HEAD.findall(b"\n" + lines)):
                     if any(number in batch for batch in self.awaited):
                         self.ended.add(number)
-                self.offset += whole
-                rest = data[whole:]
+                self.offset += len(lines)
 
 
 #: The attribute :class:`JournalCallback` sets on a job's ``JobReturn`` once the job's end
