@@ -205,7 +205,9 @@ Writer = Callable[[Iterable[Any]], List[str]]
 ChunkWriter = Callable[[List[Any], List[List[str]]], None]
 
 _uids = itertools.count()
-_CACHE_SIZE = 4096  # shapes (and their compiled writers) a formatter keeps
+#: Shapes (and their compiled writers) a formatter keeps; the pipeline's other caches of
+#: things per shape (merge plans) keep as many.
+CACHE_SIZE = 4096
 _REMEMBERED = 1 << 16  # overrides of ints and strs a formatter keeps, in all its caches
 _COMPILE_AFTER = 8  # jobs of a shape written before its writers are compiled
 
@@ -476,7 +478,7 @@ class Formatter:
         except (KeyError, TypeError):
             pass
         shape = job_shape(keys, self.checked)
-        if len(self.shapes) >= _CACHE_SIZE:
+        if len(self.shapes) >= CACHE_SIZE:
             for cache in (self.shapes, self.writers, self.chunk_writers, self.uses):
                 cache.clear()
             self.checked.clear()

@@ -50,12 +50,10 @@ from ._errors import (
     PythonSweeperError,
     describe_exception,
 )
-from ._format import FormattedJob, Formatter, Shape, bare_key, keys_and_values
+from ._format import CACHE_SIZE, FormattedJob, Formatter, Shape, bare_key, keys_and_values
 
 Factor = Callable[[], Iterable[Any]]
 Keep = Callable[[List[Any]], List[Any]]
-
-_CACHE_SIZE = 4096
 
 
 def format_jobs(
@@ -210,7 +208,7 @@ def merged_product(
             try:
                 plan = plans[shape.uid]
             except KeyError:
-                if len(plans) >= _CACHE_SIZE:
+                if len(plans) >= CACHE_SIZE:
                     plans.clear()
                 plan = plans[shape.uid] = merge_plan([*shapes, shape], sources)
             merged = joined + overrides
@@ -258,7 +256,7 @@ class MergePlans:
         try:
             return self.cache[key]
         except KeyError:
-            if len(self.cache) >= _CACHE_SIZE:
+            if len(self.cache) >= CACHE_SIZE:
                 self.cache.clear()
             plan = self.cache[key] = merge_plan([part[0] for part in parts], self.sources)
             return plan
