@@ -3,9 +3,10 @@ per add next to a Python ``set`` of the same digests.
 
     python bench/digests.py
 
-Memory: each size runs in a process of its own, which adds N distinct digests and reports
-its peak RSS (``VmHWM``); bytes per job is the difference between N = 1e6 and N = 1e4,
-divided by the jobs between them (the fixed bucket table cancels out). Time: the same
+Memory: each size runs in a process of its own, which adds N distinct digests (to a
+DigestSet, then, for comparison, to a Python set) and reports its peak RSS (``VmHWM``); bytes
+per job is the difference between N = 1e6 and N = 1e4, divided by the jobs between them (the
+fixed bucket table cancels out). Time: the same
 million digests, made first, added to a DigestSet a chunk of 1,000 at a time (``add_all``,
 as ``remove_duplicates`` adds them) and to a set one by one by a C-level loop (best of 5).
 """
@@ -25,15 +26,17 @@ def digests(n: int) -> List[bytes]:
     return [xxhash.xxh3_128_digest(b"%d" % i) for i in range(n)]
 
 
-def peak_rss(n: int) -> int:
-    """Peak RSS, in bytes, of a process that adds ``n`` distinct digests to a DigestSet."""
+def peak_rss(n: int, kind: str) -> int:
+    """Peak RSS, in bytes, of a process that adds ``n`` distinct digests, a chunk of 1,000 at
+    a time, to a ``DigestSet`` or (``kind="set"``) to a Python set."""
     code = (
         "import sys, xxhash\n"
         "from hydra_plugins.hydra_python_sweeper._digests import DigestSet\n"
-        "seen = DigestSet()\n"
+        f"seen = {'set' if kind == 'set' else 'DigestSet'}()\n"
+        "add = seen.update if isinstance(seen, set) else seen.add_all\n"
         "n = int(sys.argv[1])\n"
         "for k in range(0, n, 1000):\n"
-        "    seen.add_all([xxhash.xxh3_128_digest(b'%d' % i) for i in range(k, k + 1000)])\n"
+        "    add([xxhash.xxh3_128_digest(b'%d' % i) for i in range(k, k + 1000)])\n"
         "status = open('/proc/self/status').read().split('VmHWM:')[1]\n"
         "print(int(status.split()[0]))\n"
     )
@@ -59,10 +62,14 @@ def per_add(make: Callable[[], Any], items: List[bytes]) -> float:
 
 def main() -> None:
     small, large = 10**4, 10**6
-    per_job = (peak_rss(large) - peak_rss(small)) / (large - small)
+    per_job = (peak_rss(large, "DigestSet") - peak_rss(small, "DigestSet")) / (large - small)
+    per_set = (peak_rss(large, "set") - peak_rss(small, "set")) / (large - small)
     items = digests(large)
     ours, theirs = per_add(DigestSet, items), per_add(set, items)
-    print(f"resident memory per distinct job (peak RSS, 1e6 - 1e4): {per_job:.1f} bytes")
+    print(
+        f"resident memory per distinct job (peak RSS, 1e6 - 1e4): {per_job:.1f} bytes "
+        f"(a Python set of the digests: {per_set:.1f})"
+    )
     print(
         f"time per add at 1e6: DigestSet {ours * 1e9:.0f} ns, set {theirs * 1e9:.0f} ns "
         f"({ours / theirs:.2f}x)"
