@@ -18,14 +18,12 @@ from more_itertools import chunked
 
 from hydra_plugins.hydra_python_sweeper._format import Formatter
 from hydra_plugins.hydra_python_sweeper._impl import PythonSweeperImpl
+from hydra_plugins.hydra_python_sweeper._product import lazy_product, merge_jobs, merged_product
 from hydra_plugins.hydra_python_sweeper._stages import (
     UniqueJobs,
     batched,
     format_batches,
     format_jobs,
-    lazy_product,
-    merge_jobs,
-    merged_product,
 )
 
 BATCH = 1000

@@ -10,10 +10,11 @@ from conftest import sweep_test_app
 from hydra.test_utils.test_utils import TSweepRunner
 
 from hydra_plugins.hydra_python_sweeper._errors import EntrypointError, FilterFailed, SettingError
-from hydra_plugins.hydra_python_sweeper._impl import PythonSweeperImpl, SweepSummary
+from hydra_plugins.hydra_python_sweeper._impl import PythonSweeperImpl
+from hydra_plugins.hydra_python_sweeper._run import SweepSummary
 
 Make = Callable[..., PythonSweeperImpl]
-LOG = "hydra_plugins.hydra_python_sweeper._impl"
+LOG = "hydra_plugins.hydra_python_sweeper"
 
 
 @pytest.fixture(autouse=True)

@@ -15,21 +15,20 @@ import spaces
 from conftest import RecordingLauncher, resume
 from omegaconf import OmegaConf
 
-from hydra_plugins.hydra_python_sweeper import _journal
-from hydra_plugins.hydra_python_sweeper._errors import JobsFailed, SweepDirError
-from hydra_plugins.hydra_python_sweeper._impl import PythonSweeperImpl
-from hydra_plugins.hydra_python_sweeper._journal import (
-    FILENAME,
+from hydra_plugins.hydra_python_sweeper import _lines, _writer
+from hydra_plugins.hydra_python_sweeper._admission import take_lock
+from hydra_plugins.hydra_python_sweeper._errors import (
+    JobsFailed,
     JournalError,
     ResumeError,
     SweepBusy,
-    _returned,
-    append,
-    job_line,
-    read,
-    take_lock,
+    SweepDirError,
 )
+from hydra_plugins.hydra_python_sweeper._impl import PythonSweeperImpl
+from hydra_plugins.hydra_python_sweeper._lines import FILENAME, _returned, job_line
+from hydra_plugins.hydra_python_sweeper._reader import read
 from hydra_plugins.hydra_python_sweeper._stages import job_digest
+from hydra_plugins.hydra_python_sweeper._writer import append
 
 Make = Callable[..., PythonSweeperImpl]
 APPS = Path(__file__).resolve().parent / "apps"
@@ -258,7 +257,7 @@ def test_a_full_disk_stops_the_sweep_loudly(
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_write(fd, data)
 
-    monkeypatch.setattr(_journal.os, "write", write)
+    monkeypatch.setattr(_writer.os, "write", write)
     sweeper = make_sweeper(entrypoints=["spaces.counter"], max_batch_size=4)
     with pytest.raises(JournalError) as info:
         sweeper.sweep([])
@@ -274,10 +273,10 @@ def test_a_short_write_is_completed_and_a_torn_line_swallows_nothing(
     with open(path, "w") as f:
         f.write('{"run": 1}\n{"job": 0, "status": "compl')  # a writer killed mid-line
     real_write = os.write
-    monkeypatch.setattr(_journal.os, "write", lambda fd, data: real_write(fd, data[:7]))
+    monkeypatch.setattr(_writer.os, "write", lambda fd, data: real_write(fd, data[:7]))
     append(path, job_line(1, ["+i=1"], True, 1, "d"))  # seven bytes a write
     state = read(path)
-    assert state.status[1] == _journal.COMPLETED and state.size == 2
+    assert state.status[1] == _lines.COMPLETED and state.size == 2
 
 
 @pytest.mark.parametrize("value", ["deep", "bad repr"])
@@ -420,7 +419,7 @@ def test_the_journal_is_not_followed_through_a_symlink(make_sweeper: Make, tmp_p
 
 
 def test_an_interrupt_swallowed_where_it_landed_is_raised_again_between_batches() -> None:
-    from hydra_plugins.hydra_python_sweeper._impl import Interrupt
+    from hydra_plugins.hydra_python_sweeper._run import Interrupt
 
     interrupt = Interrupt()
     try:

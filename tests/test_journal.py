@@ -11,28 +11,27 @@ from conftest import RecordingLauncher
 from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import OmegaConf
 
-from hydra_plugins.hydra_python_sweeper import _journal
-from hydra_plugins.hydra_python_sweeper._errors import JobsFailed
+from hydra_plugins.hydra_python_sweeper import _reader
+from hydra_plugins.hydra_python_sweeper._errors import JobsFailed, JournalError, ResumeError
 from hydra_plugins.hydra_python_sweeper._impl import PythonSweeperImpl
-from hydra_plugins.hydra_python_sweeper._journal import (
+from hydra_plugins.hydra_python_sweeper._lines import (
     COMPLETED,
     FAILED,
     FILENAME,
     JOURNALED,
     STARTED,
-    JournalCallback,
-    JournalError,
-    JournalState,
-    JournalWatch,
-    ResumeError,
-    append,
-    consecutive_runs,
     job_line,
     journaled,
+)
+from hydra_plugins.hydra_python_sweeper._reader import (
+    JournalState,
+    consecutive_runs,
     read,
     resume_batches,
 )
 from hydra_plugins.hydra_python_sweeper._stages import job_digest
+from hydra_plugins.hydra_python_sweeper._watch import JournalWatch
+from hydra_plugins.hydra_python_sweeper._writer import JournalCallback, append
 
 Make = Callable[..., PythonSweeperImpl]
 
@@ -346,7 +345,7 @@ def test_a_journal_reads_the_same_whatever_the_blocks_it_is_read_in(
 ) -> None:
     path = tmp_path / FILENAME
     varied_journal(path)
-    monkeypatch.setattr(_journal, "_BLOCK", block)
+    monkeypatch.setattr(_reader, "_BLOCK", block)
     state = read(path)
     assert [run["run"] for run in state.runs] == [1, 2] and not state.finished
     assert list(state.status) == [COMPLETED, COMPLETED, STARTED, COMPLETED, 0, FAILED]
@@ -370,7 +369,7 @@ def test_a_corrupt_line_is_named_whatever_the_block_it_falls_in(
     path = tmp_path / FILENAME
     good = [json.dumps(job_line(n, [f"a={n}"], True, None, "")) for n in range(300)]
     path.write_text("\n".join(['{"run": 1}', *good, corrupt, *good[:3], ""]))
-    monkeypatch.setattr(_journal, "_BLOCK", block)
+    monkeypatch.setattr(_reader, "_BLOCK", block)
     with pytest.raises(JournalError) as info:
         read(path)
     assert re.match(rf"{re.escape(str(path))}, line 302\b", str(info.value))

@@ -33,7 +33,7 @@ def sweep(tmp_path: Path, *arguments: str) -> Dict[str, Any]:
 
 #: Has the sweeper say when it reads the journal back, which it does only for jobs whose
 #: return did not come back marked by the journal's callback (run in the job's process).
-READ_BACK = "hydra.verbose=hydra_plugins.hydra_python_sweeper._journal"
+READ_BACK = "hydra.verbose=hydra_plugins.hydra_python_sweeper._watch"
 
 
 def check_seven_jobs(run: Dict[str, Any]) -> None:

@@ -14,23 +14,21 @@ from hydra_plugins.hydra_python_sweeper._format import (
     bare_key,
     compile_formatter,
     format_job,
-    format_value,
     format_values,
     job_shape,
 )
 from hydra_plugins.hydra_python_sweeper._markers import DELETE
+from hydra_plugins.hydra_python_sweeper._product import lazy_product, merge_jobs, merged_product
 from hydra_plugins.hydra_python_sweeper._stages import (
     UniqueJobs,
     format_batches,
     format_jobs,
     is_one_shot,
     job_digest,
-    lazy_product,
-    merge_jobs,
-    merged_product,
     number_batches,
     unique_jobs,
 )
+from hydra_plugins.hydra_python_sweeper._values import format_value
 
 
 class Tally:

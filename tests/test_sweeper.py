@@ -16,7 +16,8 @@ from hydra_plugins.hydra_python_sweeper._errors import (
     JobError,
     SettingError,
 )
-from hydra_plugins.hydra_python_sweeper._impl import PythonSweeperImpl, SweepSummary
+from hydra_plugins.hydra_python_sweeper._impl import PythonSweeperImpl
+from hydra_plugins.hydra_python_sweeper._run import SweepSummary
 
 Make = Callable[..., PythonSweeperImpl]
 

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from omegaconf import OmegaConf
 
 from hydra_plugins.hydra_python_sweeper._errors import JobError
-from hydra_plugins.hydra_python_sweeper._format import format_dict_key, format_job, format_value
+from hydra_plugins.hydra_python_sweeper._format import format_job
+from hydra_plugins.hydra_python_sweeper._values import format_dict_key, format_value
 from hydra_plugins.hydra_python_sweeper.utils import DELETE, raw
 
 

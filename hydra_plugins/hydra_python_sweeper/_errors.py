@@ -6,7 +6,9 @@ Each message says what is wrong and where: the setting, the entrypoint, the job
 number within the entrypoint, the key.
 """
 
-from typing import Optional
+import contextlib
+from pathlib import Path
+from typing import Iterator, Optional
 
 from hydra.errors import CompactHydraException
 
@@ -74,3 +76,27 @@ class SweepDirError(PythonSweeperError):
 
 class JobsFailed(PythonSweeperError):
     """With ``fail_fast=false``: some jobs failed; the sweep ran every batch."""
+
+
+class ResumeError(PythonSweeperError):
+    """The journal cannot be resumed: missing, or the sweep it records is another."""
+
+
+class JournalError(PythonSweeperError):
+    """The journal cannot be written, or a line of it cannot be read."""
+
+
+class SweepBusy(PythonSweeperError):
+    """Another process runs this sweep dir's shard."""
+
+
+@contextlib.contextmanager
+def sweep_dir_errors(sweep_dir: Path) -> Iterator[None]:
+    """An :class:`OSError` on the sweep dir (read-only, full, a quota) as one clear error."""
+    try:
+        yield
+    except OSError as error:
+        raise SweepDirError(
+            f"cannot write the sweep dir {sweep_dir}: {error.strerror or error} "
+            f"({type(error).__name__}). Nothing was launched."
+        ) from error

@@ -2,7 +2,8 @@
 
 from typing import Any, Callable, Iterable, Iterator, Sequence, Tuple, Union
 
-from ._stages import Factor, is_one_shot, lazy_product, merge_pairs
+from ._product import Factor, lazy_product, merge_pairs
+from ._stages import is_one_shot
 
 Pair = Tuple[str, Any]
 

@@ -24,8 +24,9 @@ from hydra.core.override_parser.types import Override, QuotedString
 
 from ._errors import EntrypointError, EntrypointFailed, SettingError, describe_exception
 from ._format import FormattedJob, Formatter
+from ._product import Factor
 from ._results import Results
-from ._stages import Factor, format_jobs, is_one_shot
+from ._stages import format_jobs, is_one_shot
 
 
 class Constant:

@@ -18,8 +18,10 @@ Levels (``hydra.sweeper.validate``)::
 """
 
 import copy
+import logging
+import time
 from collections import OrderedDict
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from hydra._internal.config_loader_impl import ConfigLoaderImpl
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -28,7 +30,9 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import Container, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from ._errors import SettingError
+from ._errors import JobError, SettingError
+
+log = logging.getLogger(__name__)
 
 LEVELS = ("shape", "strict", "full")
 
@@ -156,6 +160,39 @@ class ShapeValidator:
         if isinstance(base, Exception):
             raise base
         return base
+
+
+class BatchValidator:
+    """Checks the jobs of each batch at the sweep's validation ``level`` (``shape``,
+    ``strict`` or ``full``) against the application's ``config``, composed by ``loader``
+    (Hydra's config loader); the first job that fails is a :class:`JobError` naming it."""
+
+    def __init__(self, level: str, loader: Any, config: DictConfig) -> None:
+        self.level = level
+        self.loader = loader
+        self.config = config
+        self.shapes: Optional[ShapeValidator] = None  # made at the first batch
+
+    def check(self, start: int, batch: Iterable[Sequence[str]]) -> None:
+        """Check jobs ``start``, ``start + 1``...; fail on the first that fails."""
+        tic = time.perf_counter()
+        if self.shapes is None and self.level in ("shape", "strict"):
+            self.shapes = ShapeValidator(self.loader, self.config, self.level == "strict")
+        number = start
+        for number, job in enumerate(batch, start):
+            try:
+                if self.shapes is not None:
+                    self.shapes.check(job)
+                else:  # full: Hydra's own composition, as its launchers do it
+                    self.loader.load_sweep_config(self.config, list(job))
+            except Exception as error:
+                raise JobError(
+                    f"job #{number} ({' '.join(job)}) cannot be composed: {error_chain(error)}"
+                ) from None
+        log.debug(
+            f"Validated jobs #{start} to #{number} ({self.level}) in "
+            f"{time.perf_counter() - tic:0.2f} seconds"
+        )
 
 
 def _touches_hydra(override: Override) -> bool:

@@ -97,7 +97,7 @@ class NoopLauncher(Launcher):
         path = os.path.join(str(self.config.hydra.sweep.dir), "journal.jsonl")
         if not os.path.exists(path):
             return  # not a PythonSweeper sweep
-        from hydra_plugins.hydra_python_sweeper._journal import JOURNALED
+        from hydra_plugins.hydra_python_sweeper._lines import JOURNALED
         from hydra_plugins.hydra_python_sweeper._stages import job_digests
 
         # The bytes json.dumps(job_line(number, job, True, None, "")) writes, made cheaply:

@@ -1,0 +1,212 @@
+"""The journal's line format: what each line of ``journal.jsonl`` holds, and how it is parsed.
+
+The journal is a JSON-lines file in the sweep dir. Every line is one JSON object, appended
+whole and fsynced (:mod:`._writer`), so a crash or a kill at any instant leaves every earlier
+line readable (a torn line is skipped with a warning):
+
+- a *run* line each time a sweep starts or resumes, with its batch settings
+  (:func:`run_line`)::
+
+    {"run": 1, "resume": false, "fingerprint": "9f0c...", "version": "0.2.0",
+     "max_batch_size": 1000, "num_shards": 1, "shard_index": 0, "host": "login1",
+     "pid": 4242, "sweep": {"entrypoints": [...], "arguments": [...], ...}}
+
+- *job* lines, written from inside the job, whatever the launcher: when it starts (with
+  the host and pid that run it, :func:`started_line`) and when it ends (:func:`job_line`),
+  so the journal holds the jobs that completed inside a batch that was interrupted, and
+  knows which jobs may still run::
+
+    {"job": 12, "status": "started", "digest": "5d1e...", "host": "node3", "pid": 777}
+    {"job": 12, "status": "completed", "digest": "5d1e...", "overrides": ["lr=0.1"],
+     "return": 0.93, "dir": "multirun/2026-11-27/10-00-00/12"}
+
+- an adaptive sweep's *drawn* and *learnt* lines (what its generator had seen at each draw,
+  and the order results were learnt);
+- a *done* line when a run reaches its end (:func:`done_line`).
+
+``return`` is the task's return value when it is JSON-serialisable, else its ``repr`` (for
+a failure, the exception's). A job's last line decides its status.
+
+    >>> line = job_line(3, ["lr=0.1"], True, 0.5, "out/3")
+    >>> line["status"], line["return"], len(line["digest"])
+    ('completed', 0.5, 32)
+    >>> JOB_HEAD.match(b"\\n" + json.dumps(line).encode())[1]
+    b'3'
+"""
+
+import json
+import logging
+import operator
+import os
+import re
+import socket
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+import xxhash
+
+from ._errors import JournalError
+from ._stages import job_digest
+
+log = logging.getLogger(__name__)
+
+FILENAME = "journal.jsonl"
+COMPLETED, FAILED, STARTED = 1, 2, 3
+STATUS = {"completed": COMPLETED, "failed": FAILED, "started": STARTED}
+STATUS_BYTES = {b"c": COMPLETED, b"f": FAILED, b"s": STARTED}  # by first letter
+MAX_JOBS = 10**8  # a job number past this is a corrupt line, not a sweep
+
+# The head of a job line as it is written: the job's number, its status (its first letter
+# captured) and its digest. One spelling for the reader's fast and strict passes and for
+# the watch of the jobs in flight.
+_NUMBER = rb'\{"job": (\d{1,9}), "status": "'
+_ANY_STATUS = rb'([cfs])(?:ompleted|ailed|tarted)", "digest": "'
+#: A job line's head, led by the newline that ends the line before (a pattern that starts
+#: with text is searched for at C speed): number, status letter, the digest's first half.
+JOB_HEAD = re.compile(rb"\n" + _NUMBER + _ANY_STATUS + rb'(.{16}).{16}"')
+#: The same head at the start of one line, its digest's 32 hex digits checked.
+STRICT_HEAD = re.compile(_NUMBER + _ANY_STATUS + rb'([0-9a-f]{16})[0-9a-f]{16}"')
+#: The head of a line that says how a job ended, led by its newline: the job's number.
+END_HEAD = re.compile(rb"\n" + _NUMBER + rb'(?:completed|failed)"')
+#: A line that does not start as a job line, led by its newline.
+OTHER_LINE = re.compile(rb'\n(?!\{"job": )([^\n]*)(?=\n)')
+_DIGEST = re.compile(r"[0-9a-f]{32}\Z")
+
+#: The attribute the journal's callback sets on a job's ``JobReturn`` once the job's end
+#: line is in the journal (the return travels back to the sweeper from the job's process).
+JOURNALED = "python_sweeper_journaled"
+_JOURNALED = operator.attrgetter(JOURNALED)
+
+
+def fingerprint(sweep: Dict[str, Any]) -> str:
+    """A digest of what defines the job stream: equal for the same sweep, run again.
+
+    >>> fingerprint({"entrypoints": ["m.f"]}) == fingerprint({"entrypoints": ["m.f"]})
+    True
+    """
+    return xxhash.xxh3_128_hexdigest(json.dumps(sweep, sort_keys=True, default=repr).encode())
+
+
+def run_line(
+    number: int, resume: bool, sweep: Dict[str, Any], settings: Dict[str, Any]
+) -> Dict[str, Any]:
+    """The line a run of the sweep starts with: its number, the sweep's fingerprint and
+    description (``sweep``), its batch ``settings``, and who runs it."""
+    from . import __version__
+
+    return {
+        "run": number,
+        "resume": resume,
+        "fingerprint": fingerprint(sweep),
+        "version": __version__,
+        **settings,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "sweep": sweep,
+    }
+
+
+def started_line(number: int, overrides: Sequence[str]) -> Dict[str, Any]:
+    """The line a job writes when it starts, with the host and process that run it."""
+    return {
+        "job": number,
+        "status": "started",
+        "digest": job_digest(overrides).hex(),
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+    }
+
+
+def job_line(
+    number: int, overrides: List[str], completed: bool, returned: Any, output_dir: str
+) -> Dict[str, Any]:
+    """The journal's line for a job that ended."""
+    return {
+        "job": number,
+        "status": "completed" if completed else "failed",
+        "digest": job_digest(overrides).hex(),
+        "overrides": overrides,
+        "return": _returned(returned),
+        "dir": output_dir,
+    }
+
+
+def done_line(completed: int, failed: int, skipped: int) -> Dict[str, Any]:
+    """The line that says a run ran to its end.
+
+    >>> done_line(3, 0, 1)
+    {'done': True, 'completed': 3, 'failed': 0, 'skipped': 1}
+    """
+    return {"done": True, "completed": completed, "failed": failed, "skipped": skipped}
+
+
+def _returned(value: Any) -> Any:
+    """The return value as JSON if it is JSON-serialisable, else its ``repr``; a placeholder
+    that says so if even that fails (a ``repr`` that raises, a structure too deep).
+
+    >>> _returned([1, "a"]), _returned({1, 2})
+    ([1, 'a'], '{1, 2}')
+    """
+    try:
+        json.dumps(value)
+        return value
+    except (TypeError, ValueError, RecursionError):
+        pass
+    try:
+        return repr(value)
+    except BaseException as error:
+        return (
+            f"<the return value of type {type(value).__name__} cannot be written: {error!r:.200}>"
+        )
+
+
+def parse(path: Path, number: int, raw: bytes) -> Optional[Dict[str, Any]]:
+    """Line ``number`` of the journal at ``path`` (``raw``, not a job line's usual head),
+    checked: a run, done, drawn, learnt or job record, or ``None`` for a torn line (skipped
+    with a warning). :class:`JournalError` naming the line if it is none of these.
+
+    >>> parse(Path("j"), 4, b'{"done": true}')
+    {'done': True}
+    """
+    where = f"{path}, line {number}"
+    text = raw.decode("utf-8", "replace").strip()[:80]
+    try:
+        record = json.loads(raw)
+    except (ValueError, RecursionError):
+        if raw.startswith(b"{") and not raw.rstrip().endswith(b"}"):
+            log.warning(f"{where} is torn (a writer was killed while writing it): skipped")
+            return None
+        raise JournalError(f"{where} is not JSON: {text!r}") from None
+    if not isinstance(record, dict):
+        raise JournalError(f"{where} is {text!r}, not a run or job record")
+    if "run" in record:
+        if type(record["run"]) is not int:
+            raise JournalError(f"{where}: run {record['run']!r} is not a run number")
+        return record
+    if "done" in record or "drawn" in record or "learnt" in record:
+        return record
+    if "job" not in record:
+        raise JournalError(f"{where} is neither a run nor a job record: {text!r}")
+    job, status, digest = record["job"], record.get("status"), record.get("digest")
+    if type(job) is not int or not 0 <= job < MAX_JOBS:
+        raise JournalError(f"{where}: job {job!r} is not a job number")
+    if status not in STATUS:
+        raise JournalError(f"{where}: job #{job} has status {status!r}")
+    if not isinstance(digest, str) or not _DIGEST.match(digest):
+        raise JournalError(f"{where}: job #{job} has digest {digest!r}, not 32 hex digits")
+    return record
+
+
+def journaled(returns: Sequence[Any]) -> bool:
+    """Whether every one of ``returns`` says its job's end line is in the journal.
+
+    >>> from hydra.core.utils import JobReturn
+    >>> marked, unmarked = JobReturn(), JobReturn()
+    >>> setattr(marked, JOURNALED, True)
+    >>> journaled([marked, marked]), journaled([marked, unmarked])
+    (True, False)
+    """
+    try:
+        return all(map(_JOURNALED, returns))
+    except AttributeError:
+        return False

@@ -1,0 +1,56 @@
+"""How the sweeper's messages say things: counts, progress, the command that resumes.
+
+>>> plural(1, "job"), plural(2, "batch"), progress(3, 12)
+('1 job', '2 batches', '3 of 12 jobs, 25%')
+"""
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Optional
+
+
+def plural(count: int, noun: str) -> str:
+    """``count`` and ``noun``, in the plural unless ``count`` is one.
+
+    >>> plural(1, "job"), plural(2, "batch")
+    ('1 job', '2 batches')
+    """
+    if count == 1:
+        return f"1 {noun}"
+    return f"{count} {noun}{'es' if noun.endswith('ch') else 's'}"
+
+
+def progress(done: int, total: Optional[int]) -> str:
+    """How far a sweep is, as the batch lines say it.
+
+    >>> progress(3000, None), progress(3000, 14000)
+    ('3000 jobs so far', '3000 of 14000 jobs, 21%')
+    """
+    if total is None:
+        return f"{plural(done, 'job')} so far"
+    return f"{done} of {plural(total, 'job')}, {100 * done // max(total, 1)}%"
+
+
+def resume_command(sweep_dir: Path) -> str:
+    """The command that resumes this sweep: this process's own, with the resume settings.
+
+    >>> saved, sys.argv = sys.argv, ["train.py", "-m", "+lr=0.1,0.2", "hydra.sweep.dir=old"]
+    >>> resume_command(Path("/runs/a b"))
+    "python train.py -m +lr=0.1,0.2 hydra.sweeper.resume=true 'hydra.sweep.dir=/runs/a b'"
+    >>> sys.argv = saved
+    """
+    arguments = [
+        argument
+        for argument in sys.argv[1:]
+        if not argument.startswith(("hydra.sweeper.resume=", "hydra.sweep.dir="))
+    ]
+    return shlex.join(
+        [
+            "python",
+            sys.argv[0],
+            *arguments,
+            "hydra.sweeper.resume=true",
+            f"hydra.sweep.dir={sweep_dir.absolute()}",
+        ]
+    )

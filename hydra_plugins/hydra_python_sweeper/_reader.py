@@ -1,0 +1,293 @@
+"""The journal read back: what ran, as :class:`JournalState`, and the batches a resume runs.
+
+The journal (:mod:`._lines`) is read a block of whole lines at a time: runs of job lines are
+recorded by C-level passes into two compact arrays (9 bytes a job), other lines one by one
+with their number, so that a corrupt line is one error naming it::
+
+    >>> import tempfile
+    >>> from ._writer import append
+    >>> from ._lines import job_line
+    >>> path = Path(tempfile.mkdtemp()) / "journal.jsonl"
+    >>> append(path, job_line(0, ["a=0"], True, 1, "0"), job_line(1, ["a=1"], False, 2, "1"))
+    >>> list(read(path).status)
+    [1, 2]
+"""
+
+import binascii
+import itertools
+import operator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+
+from ._errors import JournalError, ResumeError
+from ._lines import (
+    COMPLETED,
+    JOB_HEAD,
+    MAX_JOBS,
+    OTHER_LINE,
+    STARTED,
+    STATUS,
+    STATUS_BYTES,
+    STRICT_HEAD,
+    parse,
+)
+from ._stages import job_digests
+
+
+@dataclass
+class JournalState:
+    """What a journal says: the runs, and per job number its digest's first 8 bytes and
+    its status, in two compact arrays (9 bytes a job)."""
+
+    runs: List[Dict[str, Any]] = field(default_factory=list)
+    digests: bytearray = field(default_factory=bytearray)
+    status: bytearray = field(default_factory=bytearray)
+    skipped: int = 0
+    #: The jobs whose last line says they started (and not how they ended): their lines.
+    started: Dict[int, bytes] = field(default_factory=dict)
+    #: Whether the last run ran to its end with no job failed.
+    finished: bool = False
+
+    @property
+    def size(self) -> int:
+        """One more than the highest job number recorded."""
+        return len(self.status)
+
+    def record(self, number: int, digest: bytes, status: int) -> None:
+        """Record job ``number``'s status and the first 8 bytes of its digest."""
+        self.record_lines([number], [status], [digest[:8].hex().encode()])  # not started
+
+    def record_lines(
+        self, numbers: Sequence[int], statuses: Sequence[int], digests: Sequence[bytes]
+    ) -> List[int]:
+        """Record job lines, in order: their jobs' numbers, statuses and digests (the first
+        16 hex digits). When the lines' jobs are all the jobs of a range (a journal's usual
+        case), by C-level passes; else job by job. Returns the jobs these lines leave
+        started, whose lines the caller keeps in :attr:`started`."""
+        last = dict(zip(numbers, range(len(numbers))))  # each job's last line
+        low, high = min(last), max(last) + 1
+        if high > len(self.status):
+            self.digests.extend(bytes(8 * (high - len(self.status))))
+            self.status.extend(bytes(high - len(self.status)))
+        if high - low == len(last):
+            lines = list(map(last.__getitem__, range(low, high)))
+            hexes = b"".join(map(digests.__getitem__, lines))
+            self.digests[8 * low : 8 * high] = binascii.unhexlify(hexes)
+            assigned = bytes(map(statuses.__getitem__, lines))
+            self.status[low:high] = assigned
+            started, at = [], assigned.find(STARTED)
+            while at >= 0:
+                started.append(low + at)
+                at = assigned.find(STARTED, at + 1)
+        else:
+            for number, line in last.items():
+                self.digests[8 * number : 8 * number + 8] = binascii.unhexlify(digests[line])
+                self.status[number] = statuses[line]
+            started = [number for number, line in last.items() if statuses[line] == STARTED]
+        status = self.status
+        for number in [n for n in self.started if status[n] != STARTED]:
+            del self.started[number]  # its job ended since
+        return started
+
+    def check(self, start: int, jobs: Sequence[Sequence[str]]) -> bytes:
+        """The recorded statuses of jobs ``start``, ``start + 1``... (0: none), after checking
+        that each recorded job is the one regenerated under its number (a
+        :class:`ResumeError` if not), by one comparison of their digests when all match."""
+        statuses = bytes(self.status[start : start + len(jobs)]).ljust(len(jobs), b"\0")
+        if statuses.count(0) == len(jobs):
+            return statuses
+        recorded = self.digests[8 * start : 8 * start + 8 * len(jobs)]
+        regenerated = b"".join(map(_FIRST_8, job_digests(jobs)))[: len(recorded)]
+        if regenerated == recorded:
+            return statuses
+        for index, code in enumerate(statuses):
+            at = slice(8 * index, 8 * index + 8)
+            if code and regenerated[at] != recorded[at]:
+                raise ResumeError(
+                    f"the sweep regenerated job #{start + index} as "
+                    f"{' '.join(jobs[index])!r}, but the journal records another job under "
+                    "that number: the entrypoints, the command line or the filters changed "
+                    "since the sweep ran. Nothing was launched."
+                )
+        return statuses
+
+
+_FIRST_8 = operator.itemgetter(slice(0, 8))
+_BLOCK = 1 << 21  # bytes of journal read at once
+_NUMBER, _STATUS_TEXT, _DIGEST_HEX = (operator.itemgetter(i) for i in range(3))
+
+
+def read(path: Path) -> JournalState:
+    """The state a journal file records. A torn line (a writer killed mid-write) is skipped
+    with a warning; any other line that is not a run or job line as written is a
+    :class:`JournalError` naming its number.
+
+    The journal is read a block of whole lines at a time: its job lines are found and
+    recorded by C-level passes over the block (:meth:`JournalState.record_lines`), its
+    other lines one by one."""
+    state = JournalState()
+    line = 1  # the number of the block's first line
+    read = 0
+    with open(path, "rb") as f:
+        for lines in whole_lines(f):
+            line = _read_block(path, state, b"\n" + lines, line)
+            read += len(lines)
+        f.seek(read)
+        rest = f.read()
+    if rest:  # a last line with no newline: torn, or written whole by an older writer
+        _read_other(path, state, line, rest)
+    return state
+
+
+def whole_lines(f: BinaryIO) -> Iterator[bytes]:
+    """Blocks of whole lines of ``f`` from where it is, each ending with a newline, about
+    :data:`_BLOCK` bytes each; a last line with no newline (being written, or torn) is not
+    among them.
+
+    >>> import io
+    >>> list(whole_lines(io.BytesIO(b"a\\nb\\nc")))
+    [b'a\\nb\\n']
+    """
+    rest = b""
+    for data in iter(lambda: f.read(_BLOCK), b""):
+        data = rest + data
+        whole = data.rfind(b"\n") + 1
+        rest = data[whole:]
+        if whole:
+            yield data[:whole]
+
+
+def _read_block(path: Path, state: JournalState, block: bytes, line: int) -> int:
+    """Record the lines of ``block`` (whole lines, each led by a newline), the first of which
+    is line number ``line``: the runs of job lines by :func:`_read_job_lines`, the other
+    lines (a run, a done line, an adaptive sweep's draws) one by one, in order. Returns the
+    number of the line after them."""
+    at = 0  # the newline that leads the lines not read yet
+    for other in OTHER_LINE.finditer(block):
+        if other.start() > at:
+            line = _read_job_lines(path, state, block[at : other.start() + 1], line)
+        _read_other(path, state, line, other[1] + b"\n")
+        line += 1
+        at = other.end()
+    if at < len(block) - 1:
+        line = _read_job_lines(path, state, block[at:], line)
+    return line
+
+
+def _read_job_lines(path: Path, state: JournalState, text: bytes, line: int) -> int:
+    """Record lines that start as job lines (``text``: whole lines, each led by a newline;
+    the first is line number ``line``); return the number of the line after them. By
+    C-level passes when each is a job line as written, else (a torn line, a digest that is
+    not hex) one by one."""
+    heads = JOB_HEAD.findall(text)
+    count = text.count(b"\n") - 1
+    if len(heads) == count and text.count(b"}\n") == count:
+        try:
+            _record_heads(path, state, heads, line, text)
+            return line + count
+        except binascii.Error:
+            pass  # the lines one by one say which
+    for number, raw in enumerate(text[1:-1].split(b"\n"), line):
+        raw += b"\n"
+        head = STRICT_HEAD.match(raw)
+        if head is not None and raw.endswith(b"}\n"):
+            _record_heads(path, state, [head.groups()], number, b"\n" + raw)
+        else:
+            _read_other(path, state, number, raw)
+    return line + count
+
+
+def _record_heads(
+    path: Path, state: JournalState, heads: List[Tuple[bytes, ...]], line: int, text: bytes
+) -> None:
+    """Record job lines from their heads (line ``line`` onwards of ``text``)."""
+    numbers = list(map(int, map(_NUMBER, heads)))
+    if max(numbers) >= MAX_JOBS:
+        index = next(i for i, number in enumerate(numbers) if number >= MAX_JOBS)
+        number = numbers[index]
+        raise JournalError(f"{path}, line {line + index}: job number {number} is not a job's")
+    statuses = list(map(STATUS_BYTES.__getitem__, map(_STATUS_TEXT, heads)))
+    for number in state.record_lines(numbers, statuses, list(map(_DIGEST_HEX, heads))):
+        head = b'\n{"job": %d, "status": "started"' % number
+        begin = text.rindex(head) + 1
+        state.started[number] = text[begin : text.index(b"\n", begin) + 1]
+
+
+def _read_other(path: Path, state: JournalState, number: int, raw: bytes) -> None:
+    """Record line ``number`` of the journal, which is not a job line as written."""
+    record = parse(path, number, raw)
+    if record is None:
+        return
+    if "run" in record:
+        state.runs.append(record)
+        state.finished = False
+    elif "done" in record:
+        state.finished = record.get("failed") == 0
+    elif "job" in record:  # not an adaptive sweep's draws or learnt results
+        job, status = record["job"], STATUS[record["status"]]
+        if state.record_lines([job], [status], [record["digest"][:16].encode()]):
+            state.started[job] = raw
+
+
+def resume_batches(
+    batches: Iterable[Tuple[int, Sequence[Sequence[str]]]], state: JournalState, size: Optional[int]
+) -> Iterator[Tuple[int, List[Sequence[str]]]]:
+    """The batches left to run: the journal's completed jobs skipped, the others (failed,
+    never finished) run under their own numbers, in batches of consecutive numbers that
+    stay within the original batches.
+
+    Every job the journal records is checked against the regenerated stream before
+    anything is yielded, so a changed sweep fails before any launch.
+
+    >>> from ._stages import job_digest
+    >>> state = JournalState()
+    >>> for n in (0, 1, 3): state.record(n, job_digest([f"a={n}"]), COMPLETED)
+    >>> batches = [(0, [["a=0"], ["a=1"]]), (2, [["a=2"], ["a=3"]]), (4, [["a=4"], ["a=5"]])]
+    >>> list(resume_batches(batches, state, 2))
+    [(2, [['a=2']]), (4, [['a=4'], ['a=5']])]
+    """
+    pending: List[Tuple[int, Sequence[str]]] = []
+    end = 0
+    batches = iter(batches)
+    for start, batch in batches:
+        if start >= state.size:
+            yield from consecutive_runs(pending, size)
+            yield start, list(batch)
+            yield from ((s, list(b)) for s, b in batches)
+            return
+        statuses = state.check(start, batch)
+        completed = statuses.count(COMPLETED)
+        state.skipped += completed
+        if completed < len(batch):
+            numbered = zip(itertools.count(start), batch)
+            pending.extend(itertools.compress(numbered, map(COMPLETED.__ne__, statuses)))
+        end = start + len(batch)
+    if any(state.status[end:]):
+        raise ResumeError(
+            f"the journal records jobs up to #{state.size - 1}, but the sweep now has only "
+            f"{end} jobs: the entrypoints, the command line or the filters changed since the "
+            "sweep ran. Nothing was launched."
+        )
+    yield from consecutive_runs(pending, size)
+
+
+def consecutive_runs(
+    jobs: Iterable[Tuple[int, Sequence[str]]], size: Optional[int]
+) -> Iterator[Tuple[int, List[Sequence[str]]]]:
+    """Numbered jobs as batches of consecutive numbers within the batches of ``size``
+    (jobs ``k * size`` to ``(k + 1) * size - 1``), so that each stays in its own batch.
+
+    >>> list(consecutive_runs([(2, "c"), (3, "d"), (4, "e"), (7, "h")], 4))
+    [(2, ['c', 'd']), (4, ['e']), (7, ['h'])]
+    """
+    start, batch = 0, []  # type: Tuple[int, List[Sequence[str]]]
+    for number, job in jobs:
+        if batch and (number != start + len(batch) or (size and number % size == 0)):
+            yield start, batch
+            batch = []
+        if not batch:
+            start = number
+        batch.append(job)
+    if batch:
+        yield start, batch

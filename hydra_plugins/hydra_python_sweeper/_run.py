@@ -1,0 +1,265 @@
+"""One run of a sweep: its batches launched, counted, summed up, and how to resume it.
+
+A :class:`SweepRun` takes a stream of numbered batches (:mod:`._pipeline`), validates each
+just before it is launched, keeps up to ``max_in_flight`` launches going (:mod:`._flight`),
+counts what completed and failed as batches return, makes sure each job's end is in the
+journal (:mod:`._watch`), feeds an adaptive sweep its results, and ends with the run's done
+line and summary. A failure (``fail_fast``), an error or Ctrl-C ends it with the counts so
+far and the command that resumes the sweep; nothing that finished is lost.
+"""
+
+import logging
+import operator
+import signal
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+
+from hydra.core.utils import JobReturn, JobStatus
+
+from ._adaptive import Adaptive
+from ._errors import JobsFailed, PythonSweeperError, sweep_dir_errors
+from ._flight import Flight
+from ._lines import done_line
+from ._messages import plural, progress, resume_command
+from ._pipeline import Stream
+from ._reader import JournalState
+from ._settings import Settings
+from ._watch import JournalWatch, write_missing
+from ._writer import append
+
+log = logging.getLogger(__name__)
+
+Batch = Tuple[int, Sequence[Sequence[str]]]
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    """What a sweep returns with ``keep_returns=false``."""
+
+    jobs: int
+    batches: int
+    sweep_dir: str
+
+
+class SweepRun:
+    """Launches ``stream``'s batches with ``launcher`` into ``sweep_dir``, whose journal is
+    at ``journal_path`` (``journal``: what it held, on a resume). ``validate`` checks a
+    batch's jobs before it is launched; ``adaptive`` learns each batch's results."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        launcher: Any,
+        stream: Stream,
+        sweep_dir: Path,
+        journal_path: Path,
+        journal: Optional[JournalState] = None,
+        validate: Optional[Callable[[int, Sequence[Sequence[str]]], None]] = None,
+        adaptive: Optional[Adaptive] = None,
+    ) -> None:
+        self.settings = settings
+        self.launcher = launcher
+        self.stream = stream
+        self.sweep_dir = sweep_dir
+        self.journal_path = journal_path
+        self.journal = journal
+        self.validate = validate
+        self.adaptive = adaptive if adaptive is not None and adaptive.active else None
+        self.flight = Flight(settings.max_in_flight)
+        self.watch = JournalWatch(journal_path)
+        self.returns: Dict[int, Sequence[JobReturn]] = {}  # by first job number: batch order
+        self.drawn = self.launched = self.batches_done = self.failed = 0
+        self.first_failed: List[int] = []  # the first ten, for the message
+        self.first_failure: Optional[JobReturn] = None
+        self.interrupt: Optional[Interrupt] = None
+
+    @property
+    def skipped(self) -> int:
+        """Jobs the journal had as completed, skipped by a resume (so far)."""
+        return self.journal.skipped if self.journal is not None else 0
+
+    @property
+    def completed(self) -> int:
+        return self.launched - self.failed
+
+    def run(self) -> Any:
+        """Validate and launch each batch, up to ``max_in_flight`` at once; return as
+        BasicSweeper, or a :class:`SweepSummary`."""
+        self.interrupt = Interrupt()
+        try:
+            for item, results in self.flight.run(self.stream.batches, self.work, self.prepare):
+                self.interrupt.check()
+                self.returned(item, results)
+            if self.first_failure is not None:
+                self.stopped()
+        except PythonSweeperError as error:
+            if self.launched:
+                error.args = (
+                    f"{error}\n({plural(self.launched, 'job')} in "
+                    f"{plural(self.batches_done, 'batch')} completed before this error; their "
+                    f"outputs are in {self.sweep_dir}. To run the rest once it is fixed: "
+                    f"{resume_command(self.sweep_dir)})",
+                )
+            raise
+        except KeyboardInterrupt:
+            log.warning(
+                f"Interrupted: the journal {self.journal_path} holds every job that finished "
+                f"({self.completed} completed, {self.failed} failed). To run the others: "
+                f"{resume_command(self.sweep_dir)}"
+            )
+            raise SystemExit(130) from None  # as a shell reports Ctrl-C; no traceback
+        finally:
+            self.interrupt.restore()
+        return self.done()
+
+    def prepare(self, item: Batch) -> None:
+        """Batch ``item`` is about to be launched: log it, validate it, await its ends."""
+        assert self.interrupt is not None
+        self.interrupt.check()
+        start, batch = item
+        self.drawn += len(batch)
+        busy = f"; {self.flight.running} batches in flight" if self.concurrent else ""
+        log.info(
+            f"Batch {self.settings.batch_number(start, self.batches_done)} : jobs #{start} to "
+            f"#{start + len(batch) - 1} ({progress(self.drawn, self.stream.total)}{busy})"
+        )
+        if self.validate is not None:
+            self.validate(start, batch)
+        self.watch.expect(range(start, start + len(batch)))
+
+    def work(self, item: Batch) -> Sequence[JobReturn]:
+        return self.launcher.launch(item[1], initial_job_idx=item[0])  # type: ignore[no-any-return]
+
+    @property
+    def concurrent(self) -> bool:
+        return self.settings.max_in_flight > 1
+
+    def returned(self, item: Batch, results: Sequence[JobReturn]) -> None:
+        """Batch ``item``'s launch returned ``results``: count them, record the ends the
+        journal lacks, learn them (an adaptive sweep)."""
+        start, batch = item
+        statuses = list(map(_status, results))  # a C-level pass: failures are rare
+        for index in _indices(statuses, JobStatus.FAILED):
+            self.failed += 1
+            if len(self.first_failed) < 10:
+                self.first_failed.append(start + index)
+            if self.settings.fail_fast and self.first_failure is None:
+                self.first_failure = results[index]
+                self.flight.stop()  # no new launch; the batches in flight end
+        write_missing(self.watch, self.journal_path, start, results)
+        if self.adaptive is not None:
+            with sweep_dir_errors(self.sweep_dir):
+                self.adaptive.learn(start, results)
+        self.launched += len(batch)
+        self.batches_done += 1
+        if self.settings.keep_returns:
+            self.returns[start] = results
+        if self.concurrent:
+            log.info(
+                f"Batch {self.settings.batch_number(start, self.batches_done - 1)} done: jobs "
+                f"#{start} to #{start + len(batch) - 1}; {plural(self.launched, 'job')} done, "
+                f"{self.flight.running} batches in flight"
+            )
+
+    def stopped(self) -> None:
+        """``fail_fast``: a job failed, the batches in flight ended; raise its error."""
+        assert self.first_failure is not None
+        log.warning(
+            f"Sweep stopped (fail_fast) after job #{self.first_failed[0]} failed: "
+            f"{self.completed} completed, {self.failed} failed, "
+            f"{self.skipped} skipped as already done; journal: "
+            f"{self.journal_path}. To run the failed and remaining jobs: "
+            f"{resume_command(self.sweep_dir)}"
+        )
+        _ = self.first_failure.return_value  # raises the job's error, as BasicSweeper
+
+    def done(self) -> Any:
+        """Every batch ran: the done line, the summary, and the returns."""
+        with sweep_dir_errors(self.sweep_dir):
+            append(self.journal_path, done_line(self.completed, self.failed, self.skipped))
+        log.info(
+            f"Sweep done: {self.completed} completed, {self.failed} failed, "
+            f"{self.skipped} skipped as already done{self.stream.dropped()}; journal: "
+            f"{self.journal_path}"
+        )
+        if self.failed:
+            shown = ", ".join(f"#{n}" for n in self.first_failed)
+            shown += ", ..." if self.failed > 10 else ""
+            raise JobsFailed(
+                f"{plural(self.failed, 'job')} of {self.launched} failed ({shown}); the journal "
+                f"{self.journal_path} records their errors. To run the failed jobs again: "
+                f"{resume_command(self.sweep_dir)}"
+            )
+        if not self.launched and not self.skipped:
+            if self.settings.sharded:
+                log.info(
+                    f"{self.settings.shard_name()} is empty: the sweep has too few batches to "
+                    "reach it; nothing was launched"
+                )
+            else:
+                log.info("The sweep has no jobs: nothing was launched")
+        if self.settings.keep_returns:
+            return [self.returns[start] for start in sorted(self.returns)]
+        return SweepSummary(
+            jobs=self.launched, batches=self.batches_done, sweep_dir=str(self.sweep_dir)
+        )
+
+
+def preview(settings: Settings, stream: Stream, sweep_dir: str) -> SweepSummary:
+    """The dry run: count every job by streaming, show the first ``settings.preview``."""
+    log.info(f"Dry run: nothing is launched. The first {plural(settings.preview, 'job')}:")
+    jobs = count = 0
+    for start, batch in stream.batches:
+        for number, job in enumerate(batch[: max(0, settings.preview - jobs)], start):
+            log.info(f"\t#{number} : {' '.join(job)}")
+        jobs += len(batch)
+        count += 1
+    shard = f" ({settings.shard_name()})" if settings.sharded else ""
+    dropped = f" ({stream.dropped()[2:]})" if stream.dropped() else ""
+    log.info(f"Dry run: {plural(jobs, 'job')} in {plural(count, 'batch')}{shard}{dropped}")
+    return SweepSummary(jobs=jobs, batches=count, sweep_dir=sweep_dir)
+
+
+class Interrupt:
+    """Ctrl-C that is not lost. Python raises ``KeyboardInterrupt`` wherever the main thread
+    is: inside a ``__del__`` or a weakref callback it is printed and ignored, and the sweep
+    would run on. While this is installed, a SIGINT is also remembered, and :meth:`check`
+    (between batches) raises it again."""
+
+    def __init__(self) -> None:
+        self.seen = False
+        self.previous: Any = None
+        if threading.current_thread() is threading.main_thread():
+            current = signal.getsignal(signal.SIGINT)
+            if current is signal.default_int_handler:
+                self.previous = current
+                signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.seen = True
+        raise KeyboardInterrupt
+
+    def check(self) -> None:
+        if self.seen:
+            raise KeyboardInterrupt
+
+    def restore(self) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+_status = operator.attrgetter("status")
+
+
+def _indices(items: List[Any], value: Any) -> Iterator[int]:
+    """The indices of ``value`` in ``items``, found at C speed.
+
+    >>> list(_indices(["a", "b", "a"], "a")), list(_indices(["b"], "a"))
+    ([0, 2], [])
+    """
+    index = -1
+    for _ in range(items.count(value)):
+        index = items.index(value, index + 1)
+        yield index

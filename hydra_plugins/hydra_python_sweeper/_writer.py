@@ -1,0 +1,78 @@
+"""The journal's writers: :func:`append` (whole lines, fsynced) and the job's own callback.
+
+Every line of the journal (:mod:`._lines`) goes through :func:`append`: the sweeper's run,
+draw and done lines, and the lines each job writes from its own process through
+:class:`JournalCallback`, a Hydra callback, when it starts and when it ends::
+
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "journal.jsonl"
+    >>> append(path, {"done": True}, {"done": True})
+    >>> path.read_text()
+    '{"done": true}\\n{"done": true}\\n'
+"""
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Dict
+
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from ._lines import JOURNALED, job_line, started_line
+
+NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def append(path: Path, *records: Dict[str, Any]) -> None:
+    """Append each record as one line, all in one write, to the journal at ``path``, and
+    fsync it; :class:`OSError` if they cannot be written whole. The journal is not followed
+    if it is a symlink, and a torn last line (a writer killed mid-write) is ended first, so
+    no record is swallowed."""
+    line = "".join(json.dumps(record, default=repr) + "\n" for record in records).encode()
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | NOFOLLOW, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            line = b"\n" + line
+        written = 0
+        while written < len(line):  # a short write (a full disk, a signal) is retried
+            count = os.write(fd, line[written:])
+            if count <= 0:
+                raise OSError(f"wrote {written} of {len(line)} bytes")
+            written += count
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class JournalCallback(Callback):
+    """Records, from inside each job, that it started (Hydra's ``on_job_start``) and how it
+    ended (``on_job_end``), with the host and process that ran it.
+
+    Launchers run the callbacks of the sweep's ``HydraContext`` around each job, in the
+    job's own process (they pickle the context for remote jobs): the sweeper adds this one
+    to them."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        overrides = list(config.hydra.overrides.task)
+        append(self.path, started_line(int(config.hydra.job.num), overrides))
+
+    def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
+        completed = job_return.status == JobStatus.COMPLETED
+        overrides = list(job_return.overrides or [])
+        append(
+            self.path,
+            job_line(
+                int(config.hydra.job.num),
+                overrides,
+                completed,
+                job_return._return_value,
+                str(config.hydra.runtime.output_dir),
+            ),
+        )
+        setattr(job_return, JOURNALED, True)  # written: the sweeper need not read it back
