@@ -126,3 +126,17 @@ def test_the_package_imports_form_no_circle() -> None:
         ready = {m for m, imports in graph.items() if m not in done and imports <= done}
         assert ready, f"an import circle among {sorted(set(graph) - done)}"
         done |= ready
+
+
+def test_every_room_stays_small() -> None:
+    """No module over about 400 lines, no class over about 200: a room that grows past
+    them is split before more is added to it."""
+    import ast
+
+    for path in PACKAGE.glob("*.py"):
+        source = path.read_text()
+        assert source.count("\n") <= 420, f"{path.name} has {source.count(chr(10))} lines"
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.ClassDef):
+                size = (node.end_lineno or node.lineno) - node.lineno
+                assert size <= 220, f"{path.name}: class {node.name} has {size} lines"
