@@ -113,3 +113,26 @@ def resume(command: List[str], cwd: Path, timeout: int = 300) -> "subprocess.Com
         text=True,
         timeout=timeout,
     )
+
+
+def slurm_is_up() -> Optional[str]:
+    """Why no SLURM cluster can run the tests here (``None``: one can)."""
+    import shutil
+
+    if shutil.which("sinfo") is None:
+        return "no SLURM here (sinfo not found): tests/slurm/start-slurm.sh starts the tests' one"
+    done = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True)
+    states = set(done.stdout.split())
+    if done.returncode != 0 or not states & {"idle", "mixed", "allocated"}:
+        found = done.stderr.strip() or sorted(states)
+        return f"no SLURM cluster answers (sinfo: {found}): tests/slurm/start-slurm.sh starts one"
+    return None
+
+
+@pytest.fixture
+def slurm() -> None:
+    """Skips the test, with the reason, where no SLURM cluster runs (a laptop)."""
+    reason = slurm_is_up()
+    if reason is not None:
+        pytest.skip(reason)
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")

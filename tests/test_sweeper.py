@@ -17,6 +17,7 @@ from hydra_plugins.hydra_python_sweeper._errors import (
     SettingError,
 )
 from hydra_plugins.hydra_python_sweeper._impl import PythonSweeperImpl
+from hydra_plugins.hydra_python_sweeper._launch import LaunchFailed
 from hydra_plugins.hydra_python_sweeper._run import SweepSummary
 
 Make = Callable[..., PythonSweeperImpl]
@@ -195,7 +196,8 @@ def test_a_million_job_generator_is_drawn_only_as_far_as_the_first_batch(
     def stop(start: int, batch: Any) -> None:
         raise Stop
 
-    with pytest.raises(Stop):
+    # the launcher's exception is the batch's failure, and fail_fast stops the sweep
+    with pytest.raises(LaunchFailed, match="job #0 did not end: Stop"):
         run(
             make_sweeper,
             launcher=RecordingLauncher(stop),

@@ -49,8 +49,11 @@ class Flight:
         once the items in flight with it have ended and been yielded. An exception of the
         stream (or of ``prepare``) is raised the same way, after the items in flight."""
         if self.limit == 1:
-            for item in items:
-                if self.stopped:
+            iterator = iter(items)
+            while not self.stopped:  # stopped: not one more item is drawn
+                try:
+                    item = next(iterator)
+                except StopIteration:
                     return
                 if prepare is not None:
                     prepare(item)

@@ -19,14 +19,16 @@ from omegaconf import DictConfig, OmegaConf
 from ._adaptive import Adaptive
 from ._admission import check_journal, start_journal, take_lock
 from ._errors import sweep_dir_errors
+from ._launch import BatchLauncher
 from ._lines import FILENAME
-from ._liveness import refuse_if_running
+from ._liveness import refuse_if_running, wait_for_slurm
 from ._messages import plural
 from ._pipeline import Stream, assemble
 from ._reader import JournalState
 from ._results import Results
 from ._run import SweepRun, preview
 from ._settings import Settings, written_list
+from ._slurm import alive_tasks
 from ._task import ExitIsFailure
 from ._validate import BatchValidator
 from ._writer import JournalCallback
@@ -88,6 +90,9 @@ class PythonSweeperImpl(Sweeper):
         resume = settings.resume is not None
         path = sweep_dir / FILENAME
         self.adaptive = Adaptive(path, settings.dry_run)
+        launcher = BatchLauncher(
+            self.launcher, sweep_dir, path, settings.poll_interval, settings.batch_size
+        )
         if settings.dry_run:
             journal = (
                 check_journal(sweep_dir, description, settings.cut(), True) if resume else None
@@ -105,7 +110,13 @@ class PythonSweeperImpl(Sweeper):
             journal = check_journal(sweep_dir, description, settings.cut(), resume)
             if resume:
                 assert journal is not None
-                refuse_if_running(journal, force=settings.resume == "force")
+                slurm = None
+                if launcher.slurm:  # an earlier run's arrays: their jobs end once
+                    wait_for_slurm(sweep_dir, settings.poll_interval)
+                    journal = check_journal(sweep_dir, description, settings.cut(), resume)
+                    assert journal is not None
+                    slurm = {task.job_id for task in alive_tasks(sweep_dir)}
+                refuse_if_running(journal, settings.resume == "force", slurm)
                 stream = self.stream(settings, arguments, journal)
             log.info(f"Sweep output dir : {sweep_dir}")
             with sweep_dir_errors(sweep_dir):
@@ -113,7 +124,7 @@ class PythonSweeperImpl(Sweeper):
                 path = start_journal(sweep_dir, description, settings.cut(), journal, resume)
             self.record_jobs_in(path)
             run = SweepRun(
-                settings, self.launcher, stream, sweep_dir, path, journal,
+                settings, launcher, stream, sweep_dir, path, journal,
                 self.validator(settings), self.adaptive,
             )  # fmt: skip
             return run.run()

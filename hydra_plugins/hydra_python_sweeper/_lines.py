@@ -46,6 +46,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import xxhash
 
 from ._errors import JournalError
+from ._slurm import job_environment
 from ._stages import job_digest
 
 log = logging.getLogger(__name__)
@@ -107,13 +108,15 @@ def run_line(
 
 
 def started_line(number: int, overrides: Sequence[str]) -> Dict[str, Any]:
-    """The line a job writes when it starts, with the host and process that run it."""
+    """The line a job writes when it starts, with the host and process that run it (and,
+    under SLURM, its array task, node and restart count)."""
     return {
         "job": number,
         "status": "started",
         "digest": job_digest(overrides).hex(),
         "host": socket.gethostname(),
         "pid": os.getpid(),
+        **job_environment(),
     }
 
 

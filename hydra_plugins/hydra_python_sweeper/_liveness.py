@@ -14,19 +14,25 @@ import json
 import logging
 import os
 import socket
-from typing import List, Tuple
+import time
+from pathlib import Path
+from typing import List, Optional, Set, Tuple
 
 from ._errors import ResumeError
 from ._messages import plural
 from ._reader import JournalState
+from ._slurm import alive_tasks, cancel_command, describe
 
 log = logging.getLogger(__name__)
 
 
-def running_elsewhere(state: JournalState) -> List[Tuple[int, str]]:
-    """The jobs the journal says started and have not ended, that may still be running: on
-    this host, their process is alive; on another host, nothing here can tell. Each with
-    where it runs."""
+def running_elsewhere(
+    state: JournalState, slurm: Optional[Set[str]] = None
+) -> List[Tuple[int, str]]:
+    """The jobs the journal says started and have not ended, that may still be running: a
+    SLURM task that ``slurm`` (the ids of the sweep's tasks SLURM has queued or running,
+    when it was asked) holds; on this host, a process alive; on another host, nothing here
+    can tell. Each with where it runs."""
     here = socket.gethostname()
     running = []
     for job, raw in sorted(state.started.items()):
@@ -34,7 +40,12 @@ def running_elsewhere(state: JournalState) -> List[Tuple[int, str]]:
             record = json.loads(raw)
             host, pid = record.get("host"), record.get("pid")
         except ValueError:
-            host, pid = None, None
+            record, host, pid = {}, None, None
+        task = record.get("slurm")
+        if slurm is not None and isinstance(task, str):
+            if task in slurm:
+                running.append((job, f"SLURM task {task}"))
+            continue  # SLURM has it no more: it ended without a line (cancelled, lost)
         if host == here and isinstance(pid, int) and not _alive(pid):
             continue  # its process is gone: it died with it
         where = f"pid {pid} on this host" if host == here else f"pid {pid} on host {host}"
@@ -59,10 +70,11 @@ def _alive(pid: int) -> bool:
     return state not in (b"Z", b"X")
 
 
-def refuse_if_running(journal: JournalState, force: bool) -> None:
+def refuse_if_running(journal: JournalState, force: bool, slurm: Optional[Set[str]] = None) -> None:
     """Refuse to resume while jobs of the sweep may still run (an orphaned job array),
-    unless ``force`` (``resume=force``): then say which run again."""
-    running = running_elsewhere(journal)
+    unless ``force`` (``resume=force``): then say which run again. ``slurm``: the ids of
+    the sweep's tasks SLURM has queued or running, when it was asked."""
+    running = running_elsewhere(journal, slurm)
     if not running:
         return
     shown = ", ".join(f"#{job} ({where})" for job, where in running[:10])
@@ -78,3 +90,21 @@ def refuse_if_running(journal: JournalState, force: bool) -> None:
         "local process), then resume; hydra.sweeper.resume=force runs them again "
         "whatever their state."
     )
+
+
+def wait_for_slurm(sweep_dir: Path, poll: float) -> None:
+    """A resume: wait while SLURM has tasks of this sweep queued or running (an earlier
+    run's arrays, which outlive the process that submitted them), so that none of their
+    jobs is launched a second time; their ends reach the journal from the tasks."""
+    tasks = alive_tasks(sweep_dir)
+    if not tasks:
+        return
+    log.warning(
+        f"{plural(len(tasks), 'SLURM task')} of this sweep, submitted by an earlier run, "
+        f"are still queued or running: {describe(tasks)}. Waiting for them to end before "
+        f"launching anything (to cancel them instead: {cancel_command(tasks)})"
+    )
+    while tasks:
+        time.sleep(poll)
+        tasks = alive_tasks(sweep_dir)
+    log.info("The earlier run's SLURM tasks have ended: resuming")

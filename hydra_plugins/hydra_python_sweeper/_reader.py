@@ -15,6 +15,7 @@ with their number, so that a corrupt line is one error naming it::
 
 import binascii
 import itertools
+import json
 import operator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any, BinaryIO, Dict, Iterable, Iterator, List, Optional, Sequ
 from ._errors import JournalError, ResumeError
 from ._lines import (
     COMPLETED,
+    END_HEAD,
     JOB_HEAD,
     MAX_JOBS,
     OTHER_LINE,
@@ -291,3 +293,34 @@ def consecutive_runs(
         batch.append(job)
     if batch:
         yield start, batch
+
+
+def ended(path: Path, numbers: range, offset: int = 0) -> Dict[int, Dict[str, Any]]:
+    """The end lines of jobs ``numbers`` written from byte ``offset`` of the journal on,
+    parsed (the last of each job's); a line not whole or not JSON is not an end.
+
+    >>> import tempfile
+    >>> from ._writer import append
+    >>> from ._lines import job_line
+    >>> path = Path(tempfile.mkdtemp()) / "journal.jsonl"
+    >>> append(path, job_line(3, ["a=3"], True, 9, "3"), job_line(5, ["a=5"], False, "E", "5"))
+    >>> {number: line["status"] for number, line in ended(path, range(4, 6)).items()}
+    {5: 'failed'}
+    """
+    found: Dict[int, Dict[str, Any]] = {}
+    with open(path, "rb") as f:
+        f.seek(offset)
+        for lines in whole_lines(f):
+            text = b"\n" + lines
+            for match in END_HEAD.finditer(text):
+                number = int(match[1])
+                if number not in numbers:
+                    continue
+                line = text[match.start() + 1 : text.index(b"\n", match.start() + 1)]
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(record, dict) and record.get("job") == number:
+                    found[number] = record
+    return found

@@ -21,11 +21,13 @@ from hydra.core.utils import JobReturn, JobStatus
 from ._adaptive import Adaptive
 from ._errors import JobsFailed, PythonSweeperError, sweep_dir_errors
 from ._flight import Flight
-from ._lines import done_line
+from ._launch import BatchLauncher
+from ._lines import COMPLETED, FAILED, done_line
 from ._messages import plural, progress, resume_command
 from ._pipeline import Stream
-from ._reader import JournalState
+from ._reader import JournalState, read
 from ._settings import Settings
+from ._slurm import alive_tasks, cancel_command, describe
 from ._watch import JournalWatch, write_missing
 from ._writer import append
 
@@ -44,14 +46,15 @@ class SweepSummary:
 
 
 class SweepRun:
-    """Launches ``stream``'s batches with ``launcher`` into ``sweep_dir``, whose journal is
-    at ``journal_path`` (``journal``: what it held, on a resume). ``validate`` checks a
-    batch's jobs before it is launched; ``adaptive`` learns each batch's results."""
+    """Launches ``stream``'s batches with ``launcher`` (see :mod:`._launch`) into
+    ``sweep_dir``, whose journal is at ``journal_path`` (``journal``: what it held, on a
+    resume). ``validate`` checks a batch's jobs before it is launched; ``adaptive`` learns
+    each batch's results."""
 
     def __init__(
         self,
         settings: Settings,
-        launcher: Any,
+        launcher: BatchLauncher,
         stream: Stream,
         sweep_dir: Path,
         journal_path: Path,
@@ -104,12 +107,8 @@ class SweepRun:
                 )
             raise
         except KeyboardInterrupt:
-            log.warning(
-                f"Interrupted: the journal {self.journal_path} holds every job that finished "
-                f"({self.completed} completed, {self.failed} failed). To run the others: "
-                f"{resume_command(self.sweep_dir)}"
-            )
-            raise SystemExit(130) from None  # as a shell reports Ctrl-C; no traceback
+            self.interrupted()
+            raise SystemExit(self.interrupt.code) from None  # as a shell reports it
         finally:
             self.interrupt.restore()
         return self.done()
@@ -125,12 +124,13 @@ class SweepRun:
             f"Batch {self.settings.batch_number(start, self.batches_done)} : jobs #{start} to "
             f"#{start + len(batch) - 1} ({progress(self.drawn, self.stream.total)}{busy})"
         )
+        self.launcher.check(start, len(batch))
         if self.validate is not None:
             self.validate(start, batch)
         self.watch.expect(range(start, start + len(batch)))
 
     def work(self, item: Batch) -> Sequence[JobReturn]:
-        return self.launcher.launch(item[1], initial_job_idx=item[0])  # type: ignore[no-any-return]
+        return self.launcher(item)
 
     @property
     def concurrent(self) -> bool:
@@ -162,6 +162,23 @@ class SweepRun:
                 f"#{start} to #{start + len(batch) - 1}; {plural(self.launched, 'job')} done, "
                 f"{self.flight.running} batches in flight"
             )
+
+    def interrupted(self) -> None:
+        """Ctrl-C: what the journal holds, what still runs on the cluster, how to go on."""
+        completed, failed = journal_counts(self.journal_path)
+        message = (
+            f"Interrupted: the journal {self.journal_path} holds every job that finished "
+            f"({completed} completed, {failed} failed)."
+        )
+        if self.launcher.slurm:
+            tasks = alive_tasks(self.sweep_dir)
+            if tasks:
+                message += (
+                    f" {plural(len(tasks), 'SLURM task')} of this sweep are still queued or "
+                    f"running, and go on without this process: {describe(tasks)}. To cancel "
+                    f"them: {cancel_command(tasks)}. A resume waits for them to end."
+                )
+        log.warning(f"{message} To run the others: {resume_command(self.sweep_dir)}")
 
     def stopped(self) -> None:
         """``fail_fast``: a job failed, the batches in flight ended; raise its error."""
@@ -222,23 +239,39 @@ def preview(settings: Settings, stream: Stream, sweep_dir: str) -> SweepSummary:
     return SweepSummary(jobs=jobs, batches=count, sweep_dir=sweep_dir)
 
 
+def journal_counts(path: Path) -> Tuple[int, int]:
+    """How many jobs the journal at ``path`` holds as completed and as failed (their last
+    line); ``(0, 0)`` if it cannot be read."""
+    try:
+        status = read(path).status
+    except (OSError, PythonSweeperError):
+        return 0, 0
+    return status.count(COMPLETED), status.count(FAILED)
+
+
 class Interrupt:
-    """Ctrl-C that is not lost. Python raises ``KeyboardInterrupt`` wherever the main thread
-    is: inside a ``__del__`` or a weakref callback it is printed and ignored, and the sweep
-    would run on. While this is installed, a SIGINT is also remembered, and :meth:`check`
-    (between batches) raises it again."""
+    """Ctrl-C (and SIGTERM) that is not lost. Python raises ``KeyboardInterrupt`` wherever
+    the main thread is: inside a ``__del__`` or a weakref callback it is printed and
+    ignored, and the sweep would run on. While this is installed, a SIGINT or a SIGTERM is
+    also remembered, and :meth:`check` (between batches) raises it again; :attr:`code` is
+    the exit code a shell reports for it (130, 143)."""
 
     def __init__(self) -> None:
         self.seen = False
-        self.previous: Any = None
+        self.code = 130
+        self.previous: Dict[int, Any] = {}
         if threading.current_thread() is threading.main_thread():
-            current = signal.getsignal(signal.SIGINT)
-            if current is signal.default_int_handler:
-                self.previous = current
-                signal.signal(signal.SIGINT, self._handle)
+            for signum, default in (
+                (signal.SIGINT, signal.default_int_handler),
+                (signal.SIGTERM, signal.SIG_DFL),
+            ):
+                if signal.getsignal(signum) is default:
+                    self.previous[signum] = default
+                    signal.signal(signum, self._handle)
 
     def _handle(self, signum: int, frame: Any) -> None:
         self.seen = True
+        self.code = 128 + signum
         raise KeyboardInterrupt
 
     def check(self) -> None:
@@ -246,8 +279,9 @@ class Interrupt:
             raise KeyboardInterrupt
 
     def restore(self) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
+        for signum, previous in self.previous.items():
+            signal.signal(signum, previous)
+        self.previous = {}
 
 
 _status = operator.attrgetter("status")

@@ -45,6 +45,7 @@ class Settings:
     resume: Optional[str] = None
     fail_fast: bool = True
     max_in_flight: int = 1
+    poll_interval: float = 10.0
     #: The settings as given, for the log line (``hydra.sweeper``'s own keys).
     given: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -82,6 +83,11 @@ class Settings:
                 f"jobs in other processes (submitit, joblib, ray): {type(launcher).__name__}"
                 " runs them in this process, one at a time, so its launches cannot overlap"
             )
+        poll = given.get("poll_interval", 10.0)
+        if isinstance(poll, bool) or not isinstance(poll, (int, float)) or not poll > 0:
+            raise SettingError(
+                f"hydra.sweeper.poll_interval={poll!r}: expected a number of seconds > 0"
+            )
         preview = given.get("preview", 10)
         if not _is_int(preview) or preview < 0:
             raise SettingError(f"hydra.sweeper.preview={preview!r}: expected an integer >= 0")
@@ -100,6 +106,7 @@ class Settings:
             resume=resume,
             fail_fast=bool(given.get("fail_fast", True)),
             max_in_flight=in_flight,
+            poll_interval=float(poll),
             given=dict(given),
         )
 

@@ -43,6 +43,9 @@ class PythonSweeperConf:
     #: How many ``launcher.launch()`` calls run at once, each on a thread of its own: when
     #: one returns, the next batch is launched. 1: one batch at a time (Hydra's way).
     max_in_flight: int = 1
+    #: Seconds between two looks at the cluster (one ``squeue`` call) while a SLURM batch
+    #: runs, or while a resume waits for an earlier run's tasks.
+    poll_interval: float = 10.0
 
 
 ConfigStore.instance().store(

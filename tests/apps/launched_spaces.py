@@ -18,3 +18,8 @@ def twelve() -> Iterator[Dict[str, Any]]:
 def many(n: int = 200) -> Iterator[Dict[str, Any]]:
     """``n`` jobs, each with values of its own, for the tests of batches in flight."""
     return ({"+x": i, "+name": f"job {i}", "+pair": [i, -i]} for i in range(n))
+
+
+def numbered(n: int = 300) -> Iterator[Dict[str, Any]]:
+    """``n`` jobs, each with values of its own, for the SLURM tests."""
+    return ({"+x": i, "+name": f"job {i}"} for i in range(n))

@@ -1,0 +1,201 @@
+"""What SLURM knows of a sweep's jobs: its arrays tagged at submission, asked in one call.
+
+With ``hydra/launcher=submitit_slurm`` each batch is one job array. The sweeper tags every
+array it submits with a comment naming the sweep dir and the batch's first job number
+(:func:`batch_comment`), so that one ``squeue`` call (:func:`sweep_tasks`) tells, for every
+task of the sweep still queued, running or recently ended, its job number and its state,
+whatever process submitted it and whether or not it has started::
+
+    >>> parse_tasks("7_2|7|2|RUNNING|hydra-python-sweeper:1a2b:10|node1\\n", "1a2b")
+    [Task(array='7', task=2, number=12, state='RUNNING', where='node1')]
+"""
+
+import logging
+import re
+import subprocess
+from pathlib import Path
+from typing import Any, Dict, List, NamedTuple, Optional
+
+import xxhash
+
+log = logging.getLogger(__name__)
+
+TAG = "hydra-python-sweeper"
+#: States of a task that may still run (or run again).
+ALIVE = frozenset(
+    {
+        "PENDING",
+        "RUNNING",
+        "CONFIGURING",
+        "COMPLETING",
+        "SUSPENDED",
+        "REQUEUED",
+        "REQUEUE_FED",
+        "REQUEUE_HOLD",
+        "RESIZING",
+        "SIGNALING",
+        "STAGE_OUT",
+        "STOPPED",
+        "RESV_DEL_HOLD",
+    }
+)
+_FORMAT = "%i|%F|%K|%T|%k|%R"  # job id, array job id, task index, state, comment, where/why
+
+
+class Task(NamedTuple):
+    """One array task of the sweep, as ``squeue`` shows it."""
+
+    array: str  # the array's job id
+    task: int  # the task's index in its array
+    number: int  # the sweep's job number
+    state: str  # RUNNING, PENDING, CANCELLED...
+    where: str  # its node, or why it waits
+
+    @property
+    def alive(self) -> bool:
+        return self.state in ALIVE
+
+    @property
+    def job_id(self) -> str:
+        return f"{self.array}_{self.task}"
+
+
+def is_slurm(launcher: Any) -> bool:
+    """Whether ``launcher`` submits its batches as SLURM arrays (hydra-submitit-launcher's
+    ``submitit_slurm``)."""
+    return getattr(launcher, "_EXECUTOR", None) == "slurm"
+
+
+def sweep_id(sweep_dir: Path) -> str:
+    """A short digest of the sweep dir's absolute path: the tag of its arrays.
+
+    >>> sweep_id(Path("/runs/a")) == sweep_id(Path("/runs/a")) != sweep_id(Path("/runs/b"))
+    True
+    """
+    return xxhash.xxh64_hexdigest(str(sweep_dir.absolute()).encode())[:12]
+
+
+def batch_comment(sweep_dir: Path, start: int) -> str:
+    """The comment of the array that runs the batch starting at job ``start``."""
+    return f"{TAG}:{sweep_id(sweep_dir)}:{start}"  # no spaces: an #SBATCH line
+
+
+def tagged(launcher: Any, comment: str) -> Any:
+    """A copy of the submitit ``launcher`` whose arrays carry ``comment`` (after the user's
+    own comment, if any); the launcher itself is not changed, so batches launched at once
+    each carry their own."""
+    import copy
+
+    clone = copy.copy(launcher)
+    params = dict(launcher.params)
+    own = params.get("comment")
+    params["comment"] = f"{own},{comment}" if own else comment
+    clone.params = params
+    return clone
+
+
+def parse_tasks(output: str, sweep: str) -> List[Task]:
+    """The tasks of the sweep ``sweep`` (its :func:`sweep_id`) in ``squeue -o`` output."""
+    tasks = []
+    pattern = re.compile(rf"(?:^|[\s,]){TAG}:{re.escape(sweep)}:(\d+)(?:[\s,]|$)")
+    for line in output.splitlines():
+        fields = line.split("|")
+        if len(fields) < 6:
+            continue
+        _, array, index, state, comment, where = fields[:6]
+        match = pattern.search(comment)
+        if match is None or not index.isdigit():
+            continue
+        number = int(match[1]) + int(index)
+        tasks.append(Task(array, int(index), number, state.split()[0], where))
+    return tasks
+
+
+def sweep_tasks(sweep_dir: Path) -> Optional[List[Task]]:
+    """Every task of this sweep's arrays that SLURM still shows (queued, running, or ended
+    recently), from one ``squeue`` call; ``None`` if SLURM cannot be asked."""
+    try:
+        done = subprocess.run(
+            ["squeue", "-h", "-r", "-t", "all", "-o", _FORMAT],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        log.warning(f"squeue cannot be asked about the sweep's SLURM jobs: {error}")
+        return None
+    if done.returncode != 0:
+        log.warning(f"squeue cannot be asked about the sweep's SLURM jobs: {done.stderr.strip()}")
+        return None
+    return parse_tasks(done.stdout, sweep_id(sweep_dir))
+
+
+def alive_tasks(sweep_dir: Path) -> List[Task]:
+    """The tasks of this sweep that SLURM still has queued or running."""
+    return [task for task in sweep_tasks(sweep_dir) or [] if task.alive]
+
+
+def cancel_command(tasks: List[Task]) -> str:
+    """The ``scancel`` command that cancels these tasks' arrays.
+
+    >>> cancel_command([Task("7", 0, 0, "RUNNING", "n1"), Task("7", 1, 1, "PENDING", "")])
+    'scancel 7'
+    """
+    return "scancel " + " ".join(sorted({task.array for task in tasks}, key=_numeric))
+
+
+def describe(tasks: List[Task], most: int = 10) -> str:
+    """The tasks, for a message: their job numbers and SLURM ids.
+
+    >>> describe([Task("7", 0, 4, "RUNNING", "node1"), Task("7", 1, 5, "PENDING", "(Priority)")])
+    '#4 (SLURM 7_0, RUNNING on node1), #5 (SLURM 7_1, PENDING (Priority))'
+    """
+    shown = []
+    for task in sorted(tasks, key=lambda t: t.number)[:most]:
+        where = f" on {task.where}" if task.state == "RUNNING" else f" {task.where}"
+        shown.append(f"#{task.number} (SLURM {task.job_id}, {task.state}{where.rstrip()})")
+    more = f" and {len(tasks) - most} more" if len(tasks) > most else ""
+    return ", ".join(shown) + more
+
+
+def max_array_size() -> Optional[int]:
+    """The cluster's ``MaxArraySize`` (``scontrol show config``); ``None`` if unknown."""
+    try:
+        done = subprocess.run(
+            ["scontrol", "show", "config"], capture_output=True, text=True, timeout=60
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    match = re.search(r"^MaxArraySize\s*=\s*(\d+)", done.stdout, re.MULTILINE)
+    return int(match[1]) if match else None
+
+
+def job_environment() -> Dict[str, Any]:
+    """Where this job runs, as SLURM tells it (for the job's *started* line): its job id,
+    array job and task, node and restart count; empty outside SLURM.
+
+    >>> import os
+    >>> saved = dict(os.environ)
+    >>> os.environ.update({"SLURM_JOB_ID": "12", "SLURM_ARRAY_JOB_ID": "7",
+    ...                    "SLURM_ARRAY_TASK_ID": "3", "SLURMD_NODENAME": "node2"})
+    >>> job_environment()
+    {'slurm': '7_3', 'node': 'node2'}
+    >>> os.environ.clear(); os.environ.update(saved)
+    """
+    import os
+
+    job = os.environ.get("SLURM_JOB_ID")
+    if not job:
+        return {}
+    array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+    found: Dict[str, Any] = {"slurm": f"{array}_{task}" if array and task else job}
+    if os.environ.get("SLURMD_NODENAME"):
+        found["node"] = os.environ["SLURMD_NODENAME"]
+    restarts = os.environ.get("SLURM_RESTART_COUNT")
+    if restarts and restarts != "0":
+        found["restart"] = int(restarts)
+    return found
+
+
+def _numeric(text: str) -> Any:
+    return (0, int(text)) if text.isdigit() else (1, text)

@@ -1,0 +1,244 @@
+"""A real SLURM cluster (tests/slurm/start-slurm.sh: three nodes, slurmdbd, MaxArraySize=1001)
+runs the sweeper's batches as job arrays through hydra-submitit-launcher.
+
+Each job writes its start and its end to a ledger of the test's own (tests/apps/ledger.py),
+so that how many times each job ran is counted apart from the sweeper's journal. Skipped,
+with the reason, where no cluster runs.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any, Callable, Dict, List
+
+import pytest
+
+pytestmark = [pytest.mark.slurm, pytest.mark.usefixtures("slurm")]
+
+APP = Path(__file__).resolve().parent / "apps" / "ledger.py"
+
+
+def command(sweep_dir: Path, *arguments: str) -> List[str]:
+    return [sys.executable, str(APP), "-m", f"hydra.sweep.dir={sweep_dir}", *arguments]
+
+
+def sweep(
+    sweep_dir: Path, *arguments: str, timeout: int = 300
+) -> "subprocess.CompletedProcess[str]":
+    return subprocess.run(  # its log: Hydra's on stdout, errors on stderr, as one
+        command(sweep_dir, *arguments),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+        cwd=sweep_dir.parent,
+    )
+
+
+def start(sweep_dir: Path, *arguments: str) -> "subprocess.Popen[str]":
+    log = open(sweep_dir.parent / "sweeper.log", "w")
+    return subprocess.Popen(
+        command(sweep_dir, *arguments),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=sweep_dir.parent,
+        start_new_session=True,  # a signal to it reaches the sweeper alone
+    )
+
+
+def ledger(sweep_dir: Path) -> List[Dict[str, Any]]:
+    path = sweep_dir / "ledger.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def runs(sweep_dir: Path, event: str = "end") -> Counter:
+    """How many times each job number reached ``event`` (``start`` or ``end``)."""
+    return Counter(record["num"] for record in ledger(sweep_dir) if record["event"] == event)
+
+
+def journal(sweep_dir: Path) -> List[Dict[str, Any]]:
+    return [json.loads(line) for line in (sweep_dir / "journal.jsonl").read_text().splitlines()]
+
+
+def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def squeue(*options: str) -> List[str]:
+    done = subprocess.run(
+        ["squeue", "-h", "-r", *options, "-o", "%i|%T|%k"], capture_output=True, text=True
+    )
+    return done.stdout.split()
+
+
+def tasks_of(sweep_dir: Path, states: str = "PENDING,RUNNING") -> List[str]:
+    """The sweep's array tasks SLURM has in ``states``: their job ids."""
+    from hydra_plugins.hydra_python_sweeper._slurm import sweep_id
+
+    mine = sweep_id(sweep_dir)
+    return [line.split("|")[0] for line in squeue("-t", states) if mine in line]
+
+
+def check_each_job_once(sweep_dir: Path, n: int) -> None:
+    """Every job ran to its end exactly once, with exactly its own config."""
+    assert runs(sweep_dir) == Counter(range(n))
+    for record in ledger(sweep_dir):
+        num = record["num"]
+        assert record["overrides"][-2:] == [f"+x={num}", f"+name=job\\ {num}"]
+        assert (record["cfg"]["x"], record["cfg"]["name"]) == (num, f"job {num}")
+
+
+@pytest.fixture
+def sweep_dir(tmp_path: Path) -> Path:
+    return tmp_path / "sweep"
+
+
+@pytest.fixture(autouse=True)
+def _cancel_what_is_left(sweep_dir: Path) -> Any:
+    yield
+    left = tasks_of(sweep_dir, "all")
+    if left:
+        subprocess.run(["scancel", *{task.split("_")[0] for task in left}], check=False)
+
+
+def numbered(n: int) -> str:
+    return f"hydra.sweeper.entrypoints=[{{_target_: launched_spaces.numbered, n: {n}}}]"
+
+
+def test_batches_in_flight_as_arrays_run_each_job_once(sweep_dir: Path) -> None:
+    done = sweep(
+        sweep_dir,
+        numbered(200),
+        "hydra.sweeper.max_batch_size=25",
+        "hydra.sweeper.max_in_flight=3",
+        "hydra.sweeper.keep_returns=false",
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    check_each_job_once(sweep_dir, 200)
+    lines = journal(sweep_dir)
+    started = [r for r in lines if r.get("status") == "started"]
+    assert len(started) == 200
+    # each job's started line says which SLURM array task ran it, and on which node
+    assert all(r["slurm"].split("_")[1].isdigit() and r["node"].startswith("node") for r in started)
+    ran_on = {r["job"]: r["slurm"] for r in started}
+    assert {r["num"]: r["slurm"] for r in ledger(sweep_dir)} == ran_on
+    assert len({r["node"] for r in started}) == 3  # the three nodes took jobs
+    assert "Sweep done: 200 completed, 0 failed" in done.stdout
+    assert "; 2 batches in flight)" in done.stdout
+
+
+def test_a_batch_larger_than_max_array_size_is_refused_before_anything_runs(
+    sweep_dir: Path,
+) -> None:
+    done = sweep(sweep_dir, numbered(20), "hydra.sweeper.max_batch_size=1500")
+    assert done.returncode == 1
+    assert "max_batch_size=1500 jobs, but this SLURM cluster's MaxArraySize is 1001" in done.stdout
+    assert "Traceback" not in done.stdout
+    assert not sweep_dir.exists() and not tasks_of(sweep_dir, "all")
+
+
+def test_the_sweeper_killed_while_arrays_run_then_resumed_runs_each_job_once(
+    sweep_dir: Path,
+) -> None:
+    arguments = [
+        numbered(60),
+        "hydra.sweeper.max_batch_size=20",
+        "hydra.sweeper.max_in_flight=2",
+        "sleep=3",
+    ]
+    process = start(sweep_dir, *arguments)
+    wait_until(lambda: len(runs(sweep_dir, "start")) >= 5, 120, "jobs to start")
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert tasks_of(sweep_dir)  # its arrays run on without it
+    done = sweep(sweep_dir, *arguments, "hydra.sweeper.resume=true")
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "submitted by an earlier run, are still queued or running" in done.stdout
+    check_each_job_once(sweep_dir, 60)
+    assert runs(sweep_dir, "start") == Counter(range(60))  # none even started twice
+
+
+@pytest.mark.parametrize("how", ["SIGINT", "SIGTERM", "SIGKILL"])
+def test_a_sweep_stopped_with_arrays_queued_then_resumed_runs_each_job_once(
+    sweep_dir: Path, how: str
+) -> None:
+    arguments = [numbered(20), "hydra.sweeper.max_batch_size=10", "hydra.sweeper.max_in_flight=2"]
+    process = start(sweep_dir, *arguments, "+hydra.launcher.additional_parameters={hold: true}")
+    wait_until(lambda: len(tasks_of(sweep_dir, "PENDING")) == 20, 60, "both arrays queued")
+    os.killpg(process.pid, getattr(signal, how))
+    assert process.wait(timeout=60) != 0
+    log = (sweep_dir.parent / "sweeper.log").read_text()
+    if how != "SIGKILL":  # it says what still waits in the queue, and how to cancel it
+        assert "20 SLURM tasks of this sweep are still queued or running" in log, log[-3000:]
+        assert "To cancel them: scancel " in log and "Traceback" not in log
+    resumed = start(sweep_dir, *arguments, "hydra.sweeper.resume=true")
+    wait_until(
+        lambda: "Waiting for them to end" in (sweep_dir.parent / "sweeper.log").read_text(),
+        60,
+        "the resume to wait for the queued arrays",
+    )
+    for task in {task.split("_")[0] for task in tasks_of(sweep_dir, "PENDING")}:
+        subprocess.run(["scontrol", "release", task], check=True)
+    assert resumed.wait(timeout=240) == 0, (sweep_dir.parent / "sweeper.log").read_text()[-3000:]
+    check_each_job_once(sweep_dir, 20)
+
+
+def test_cancelled_tasks_are_failures_the_others_go_on_and_a_resume_runs_them(
+    sweep_dir: Path,
+) -> None:
+    arguments = [
+        numbered(30),
+        "hydra.sweeper.max_batch_size=10",
+        "hydra.sweeper.fail_fast=false",
+        "sleep=1",
+        "slow=30",
+        "slow_jobs=[3,4]",
+    ]
+    process = start(sweep_dir, *arguments)
+
+    def slow_ones() -> Any:
+        started = {r["num"]: r["slurm"] for r in ledger(sweep_dir) if r["num"] in (3, 4)}
+        return sorted(started.values()) if len(started) == 2 else None
+
+    for task in wait_until(slow_ones, 120, "jobs 3 and 4 to start"):
+        subprocess.run(["scancel", task], check=True)
+    assert process.wait(timeout=240) == 1
+    log = (sweep_dir.parent / "sweeper.log").read_text()
+    assert "Traceback" not in log, log[-3000:]
+    assert "Sweep done: 28 completed, 2 failed" in log
+    assert "2 jobs of 30 failed (#3, #4)" in log
+    ends = {r["job"]: r for r in journal(sweep_dir) if r.get("status") in ("completed", "failed")}
+    assert {n for n, r in ends.items() if r["status"] == "failed"} == {3, 4}
+    assert "CANCELLED" in ends[3]["return"]
+    assert runs(sweep_dir) == Counter(n for n in range(30) if n not in (3, 4))
+    done = sweep(sweep_dir, *arguments, "hydra.sweeper.resume=true")
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "Sweep done: 2 completed, 0 failed, 28 skipped" in done.stdout
+    assert runs(sweep_dir) == Counter(range(30))
+
+
+def test_a_queued_task_cancelled_does_not_hang_the_sweep(sweep_dir: Path) -> None:
+    arguments = [numbered(4), "hydra.sweeper.fail_fast=false"]
+    process = start(sweep_dir, *arguments, "+hydra.launcher.additional_parameters={hold: true}")
+    wait_until(lambda: len(tasks_of(sweep_dir, "PENDING")) == 4, 60, "the array queued")
+    pending = sorted(tasks_of(sweep_dir, "PENDING"))
+    subprocess.run(["scancel", pending[0]], check=True)
+    subprocess.run(["scontrol", "release", pending[0].split("_")[0]], check=True)
+    assert process.wait(timeout=120) == 1
+    log = (sweep_dir.parent / "sweeper.log").read_text()
+    assert "1 job of 4 failed" in log and "Traceback" not in log, log[-3000:]
+    assert sum(runs(sweep_dir).values()) == 3
