@@ -1,5 +1,6 @@
 """Shared fixtures: a sweeper wired to a launcher that records instead of running."""
 
+import os
 import subprocess
 from pathlib import Path
 from typing import Any, Callable, List, Optional, Sequence, Tuple
@@ -134,5 +135,7 @@ def slurm() -> None:
     """Skips the test, with the reason, where no SLURM cluster runs (a laptop)."""
     reason = slurm_is_up()
     if reason is not None:
+        if os.environ.get("HYDRA_PYTHON_SWEEPER_REQUIRE_SLURM"):  # CI: never skipped
+            pytest.fail(reason)
         pytest.skip(reason)
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")

@@ -1,0 +1,139 @@
+"""SLURM, measured on a real cluster (tests/slurm/start-slurm.sh): what the sweeper's own
+process costs per job, what it writes per job, and how busy the cluster's slots stay.
+
+    python bench/slurm.py                       # 300 and 1,000 jobs, and the slots' use
+    python bench/slurm.py --jobs 300 --no-slots
+
+For each size, one sweep with this sweeper and one with Hydra's BasicSweeper, both through
+hydra-submitit-launcher's ``submitit_slurm`` with batches of 250 jobs: the CPU time of the
+process that sweeps (the login node's: user + system, its children ``sbatch``/``squeue``
+included; the jobs run under ``slurmd``), and the files each leaves in the sweep dir
+(``.submitit/``, ``.hydra/``, the rest). Then the slots: 48 jobs of uneven length (2 to 20 s)
+on 6 slots (three nodes of 8 CPUs, 4 CPUs a task), with ``max_in_flight`` 1 and 3: the
+fraction of slot-time the jobs used, from the jobs' own start and end times.
+"""
+
+import argparse
+import json
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Dict, List
+
+HERE = Path(__file__).resolve().parent
+APP = HERE.parent / "tests" / "apps" / "ledger.py"
+RESULTS = HERE / "results"
+
+
+def run(sweep_dir: Path, *arguments: str) -> Dict[str, Any]:
+    """One sweep; the sweeping process's CPU seconds and wall time."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    tic = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, str(APP), "-m", f"hydra.sweep.dir={sweep_dir}", *arguments],
+        capture_output=True,
+        text=True,
+        cwd=sweep_dir.parent,
+    )
+    wall = time.perf_counter() - tic
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise SystemExit(f"the sweep failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"cpu": cpu, "wall": wall}
+
+
+def files(sweep_dir: Path) -> Dict[str, int]:
+    """Files in the sweep dir, by where: submitit's folder, Hydra's .hydra dirs, the rest."""
+    counts = {"submitit": 0, "hydra": 0, "other": 0}
+    for _, _, names in os.walk(sweep_dir / ".submitit"):
+        counts["submitit"] += len(names)
+    for root, dirs, names in os.walk(sweep_dir):
+        if ".submitit" in dirs:
+            dirs.remove(".submitit")
+        kind = "hydra" if Path(root).name == ".hydra" else "other"
+        counts[kind] += len(names)
+    return counts
+
+
+def cost(jobs: int, workdir: Path) -> List[Dict[str, Any]]:
+    rows = []
+    for sweeper, arguments in [
+        ("python", [f"hydra.sweeper.entrypoints=[{{_target_: launched_spaces.numbered, n: {jobs}}}]"]),
+        ("basic", ["hydra/sweeper=basic", f"+x=range(0,{jobs})", "+name=job"]),
+    ]:
+        sweep_dir = workdir / f"{sweeper}-{jobs}"
+        measured = run(sweep_dir, *arguments, "hydra.sweeper.max_batch_size=250")
+        written = files(sweep_dir)
+        rows.append(
+            {
+                "sweeper": sweeper,
+                "jobs": jobs,
+                "cpu_s": round(measured["cpu"], 2),
+                "cpu_ms_per_job": round(1000 * measured["cpu"] / jobs, 1),
+                "wall_s": round(measured["wall"], 1),
+                "files_per_job": {k: round(v / jobs, 2) for k, v in written.items()},
+            }
+        )
+        print(json.dumps(rows[-1]), flush=True)
+        shutil.rmtree(sweep_dir)
+    return rows
+
+
+def slots(workdir: Path, in_flight: int, lengths: List[float]) -> Dict[str, Any]:
+    """Uneven jobs on 6 slots: the fraction of slot-time used between the first start and
+    the last end."""
+    sweep_dir = workdir / f"slots-{in_flight}"
+    lengths_arg = "[" + ",".join(f"{x:.2f}" for x in lengths) + "]"
+    run(
+        sweep_dir,
+        f"hydra.sweeper.entrypoints=[{{_target_: launched_spaces.numbered, n: {len(lengths)}}}]",
+        "hydra.sweeper.max_batch_size=6",
+        f"hydra.sweeper.max_in_flight={in_flight}",
+        "hydra.launcher.cpus_per_task=4",
+        f"+lengths={lengths_arg}",
+    )
+    records = [json.loads(line) for line in (sweep_dir / "ledger.jsonl").read_text().splitlines()]
+    starts = {r["num"]: r["time"] for r in records if r["event"] == "start"}
+    ends = {r["num"]: r["time"] for r in records if r["event"] == "end"}
+    busy = sum(ends[n] - starts[n] for n in ends)
+    span = max(ends.values()) - min(starts.values())
+    shutil.rmtree(sweep_dir)
+    return {
+        "max_in_flight": in_flight,
+        "jobs": len(lengths),
+        "slots": 6,
+        "makespan_s": round(span, 1),
+        "lower_bound_s": round(max(sum(lengths) / 6, max(lengths)), 1),
+        "busy_fraction": round(busy / (6 * span), 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--jobs", type=int, nargs="*", default=[300, 1000])
+    parser.add_argument("--no-slots", action="store_true")
+    options = parser.parse_args()
+    results: Dict[str, Any] = {"cost": [], "slots": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        for jobs in options.jobs:
+            results["cost"] += cost(jobs, workdir)
+        if not options.no_slots:
+            rng = random.Random(0)
+            lengths = [min(20.0, max(2.0, rng.lognormvariate(1.5, 0.7))) for _ in range(48)]
+            for in_flight in (1, 3):
+                results["slots"].append(slots(workdir, in_flight, lengths))
+                print(json.dumps(results["slots"][-1]), flush=True)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "slurm.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
