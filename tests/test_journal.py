@@ -400,3 +400,41 @@ def test_the_journal_callback_marks_the_return_once_its_line_is_written(tmp_path
     with pytest.raises(OSError):
         JournalCallback(str(tmp_path / "missing" / FILENAME)).on_job_end(config, unwritten)
     assert not journaled([unwritten])
+
+
+def _append_many(path: str, writer: int, count: int) -> None:
+    import random
+
+    rng = random.Random(writer)
+    for i in range(count):  # lines of every size, some far longer than a page
+        pad = "x" * rng.choice([10, 100, 5000, 70000])
+        append(Path(path), {"drawn": writer * count + i, "seen": 0, "pad": pad})
+
+
+def test_eight_processes_appending_at_once_leave_every_line_whole(tmp_path: Path) -> None:
+    import multiprocessing
+
+    path = tmp_path / FILENAME
+    writers = [
+        multiprocessing.get_context("spawn").Process(target=_append_many, args=(str(path), k, 300))
+        for k in range(8)
+    ]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()
+        assert writer.exitcode == 0
+    lines = path.read_bytes().split(b"\n")
+    assert lines.pop() == b""  # the file ends with a newline
+    records = [json.loads(line) for line in lines]  # no blank line, none torn or split
+    assert sorted(r["drawn"] for r in records) == list(range(2400))
+
+
+def test_a_reader_ignores_blank_lines(tmp_path: Path) -> None:
+    path = tmp_path / FILENAME
+    append(path, job_line(0, ["a=0"], True, 1, "0"))
+    with open(path, "ab") as f:
+        f.write(b"\n\n")
+    append(path, job_line(1, ["a=1"], False, 2, "1"), {"done": True, "failed": 1})
+    state = read(path)
+    assert list(state.status) == [COMPLETED, FAILED]

@@ -166,11 +166,13 @@ def _returned(value: Any) -> Any:
 def parse(path: Path, number: int, raw: bytes) -> Optional[Dict[str, Any]]:
     """Line ``number`` of the journal at ``path`` (``raw``, not a job line's usual head),
     checked: a run, done, drawn, learnt or job record, or ``None`` for a torn line (skipped
-    with a warning). :class:`JournalError` naming the line if it is none of these.
+    with a warning) or a blank one. :class:`JournalError` naming the line if it is none of these.
 
     >>> parse(Path("j"), 4, b'{"done": true}')
     {'done': True}
     """
+    if not raw.strip():
+        return None  # a blank line: nothing (no writer writes one; an editor may)
     where = f"{path}, line {number}"
     text = raw.decode("utf-8", "replace").strip()[:80]
     try:

@@ -29,10 +29,14 @@ def append(path: Path, *records: Dict[str, Any]) -> None:
     """Append each record as one line, all in one write, to the journal at ``path``, and
     fsync it; :class:`OSError` if they cannot be written whole. The journal is not followed
     if it is a symlink, and a torn last line (a writer killed mid-write) is ended first, so
-    no record is swallowed."""
+    no record is swallowed; writers in other processes wait for each other."""
     line = "".join(json.dumps(record, default=repr) + "\n" for record in records).encode()
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | NOFOLLOW, 0o644)
     try:
+        # Writers take turns: the last byte is checked, and the line written, while no
+        # other writer is half-way through its own line (it would be taken for torn and
+        # ended, leaving a blank line). The lock dies with its holder, whatever kills it.
+        _lock(fd)
         size = os.fstat(fd).st_size
         if size and os.pread(fd, 1, size - 1) != b"\n":
             line = b"\n" + line
@@ -44,7 +48,16 @@ def append(path: Path, *records: Dict[str, Any]) -> None:
             written += count
         os.fsync(fd)
     finally:
-        os.close(fd)
+        os.close(fd)  # and the lock with it
+
+
+def _lock(fd: int) -> None:
+    """An exclusive ``flock`` on the journal (none where the system has none)."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX)
 
 
 class JournalCallback(Callback):
