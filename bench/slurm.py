@@ -65,7 +65,10 @@ def files(sweep_dir: Path) -> Dict[str, int]:
 def cost(jobs: int, workdir: Path) -> List[Dict[str, Any]]:
     rows = []
     for sweeper, arguments in [
-        ("python", [f"hydra.sweeper.entrypoints=[{{_target_: launched_spaces.numbered, n: {jobs}}}]"]),
+        (
+            "python",
+            [f"hydra.sweeper.entrypoints=[{{_target_: launched_spaces.numbered, n: {jobs}}}]"],
+        ),
         ("basic", ["hydra/sweeper=basic", f"+x=range(0,{jobs})", "+name=job"]),
     ]:
         sweep_dir = workdir / f"{sweeper}-{jobs}"

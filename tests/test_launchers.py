@@ -1,6 +1,7 @@
 """Real launchers: submitit's local executor and joblib run the sweeper's batches."""
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -170,3 +171,42 @@ def test_200_jobs_with_8_batches_in_flight_each_compose_their_own_config(
         "skipped": 0,
     }
     assert "Sweep done: 200 completed, 0 failed" in run["log"]
+
+
+@pytest.mark.parametrize("extra", [[], ["hydra.sweeper.entrypoints.0.tokn=${oc.env:SWEEP_SECRET}"]])
+def test_a_secret_stays_unresolved_in_the_log_the_errors_and_the_journal(
+    tmp_path: Path, extra: List[str]
+) -> None:
+    """Hydra 1.2 and 1.3 resolve the sweeper's settings when they instantiate it: the
+    sweeper reads its entrypoints as the config writes them."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(APP),
+            "--config-name",
+            "secret",
+            "-m",
+            f"hydra.sweep.dir={tmp_path}",
+            *[f"+{e}" for e in extra],
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "SWEEP_SECRET": "hunter2"},
+        timeout=300,
+    )
+    log = done.stdout + done.stderr
+    assert "hunter2" not in log
+    if extra:  # an argument the entrypoint does not take: the error shows it as written
+        assert done.returncode == 1
+        assert "cannot be called with {'token': '${oc.env:SWEEP_SECRET}', 'tokn':" in log
+        return
+    assert done.returncode == 0, log[-3000:]
+    assert "'token': '${oc.env:SWEEP_SECRET}'" in log  # the sweeping line
+    journal = (tmp_path / "journal.jsonl").read_text()
+    assert "${oc.env:SWEEP_SECRET}" in journal and "hunter2" not in journal
+    assert sorted(json.loads(p.read_text())["num"] for p in tmp_path.glob("*/job.json")) == [
+        0,
+        1,
+        2,
+    ]

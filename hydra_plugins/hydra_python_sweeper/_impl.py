@@ -59,6 +59,13 @@ class PythonSweeperImpl(Sweeper):
     ) -> None:
         self.hydra_context = hydra_context
         self.config = config
+        # The lists as written in the config: Hydra 1.2 and 1.3 resolve the sweeper's settings
+        # when they instantiate it, which would put an ${oc.env:TOKEN} in the logs and the
+        # journal; their nodes here resolve only when the sweep needs the values.
+        node = config.hydra.sweeper
+        for key in ("entrypoints", "filters"):
+            if key in node and OmegaConf.is_config(node[key]):
+                self.given[key] = node[key]
         self.launcher = Plugins.instance().instantiate_launcher(
             hydra_context=hydra_context,
             task_function=ExitIsFailure(task_function),  # sys.exit in a job: its failure

@@ -20,7 +20,7 @@ from ._format import Formatter
 from ._messages import plural
 from ._product import lazy_product, merge_jobs, merged_product
 from ._reader import JournalState, resume_batches
-from ._settings import Settings, resolved_list
+from ._settings import Settings, resolved_list, written_list
 from ._sources import Generated, command_line_factors, entrypoint_factors, filters, total_jobs
 from ._stages import (
     Dropped,
@@ -82,7 +82,8 @@ def assemble(
     overrides = parser.parse_overrides(settings.command_line(arguments))
     factors = command_line_factors(overrides, formatter)
     entries = resolved_list(settings.entrypoints, "entrypoints")
-    entrypoints = entrypoint_factors(entries, formatter, adaptive.results)
+    written = written_list(settings.entrypoints)  # for messages: no secret resolved
+    entrypoints = entrypoint_factors(entries, formatter, adaptive.results, written)
     adaptive.check(factors, entrypoints, settings.num_shards)
     # The command line is one source: each of its overrides reaches the job, as with
     # BasicSweeper; each entrypoint is a source of its own, the earlier winning a key.

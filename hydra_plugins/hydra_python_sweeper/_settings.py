@@ -29,14 +29,15 @@ class Settings:
 
     #: Jobs per ``launch()``; ``None``: all in one batch.
     batch_size: Optional[int] = None
-    #: As given: dotted paths or ``{_target_: ..., **kwargs}`` configs, unresolved.
-    entrypoints: Tuple[Any, ...] = ()
+    #: As given: dotted paths or ``{_target_: ..., **kwargs}`` configs, unresolved (a list,
+    #: or the config's own node, whose interpolations resolve against the whole config).
+    entrypoints: Any = ()
     remove_duplicates: bool = False
     params: Tuple[Tuple[str, str], ...] = ()
     #: ``None`` (off), ``shape``, ``strict`` or ``full``.
     validation: Optional[str] = "shape"
     keep_returns: bool = True
-    filters: Tuple[Any, ...] = ()
+    filters: Any = ()
     dry_run: bool = False
     preview: int = 10
     shard_index: int = 0
@@ -93,12 +94,12 @@ class Settings:
             raise SettingError(f"hydra.sweeper.preview={preview!r}: expected an integer >= 0")
         return cls(
             batch_size=size,
-            entrypoints=tuple(given.get("entrypoints") or ()),
+            entrypoints=given.get("entrypoints") or (),
             remove_duplicates=bool(given.get("remove_duplicates", False)),
             params=tuple((given.get("params") or {}).items()),
             validation=validation,
             keep_returns=bool(given.get("keep_returns", True)),
-            filters=tuple(given.get("filters") or ()),
+            filters=given.get("filters") or (),
             dry_run=bool(given.get("dry_run", False)),
             preview=preview,
             shard_index=shard_index,
@@ -205,23 +206,26 @@ def written_list(value: Any) -> List[Any]:
 
     >>> written_list([OmegaConf.create({"token": "${oc.env:TOKEN}"})])
     [{'token': '${oc.env:TOKEN}'}]
+    >>> written_list(OmegaConf.create(["${oc.env:ENTRY}"]))
+    ['${oc.env:ENTRY}']
     """
-    return [
-        OmegaConf.to_container(v, resolve=False) if OmegaConf.is_config(v) else v for v in value
-    ]
+    return _plain(value, resolve=False)
 
 
 def resolved_list(value: Any, setting: str) -> List[Any]:
     """A list setting as plain Python, its interpolations resolved against the whole config."""
-    if OmegaConf.is_config(value) or any(OmegaConf.is_config(v) for v in value):
-        try:
-            value = [
-                OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v
-                for v in value
-            ]
-        except Exception as error:
-            raise SettingError(f"hydra.sweeper.{setting}: {error}") from None
-    return list(value)
+    try:
+        return _plain(value, resolve=True)
+    except Exception as error:
+        raise SettingError(f"hydra.sweeper.{setting}: {error}") from None
+
+
+def _plain(value: Any, resolve: bool) -> List[Any]:
+    if OmegaConf.is_config(value):
+        return list(OmegaConf.to_container(value, resolve=resolve))  # type: ignore[arg-type]
+    return [
+        OmegaConf.to_container(v, resolve=resolve) if OmegaConf.is_config(v) else v for v in value
+    ]
 
 
 def _is_int(value: Any) -> bool:

@@ -134,7 +134,17 @@ class Entrypoint:
     """An entry of ``hydra.sweeper.entrypoints``: ``"pkg.mod.func"``, or
     ``{_target_: "pkg.mod.func", arg: value, ...}`` to call it with keyword arguments."""
 
-    def __init__(self, entry: Any) -> None:
+    def __init__(self, entry: Any, written: Any = None) -> None:
+        # ``written``: the entry as the config writes it (an ${oc.env:TOKEN} unresolved),
+        # which messages show instead of the values it is called with.
+        shown = (
+            dict(written)
+            if isinstance(written, Mapping)
+            else dict(entry)
+            if isinstance(entry, Mapping)
+            else {}
+        )
+        shown.pop("_target_", None)
         if isinstance(entry, Mapping):
             kwargs = dict(entry)
             path = kwargs.pop("_target_", None)
@@ -160,7 +170,7 @@ class Entrypoint:
             bound = {**kwargs, "results": None} if self.adaptive else kwargs
             signature.bind(**bound)
         except TypeError as error:
-            raise EntrypointError(f"{self.name} cannot be called with {kwargs}: {error}") from None
+            raise EntrypointError(f"{self.name} cannot be called with {shown}: {error}") from None
 
     def __call__(self) -> Iterable[Any]:
         """Call the entrypoint and check that it returned an iterable of jobs."""
@@ -206,11 +216,12 @@ class Generated:
 
 
 def entrypoint_factor(
-    entry: Any, formatter: Formatter, results: Optional[Results] = None
+    entry: Any, formatter: Formatter, results: Optional[Results] = None, written: Any = None
 ) -> Factor:
     """The factor of one entry of ``hydra.sweeper.entrypoints``; see the module's docstring.
-    An adaptive entrypoint is called with ``results``; its factor says it is adaptive."""
-    entrypoint = Entrypoint(entry)
+    An adaptive entrypoint is called with ``results``; its factor says it is adaptive.
+    ``written``: the entry as written, for messages."""
+    entrypoint = Entrypoint(entry, written)
     entrypoint.results = results if results is not None else Results()
     first = entrypoint()
     if not is_one_shot(first):
@@ -219,10 +230,19 @@ def entrypoint_factor(
 
 
 def entrypoint_factors(
-    entries: Iterable[Any], formatter: Formatter, results: Optional[Results] = None
+    entries: Iterable[Any],
+    formatter: Formatter,
+    results: Optional[Results] = None,
+    written: Optional[Sequence[Any]] = None,
 ) -> Tuple[Factor, ...]:
-    """The factors of all entrypoints, in order; adaptive ones see ``results``."""
-    return tuple(entrypoint_factor(entry, formatter, results) for entry in entries)
+    """The factors of all entrypoints, in order; adaptive ones see ``results``; ``written``:
+    the entries as written (unresolved), for messages."""
+    entries = list(entries)
+    shown = list(written) if written is not None else [None] * len(entries)
+    return tuple(
+        entrypoint_factor(entry, formatter, results, as_written)
+        for entry, as_written in zip(entries, shown)
+    )
 
 
 def is_adaptive(factor: Factor) -> bool:

@@ -23,3 +23,8 @@ def many(n: int = 200) -> Iterator[Dict[str, Any]]:
 def numbered(n: int = 300) -> Iterator[Dict[str, Any]]:
     """``n`` jobs, each with values of its own, for the SLURM tests."""
     return ({"+x": i, "+name": f"job {i}"} for i in range(n))
+
+
+def with_token(token: str) -> List[Dict[str, Any]]:
+    """A parametrised entrypoint whose argument is a secret (``${oc.env:...}``)."""
+    return [{"+x": i, "+token_length": len(token)} for i in range(3)]
