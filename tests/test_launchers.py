@@ -13,10 +13,11 @@ import pytest
 APP = Path(__file__).resolve().parent / "apps" / "launched.py"
 
 
-def sweep(tmp_path: Path, *arguments: str) -> Dict[str, Any]:
+def sweep(tmp_path: Path, *arguments: str, config: str = "launched") -> Dict[str, Any]:
     """Run the application; its log, main pid and each job's record by job number."""
     completed = subprocess.run(
-        [sys.executable, str(APP), "-m", f"hydra.sweep.dir={tmp_path}", *arguments],
+        [sys.executable, str(APP), "--config-name", config, "-m", f"hydra.sweep.dir={tmp_path}"]
+        + list(arguments),
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -210,3 +211,40 @@ def test_a_secret_stays_unresolved_in_the_log_the_errors_and_the_journal(
         1,
         2,
     ]
+
+
+@pytest.mark.parametrize("level", ["strict", "full", "true"])
+def test_strict_validation_leaves_hydra_interpolations_to_the_job(
+    tmp_path: Path, level: str
+) -> None:
+    """``${hydra:runtime.output_dir}`` exists only in the job: a config the job accepts,
+    every validation level accepts; each job resolves it to its own dir."""
+    run = sweep(tmp_path, f"hydra.sweeper.validate={level}", config="hydra_paths")
+    assert sorted(run["jobs"]) == list(range(7))
+    for num, record in run["jobs"].items():
+        out_dir = str(tmp_path / str(num))
+        assert record["cfg"]["out_dir"] == out_dir
+        assert record["cfg"]["ckpt_dir"] == f"{out_dir}/checkpoints"
+        assert record["cfg"]["job"] == num
+
+
+def test_strict_validation_still_finds_a_missing_interpolation(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(APP),
+            "--config-name",
+            "hydra_paths",
+            "-m",
+            f"hydra.sweep.dir={tmp_path}",
+            "+broken=${nowhere}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert done.returncode == 1
+    assert "job #0 (" in done.stderr and ") cannot be composed: " in done.stderr
+    assert "Interpolation key 'nowhere' not found" in done.stderr
+    assert not list(tmp_path.glob("*/job.json"))  # found before any job ran

@@ -17,17 +17,19 @@ Levels (``hydra.sweeper.validate``)::
     full     Hydra's full composition of every job, as BasicSweeper's launchers do it
 """
 
+import contextlib
 import copy
 import logging
 import time
 from collections import OrderedDict
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from hydra._internal.config_loader_impl import ConfigLoaderImpl
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from hydra.errors import ConfigCompositionException
 from omegaconf import Container, DictConfig, OmegaConf
+from omegaconf.basecontainer import BaseContainer
 from omegaconf.errors import OmegaConfBaseException
 
 from ._errors import JobError, SettingError
@@ -201,15 +203,39 @@ def _touches_hydra(override: Override) -> bool:
 
 def resolve_everything(cfg: DictConfig) -> None:
     """Resolve every value of the application's config (not Hydra's node): a missing
-    interpolation or a ``???`` left unset raises OmegaConf's error."""
-    for key in cfg.keys():
-        if key == "hydra":
-            continue
-        node = cfg._get_node(key)
-        if isinstance(node, Container):
-            OmegaConf.to_container(node, resolve=True, throw_on_missing=True)
+    interpolation or a ``???`` left unset raises OmegaConf's error. A ``${hydra:...}``
+    interpolation is left to the job (its output dir, its number... exist only there)."""
+    with hydra_left_to_the_job():
+        for key in cfg.keys():
+            if key == "hydra":
+                continue
+            node = cfg._get_node(key)
+            if isinstance(node, Container):
+                OmegaConf.to_container(node, resolve=True, throw_on_missing=True)
+            else:
+                getattr(cfg, str(key))  # raises on ??? and on a missing interpolation
+
+
+@contextlib.contextmanager
+def hydra_left_to_the_job() -> Iterator[None]:
+    """While this lasts, ``${hydra:path}`` resolves to the text ``<hydra:path>`` instead of
+    needing the job's Hydra config, which is set only inside the job (Hydra's own resolver
+    is put back after).
+
+    >>> with hydra_left_to_the_job():
+    ...     OmegaConf.create({"dir": "${hydra:runtime.output_dir}"}).dir
+    '<hydra:runtime.output_dir>'
+    """
+    resolvers: Dict[str, Any] = getattr(BaseContainer, "_resolvers", {})
+    saved = resolvers.get("hydra")
+    OmegaConf.register_new_resolver("hydra", lambda path: f"<hydra:{path}>", replace=True)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            resolvers["hydra"] = saved
         else:
-            getattr(cfg, str(key))  # raises on ??? and on a missing interpolation
+            resolvers.pop("hydra", None)
 
 
 def error_chain(error: BaseException) -> str:

@@ -13,7 +13,7 @@ def main(cfg: DictConfig) -> int:
     record = {
         "num": HydraConfig.get().job.num,
         "overrides": list(HydraConfig.get().overrides.task),
-        "cfg": OmegaConf.to_container(cfg),
+        "cfg": OmegaConf.to_container(cfg, resolve=True),
         "pid": os.getpid(),
     }
     with open("job.json", "w") as f:
