@@ -80,7 +80,7 @@ def test_progress_gives_total_and_percentage_when_every_source_is_sized(
     caplog.set_level(logging.INFO, logger=LOG)
     make_sweeper(entrypoints=["spaces.layers_list"], max_batch_size=10).sweep(["+a=1,2"])
     assert batch_lines(caplog) == [
-        "Batch 1 : jobs #0 to #9 (10 of 28 jobs, 35%)",
+        "Batch 1 : jobs #0 to #9 (10 of 28 jobs, 36%)",
         "Batch 2 : jobs #10 to #19 (20 of 28 jobs, 71%)",
         "Batch 3 : jobs #20 to #27 (28 of 28 jobs, 100%)",
     ]
@@ -273,7 +273,7 @@ def test_a_shard_s_dry_run_and_progress_count_its_own_jobs(
         dry_run=True,
     ).sweep([])
     assert (summary.jobs, summary.batches) == (6, 2)  # batches 2 (#4-#7) and 4 (#12-#13)
-    assert "Dry run: 6 jobs in 2 batches (Shard index 1 of 2 shards)" in caplog.messages
+    assert "Dry run: 6 jobs in 2 batches (shard index 1 of 2 shards)" in caplog.messages
     make_sweeper(
         entrypoints=["spaces.layers_list"], max_batch_size=4, shard_index=1, num_shards=2
     ).sweep([])
@@ -282,7 +282,7 @@ def test_a_shard_s_dry_run_and_progress_count_its_own_jobs(
         caplog.messages
     )
     assert batch_lines(caplog) == [
-        "Batch 2 : jobs #4 to #7 (4 of 6 jobs, 66%)",
+        "Batch 2 : jobs #4 to #7 (4 of 6 jobs, 67%)",
         "Batch 4 : jobs #12 to #13 (6 of 6 jobs, 100%)",
     ]
 
@@ -326,3 +326,64 @@ def test_bad_authoring_settings_fail_before_any_launch(
         sweeper.sweep([])
     assert str(info.value).startswith(message)
     assert sweeper.launcher.batches == []  # type: ignore[union-attr]
+
+
+# --- what a user reads ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "n, heading",
+    [
+        (8, "Dry run: nothing is launched. The first 8 jobs:"),
+        (12, "Dry run: nothing is launched. The first 10 jobs:"),
+        (0, "Dry run: nothing is launched."),
+    ],
+)
+def test_the_dry_run_announces_as_many_jobs_as_it_shows(
+    make_sweeper: Make, caplog: pytest.LogCaptureFixture, n: int, heading: str
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOG)
+    entry = {"_target_": "spaces.counter", "n": n}
+    make_sweeper(entrypoints=[entry], dry_run=True, max_batch_size=3).sweep([])
+    messages = caplog.messages
+    assert heading in messages
+    shown = [m for m in messages if m.startswith("\t#")]
+    assert len(shown) == min(n, 10)
+    assert messages.index(heading) < messages.index(shown[0]) if shown else True
+    assert messages[-1] == f"Dry run: {n} job{'s' * (n != 1)} in {-(-n // 3)} batch" + (
+        "es" if -(-n // 3) != 1 else ""
+    )
+
+
+def test_an_empty_shard_says_so_first_and_makes_no_sweep_dir(
+    make_sweeper: Make, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOG)
+    sweeper = make_sweeper(
+        entrypoints=["spaces.layers_list"], max_batch_size=10, shard_index=2, num_shards=3
+    )
+    assert sweeper.sweep([]) == []
+    assert not (tmp_path / "sweep").exists()
+    assert not any(m.startswith("Sweep done") for m in caplog.messages)
+    # with a stream of unknown length, the shard learns it is empty at its end: it says so
+    # before its summary
+    caplog.clear()
+    make_sweeper(
+        entrypoints=["spaces.counter"], max_batch_size=10, shard_index=2, num_shards=3
+    ).sweep([])
+    empty = next(i for i, m in enumerate(caplog.messages) if "is empty" in m)
+    done = next(i for i, m in enumerate(caplog.messages) if m.startswith("Sweep done"))
+    assert empty < done
+
+
+def test_the_sweeping_line_names_the_filters(
+    make_sweeper: Make, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOG)
+    make_sweeper(entrypoints=["spaces.layers"], filters=["spaces.not_all_64"], dry_run=True).sweep(
+        []
+    )
+    assert (
+        "PythonSweeper(max_batch_size=None, entrypoints=['spaces.layers'], "
+        "filters=['spaces.not_all_64']) sweeping" in caplog.messages
+    )

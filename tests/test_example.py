@@ -150,7 +150,7 @@ def test_errors_print_one_line_without_traceback(
                 "hydra.sweeper.num_shards=2",
                 "hydra.sweeper.shard_index=1",
             ],
-            "6 jobs in 2 batches (Shard index 1 of 2 shards)",
+            "6 jobs in 2 batches (shard index 1 of 2 shards)",
         ),
     ],
 )

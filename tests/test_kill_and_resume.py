@@ -3,6 +3,7 @@ exactly once."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -85,8 +86,11 @@ def test_kill_in_the_middle_of_a_batch_then_resume(
         time.sleep(0.02)
     os.killpg(process.pid, sig)
     process.wait(timeout=60)
+    output = process.stdout.read().decode()  # type: ignore[union-attr]
+    interrupted = re.search(
+        r"(\[[^\]]*\]) Interrupted: .* \((\d+) completed, (\d+) failed\)", output
+    )
     if sig == signal.SIGINT:  # Ctrl-C: the resume hint and the shell's code, no traceback
-        output = process.stdout.read().decode()  # type: ignore[union-attr]
         # (Python prints, and ignores, an interrupt that lands in a weakref callback: the
         # sweeper remembers it and stops between batches; one that lands inside OmegaConf
         # may become OmegaConf's own error, which Hydra prints without a traceback)
@@ -97,6 +101,8 @@ def test_kill_in_the_middle_of_a_batch_then_resume(
             assert "hydra.sweeper.resume=true" in output
         else:
             assert process.returncode == 1 and "HYDRA_FULL_ERROR" in output, output
+    elif launcher == "basic":  # SIGTERM too: the same message, the shell's code for it
+        assert process.returncode == 143 and interrupted, output
     if launcher == "submitit_local":
         # The job array outlives the sweep's process, as on a cluster: cancel it, as scancel
         # would, by killing every process that runs from the sweep's .submitit folder.
@@ -106,6 +112,9 @@ def test_kill_in_the_middle_of_a_batch_then_resume(
     in_flight = any("max_in_flight" in e for e in extra)
     assert ({6} if in_flight else {0, 1, 2, 3, 4, 5, 6}) <= done_before
     assert len(done_before) < 12
+    if interrupted:  # its counts are the journal's: what a resume skips, what it runs again
+        assert interrupted[1] == "[HYDRA]", output  # Hydra's log format, not a job's
+        assert int(interrupted[2]) == len(done_before), output
 
     resumed = resume(command(sweep_dir, *arguments), tmp_path)
     assert resumed.returncode == 0, resumed.stderr

@@ -16,8 +16,11 @@ APP = Path(__file__).resolve().parent / "apps" / "launched.py"
 def sweep(tmp_path: Path, *arguments: str, config: str = "launched") -> Dict[str, Any]:
     """Run the application; its log, main pid and each job's record by job number."""
     completed = subprocess.run(
-        [sys.executable, str(APP), "--config-name", config, "-m", f"hydra.sweep.dir={tmp_path}"]
-        + list(arguments),
+        [
+            *(sys.executable, str(APP), "--config-name", config, "-m"),
+            f"hydra.sweep.dir={tmp_path}",
+            *arguments,
+        ],
         capture_output=True,
         text=True,
         cwd=tmp_path,

@@ -40,7 +40,7 @@ def test_settings_are_immutable() -> None:
         ({"resume": "force"}, {"resume": "force"}),
         ({"max_batch_size": 2, "num_shards": 3, "shard_index": 2}, {"num_shards": 3}),
         ({"params": {"lr": "0.1,0.2"}}, {"params": (("lr", "0.1,0.2"),)}),
-        ({"entrypoints": ["a.b", "c.d"]}, {"entrypoints": ("a.b", "c.d")}),
+        ({"entrypoints": ["a.b", "c.d"]}, {"entrypoints": ["a.b", "c.d"]}),
     ],
 )
 def test_settings_read_as_checked(given: Dict[str, Any], checked: Dict[str, Any]) -> None:

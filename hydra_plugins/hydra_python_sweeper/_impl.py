@@ -26,7 +26,7 @@ from ._messages import plural
 from ._pipeline import Stream, assemble
 from ._reader import JournalState
 from ._results import Results
-from ._run import SweepRun, preview
+from ._run import SweepRun, SweepSummary, preview, say_empty
 from ._settings import Settings, written_list
 from ._slurm import alive_tasks
 from ._task import ExitIsFailure
@@ -52,7 +52,9 @@ class PythonSweeperImpl(Sweeper):
     def __repr__(self) -> str:
         entrypoints = written_list(self.given.get("entrypoints") or [])  # no secret resolved
         size = self.given.get("max_batch_size")
-        return f"PythonSweeper(max_batch_size={size}, entrypoints={entrypoints})"
+        filters = written_list(self.given.get("filters") or [])
+        shown = f", filters={filters}" if filters else ""
+        return f"PythonSweeper(max_batch_size={size}, entrypoints={entrypoints}{shown})"
 
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
@@ -108,6 +110,9 @@ class PythonSweeperImpl(Sweeper):
 
         if not resume:  # bad input fails before any directory is made
             stream = self.stream(settings, arguments)
+            if settings.sharded and stream.total == 0:  # known up front: no dir to make
+                say_empty(settings)
+                return [] if settings.keep_returns else SweepSummary(0, 0, str(sweep_dir))
         elif not path.exists():
             check_journal(sweep_dir, description, settings.cut(), True)  # says there is none
         with sweep_dir_errors(sweep_dir):

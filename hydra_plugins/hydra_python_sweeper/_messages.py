@@ -24,12 +24,15 @@ def plural(count: int, noun: str) -> str:
 def progress(done: int, total: Optional[int]) -> str:
     """How far a sweep is, as the batch lines say it.
 
-    >>> progress(3000, None), progress(3000, 14000)
-    ('3000 jobs so far', '3000 of 14000 jobs, 21%')
+    >>> progress(3000, None), progress(3000, 14000), progress(2, 12), progress(999, 1000)
+    ('3000 jobs so far', '3000 of 14000 jobs, 21%', '2 of 12 jobs, 17%', '999 of 1000 jobs, 99%')
     """
     if total is None:
         return f"{plural(done, 'job')} so far"
-    return f"{done} of {plural(total, 'job')}, {100 * done // max(total, 1)}%"
+    percent = round(100 * done / total) if total else 100
+    if done < total:
+        percent = min(percent, 99)  # 100% only once every job is there
+    return f"{done} of {plural(total, 'job')}, {percent}%"
 
 
 def resume_command(sweep_dir: Path) -> str:

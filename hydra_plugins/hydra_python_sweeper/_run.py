@@ -119,7 +119,7 @@ class SweepRun:
         self.interrupt.check()
         start, batch = item
         self.drawn += len(batch)
-        busy = f"; {self.flight.running} batches in flight" if self.concurrent else ""
+        busy = f"; {plural(self.flight.running, 'batch')} in flight" if self.concurrent else ""
         log.info(
             f"Batch {self.settings.batch_number(start, self.batches_done)} : jobs #{start} to "
             f"#{start + len(batch) - 1} ({progress(self.drawn, self.stream.total)}{busy})"
@@ -160,7 +160,7 @@ class SweepRun:
             log.info(
                 f"Batch {self.settings.batch_number(start, self.batches_done - 1)} done: jobs "
                 f"#{start} to #{start + len(batch) - 1}; {plural(self.launched, 'job')} done, "
-                f"{self.flight.running} batches in flight"
+                f"{plural(self.flight.running, 'batch')} in flight"
             )
 
     def interrupted(self) -> None:
@@ -194,6 +194,8 @@ class SweepRun:
 
     def done(self) -> Any:
         """Every batch ran: the done line, the summary, and the returns."""
+        if not self.launched and not self.skipped:
+            say_empty(self.settings)
         with sweep_dir_errors(self.sweep_dir):
             append(self.journal_path, done_line(self.completed, self.failed, self.skipped))
         log.info(
@@ -209,14 +211,6 @@ class SweepRun:
                 f"{self.journal_path} records their errors. To run the failed jobs again: "
                 f"{resume_command(self.sweep_dir)}"
             )
-        if not self.launched and not self.skipped:
-            if self.settings.sharded:
-                log.info(
-                    f"{self.settings.shard_name()} is empty: the sweep has too few batches to "
-                    "reach it; nothing was launched"
-                )
-            else:
-                log.info("The sweep has no jobs: nothing was launched")
         if self.settings.keep_returns:
             return [self.returns[start] for start in sorted(self.returns)]
         return SweepSummary(
@@ -224,16 +218,34 @@ class SweepRun:
         )
 
 
+def say_empty(settings: Settings) -> None:
+    """The sweep, or this process's shard of it, has no jobs."""
+    if settings.sharded:
+        log.info(
+            f"{settings.shard_name()} is empty: the sweep has too few batches to reach it; "
+            "nothing was launched"
+        )
+    else:
+        log.info("The sweep has no jobs: nothing was launched")
+
+
 def preview(settings: Settings, stream: Stream, sweep_dir: str) -> SweepSummary:
-    """The dry run: count every job by streaming, show the first ``settings.preview``."""
-    log.info(f"Dry run: nothing is launched. The first {plural(settings.preview, 'job')}:")
+    """The dry run: count every job by streaming, show the first ``settings.preview``
+    (announced once it is known how many there are to show)."""
+    first: List[str] = []
+    announced = False
     jobs = count = 0
     for start, batch in stream.batches:
         for number, job in enumerate(batch[: max(0, settings.preview - jobs)], start):
-            log.info(f"\t#{number} : {' '.join(job)}")
+            first.append(f"\t#{number} : {' '.join(job)}")
         jobs += len(batch)
         count += 1
-    shard = f" ({settings.shard_name()})" if settings.sharded else ""
+        if not announced and jobs >= settings.preview:
+            _announce(first)
+            announced = True
+    if not announced:
+        _announce(first)
+    shard = f" ({settings.shard_name(capital=False)})" if settings.sharded else ""
     dropped = f" ({stream.dropped()[2:]})" if stream.dropped() else ""
     log.info(f"Dry run: {plural(jobs, 'job')} in {plural(count, 'batch')}{shard}{dropped}")
     return SweepSummary(jobs=jobs, batches=count, sweep_dir=sweep_dir)
@@ -247,6 +259,13 @@ def journal_counts(path: Path) -> Tuple[int, int]:
     except (OSError, PythonSweeperError):
         return 0, 0
     return status.count(COMPLETED), status.count(FAILED)
+
+
+def _announce(first: List[str]) -> None:
+    heading = f" The first {plural(len(first), 'job')}:" if first else ""
+    log.info(f"Dry run: nothing is launched.{heading}")
+    for line in first:
+        log.info(line)
 
 
 class Interrupt:

@@ -115,13 +115,15 @@ class Settings:
     def sharded(self) -> bool:
         return self.num_shards > 1
 
-    def shard_name(self) -> str:
-        """This process's shard as the logs name it: its ``shard_index``, then the count.
+    def shard_name(self, capital: bool = True) -> str:
+        """This process's shard as the logs name it: its ``shard_index``, then the count
+        (``capital``: at the start of a sentence).
 
-        >>> Settings(batch_size=2, shard_index=1, num_shards=4).shard_name()
-        'Shard index 1 of 4 shards'
+        >>> settings = Settings(batch_size=2, shard_index=1, num_shards=4)
+        >>> settings.shard_name(), settings.shard_name(capital=False)
+        ('Shard index 1 of 4 shards', 'shard index 1 of 4 shards')
         """
-        return f"Shard index {self.shard_index} of {self.num_shards} shards"
+        return f"{'S' if capital else 's'}hard index {self.shard_index} of {self.num_shards} shards"
 
     def batch_number(self, start: int, done: int) -> int:
         """The number the logs give the batch starting at job ``start``: from 1, in the
