@@ -15,7 +15,8 @@ CASES: Dict[str, Any] = {
             "~db.charset=utf8",
             "host=127.0.0.1",
             "+tags=[a, b]",
-            "+note=my run",
+            "+note='my run'",  # as users quote a value with spaces
+            "+said=\"it's\"",
             "+when=2023-01-01",
             "+ratio=0.5",
         ],
@@ -27,6 +28,7 @@ CASES: Dict[str, Any] = {
             "host": ["127.0.0.1"],
             "+tags": [["a", "b"]],
             "+note": ["my run"],
+            "+said": ["it's"],
             "+when": ["2023-01-01"],
             "+ratio": [0.5],
         },
@@ -52,7 +54,7 @@ CASES: Dict[str, Any] = {
     ),
     "experiments": (
         "experiments",
-        ["+experiment=fast,long", "lr=0.1,0.2", "+data.path=/data/a,/data/b", "+data.host=a:b"],
+        ["+experiment=fast,long", "lr=0.1,0.2", "+data.path=/data/a,/data/b", "+data.host='a:b'"],
         {
             "+experiment": ["fast", "long"],
             "lr": [0.1, 0.2],

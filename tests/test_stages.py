@@ -370,6 +370,6 @@ def test_a_formatter_remembers_a_bounded_number_of_overrides(monkeypatch: Any) -
     formatter = Formatter()
     jobs = [{"+a": i % 80, "b": f"v {i % 30}", "c": True, "d": 1.0} for i in range(400)]
     written = formatter.chunk(jobs, [])
-    expected = [[f"+a={i % 80}", f"b=v\\ {i % 30}", "c=True", "d=1.0"] for i in range(400)]
+    expected = [[f"+a={i % 80}", f"b='v {i % 30}'", "c=True", "d=1.0"] for i in range(400)]
     assert written == expected
     assert formatter.remembered == 50  # then written each time, not kept

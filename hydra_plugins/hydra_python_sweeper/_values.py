@@ -7,7 +7,7 @@ strings, ``override_dirname`` and output directories do not change when a sweep
 moves from the command line into an entrypoint::
 
     >>> format_value("127.0.0.1"), format_value("my run"), format_value(True)
-    ('127.0.0.1', 'my\\\\ run', 'True')
+    ('127.0.0.1', "'my run'", 'True')
 
 Lists and dicts are written with a space after their commas and colons (Hydra's own
 ``space_after_sep=True`` spelling, as the transcripts print them), where BasicSweeper
@@ -63,22 +63,23 @@ def _escape_interpolation(match: "re.Match[str]") -> str:
 
 
 def format_string(value: str) -> str:
-    """A string as BasicSweeper writes a string the command line gives unquoted, when the
-    grammar reads it back as the same string (its spaces and colons escaped, as Hydra
-    escapes them); else single-quoted.
+    """A string as a user writes it on the command line: bare when the grammar reads it back
+    as the same string with nothing escaped, as BasicSweeper then writes it; else quoted as
+    users quote (BasicSweeper keeps their quotes), in single quotes, or in double quotes
+    when it holds a single quote and no double quote.
 
     >>> format_string("relu"), format_string("127.0.0.1"), format_string("/data/a b")
-    ('relu', '127.0.0.1', '/data/a\\\\ b')
-    >>> format_string("true"), format_string("1e3"), format_string("it's"), format_string("")
-    ("'true'", "'1e3'", "'it\\\\'s'", "''")
+    ('relu', '127.0.0.1', "'/data/a b'")
+    >>> format_string("true"), format_string("a:b"), format_string("it's"), format_string("")
+    ("'true'", "'a:b'", '"it\\'s"', "''")
     """
-    if _BARE.match(value) and not _TYPED.fullmatch(value):
-        if " " in value or ":" in value:
-            return escape_special_characters(value)
-        return value
+    if _BARE.match(value) and not _TYPED.fullmatch(value) and " " not in value:
+        if ":" not in value:
+            return value
     if "${" in value:
         value = _INTERPOLATION.sub(_escape_interpolation, value)
-    return QuotedString(text=value, quote=Quote.single).with_quotes()
+    quote = Quote.double if "'" in value and '"' not in value else Quote.single
+    return QuotedString(text=value, quote=quote).with_quotes()
 
 
 def format_float(value: float) -> str:
