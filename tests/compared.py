@@ -16,7 +16,7 @@ CASES: Dict[str, Any] = {
             "host=127.0.0.1",
             "+tags=[a, b]",
             "+note='my run'",  # as users quote a value with spaces
-            "+said=\"it's\"",
+            '+said="it\'s"',
             "+when=2023-01-01",
             "+ratio=0.5",
         ],

@@ -20,6 +20,7 @@ from hydra_plugins.hydra_python_sweeper._admission import take_lock
 from hydra_plugins.hydra_python_sweeper._errors import (
     JobsFailed,
     JournalError,
+    PythonSweeperError,
     ResumeError,
     SweepBusy,
     SweepDirError,
@@ -192,6 +193,44 @@ def test_a_finished_sweep_runs_again_as_with_basic_sweeper_its_journal_kept(
     kept = lines(tmp_path / "sweep" / f"{FILENAME}.1")
     assert kept[0]["run"] == 1 and kept[-1]["done"] is True
     assert lines(tmp_path / "sweep" / FILENAME)[0]["run"] == 1
+
+
+def test_another_sweep_takes_a_dir_whose_sweep_ran_to_its_end(
+    make_sweeper: Make, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Hydra's documented pattern: a fixed hydra.sweep.dir for every sweep, subdirs named by
+    # ${hydra.job.override_dirname}
+    make_sweeper(entrypoints=["spaces.counter"]).sweep([])
+    other = make_sweeper(entrypoints=["spaces.twenty"])
+    other.sweep([])
+    assert len(other.launcher.jobs) == 20  # type: ignore[union-attr]
+    kept = lines(tmp_path / "sweep" / f"{FILENAME}.1")
+    assert kept[0]["sweep"]["entrypoints"] == ["spaces.counter"] and kept[-1]["done"] is True
+    assert lines(tmp_path / "sweep" / FILENAME)[0]["sweep"]["entrypoints"] == ["spaces.twenty"]
+    assert "holds another sweep, run to its end: this one takes the dir" in caplog.text
+
+
+def test_a_sweep_that_launched_nothing_does_not_block_the_corrected_one(
+    make_sweeper: Make, tmp_path: Path
+) -> None:
+    broken = make_sweeper(entrypoints=["spaces.layers"], filters=["spaces.forgot_return"])
+    with pytest.raises(PythonSweeperError, match="forgot_return"):  # as batch 1 is drawn
+        broken.sweep([])
+    assert broken.launcher.batches == []  # type: ignore[union-attr]
+    assert lines(tmp_path / "sweep" / FILENAME)[-1] == {"abandoned": 1}
+    corrected = make_sweeper(entrypoints=["spaces.layers"], filters=["spaces.not_all_64"])
+    corrected.sweep([])
+    assert len(corrected.launcher.jobs) == 11  # type: ignore[union-attr]
+    assert lines(tmp_path / "sweep" / f"{FILENAME}.1")[-1] == {"abandoned": 1}
+
+
+def test_a_resume_of_a_dir_where_nothing_was_launched_says_so(
+    make_sweeper: Make, tmp_path: Path
+) -> None:
+    (tmp_path / "sweep").mkdir()
+    (tmp_path / "sweep" / FILENAME).write_text("")
+    with pytest.raises(ResumeError, match="records no job: nothing was launched"):
+        make_sweeper(entrypoints=["spaces.layers"], resume=True).sweep([])
 
 
 # --- 3. shards that would cut the sweep differently ------------------------------------------

@@ -44,7 +44,7 @@ READ_BACK = "hydra.verbose=hydra_plugins.hydra_python_sweeper._watch"
 def check_seven_jobs(run: Dict[str, Any]) -> None:
     assert sorted(run["jobs"]) == list(range(7))
     for num, record in run["jobs"].items():
-        assert record["overrides"] == [f"+x={num}", f"+name=job\\ {num}"]
+        assert record["overrides"] == [f"+x={num}", f"+name='job {num}'"]
         assert record["cfg"] == {"x": num, "name": f"job {num}"}
         assert record["pid"] != run["main"]  # it really ran in another process
 
@@ -125,7 +125,7 @@ def check_many_jobs(run: Dict[str, Any], n: int) -> None:
     """Every job ran once, in its own numbered dir, with exactly its own config."""
     assert sorted(run["jobs"]) == list(range(n))
     for num, record in run["jobs"].items():
-        assert record["overrides"] == [f"+x={num}", f"+name=job\\ {num}", f"+pair=[{num}, {-num}]"]
+        assert record["overrides"] == [f"+x={num}", f"+name='job {num}'", f"+pair=[{num}, {-num}]"]
         assert record["cfg"] == {"x": num, "name": f"job {num}", "pair": [num, -num]}
         assert record["pid"] != run["main"]
 
@@ -251,3 +251,22 @@ def test_strict_validation_still_finds_a_missing_interpolation(tmp_path: Path) -
     assert "job #0 (" in done.stderr and ") cannot be composed: " in done.stderr
     assert "Interpolation key 'nowhere' not found" in done.stderr
     assert not list(tmp_path.glob("*/job.json"))  # found before any job ran
+
+
+def test_a_fixed_sweep_dir_takes_the_corrected_sweep_after_one_that_could_not_compose(
+    tmp_path: Path,
+) -> None:
+    """A typo in a key fails the first job's validation, before anything is launched: the
+    same dir then takes the corrected command line."""
+    broken = subprocess.run(
+        [sys.executable, str(APP), "-m", f"hydra.sweep.dir={tmp_path}", "nokey.y=1,2"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert broken.returncode == 1 and "cannot be composed" in broken.stderr
+    run = sweep(tmp_path, "+y=2")
+    assert sorted(run["jobs"]) == list(range(7))
+    assert all(record["cfg"]["y"] == 2 for record in run["jobs"].values())
+    assert "Sweep done: 7 completed, 0 failed" in run["log"]

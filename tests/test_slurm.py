@@ -98,7 +98,7 @@ def check_each_job_once(sweep_dir: Path, n: int) -> None:
     assert runs(sweep_dir) == Counter(range(n))
     for record in ledger(sweep_dir):
         num = record["num"]
-        assert record["overrides"][-2:] == [f"+x={num}", f"+name=job\\ {num}"]
+        assert record["overrides"][-2:] == [f"+x={num}", f"+name='job {num}'"]
         assert (record["cfg"]["x"], record["cfg"]["name"]) == (num, f"job {num}")
 
 

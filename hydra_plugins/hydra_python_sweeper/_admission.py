@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-from ._errors import ResumeError, SweepBusy
+from ._errors import ResumeError, SweepBusy, SweepDirError
 from ._lines import FILENAME, fingerprint, run_line
 from ._reader import JournalState, read
 from ._writer import NOFOLLOW, append
@@ -38,6 +38,11 @@ def check_journal(
     journal, or of another sweep; a new sweep in a dir that holds one (unless it is a new
     shard of the same sweep); shards whose batches would not be cut the same way."""
     path = sweep_dir / FILENAME
+    if path.is_symlink():  # never read, nor written through: it would be another file
+        raise SweepDirError(
+            f"cannot write the sweep dir {sweep_dir}: its journal {path} is a symbolic link, "
+            "which the sweeper neither reads nor writes through. Nothing was launched."
+        )
     if not path.exists():
         if resume:
             raise ResumeError(
@@ -46,11 +51,33 @@ def check_journal(
             )
         return None
     state = read(path)
+    if not state.runs and not state.size:  # empty, or only runs that launched nothing
+        if resume:
+            raise ResumeError(
+                f"hydra.sweeper.resume=true, but {path} records no job: nothing was "
+                "launched in this dir, so there is nothing to resume; run the sweep without "
+                "hydra.sweeper.resume"
+            )
+        kept = _set_aside(path)
+        log.info(f"{path} recorded no job (its runs launched nothing): kept as {kept.name}")
+        return None
     if {run.get("fingerprint") for run in state.runs} - {fingerprint(sweep)}:
         recorded = state.runs[0].get("sweep") if state.runs else None
+        if not resume and state.finished and not state.started and settings["num_shards"] == 1:
+            # Hydra's documented pattern: one fixed hydra.sweep.dir, subdirs named by
+            # ${hydra.job.override_dirname}; a sweep that ran to its end, every job of it
+            # completed, yields the dir (failed jobs are still work to resume).
+            kept = _set_aside(path)
+            log.warning(
+                f"{sweep_dir} holds another sweep, run to its end: this one takes the dir "
+                f"(its journal is kept as {kept.name}; outputs of the same names are "
+                "overwritten)"
+            )
+            return None
         raise ResumeError(
-            f"{path} records another sweep: {recorded}; this one is {sweep}. Nothing was "
-            "launched: choose another hydra.sweep.dir for this sweep."
+            f"{path} records another sweep, which has not run to its end with every job "
+            f"completed: {recorded}; this one is {sweep}. Nothing was launched: resume that "
+            "sweep, or choose another hydra.sweep.dir for this one."
         )
     sharded = settings["num_shards"] > 1
     if sharded:  # the shards must agree with each other (a run without shards may differ)
@@ -108,9 +135,13 @@ def start_journal(
     """Append this run's line to the sweep's journal (``state``: what it held); return
     the journal's path."""
     path = sweep_dir / FILENAME
-    number = len(state.runs) + 1 if state is not None else 1
-    append(path, run_line(number, resume, sweep, settings))
+    append(path, run_line(run_number(state), resume, sweep, settings))
     return path
+
+
+def run_number(state: Optional[JournalState]) -> int:
+    """The number of the run that starts after ``state`` (1: a new sweep)."""
+    return len(state.runs) + 1 if state is not None else 1
 
 
 def take_lock(sweep_dir: Path, shard_index: int) -> Any:

@@ -8,7 +8,7 @@ expression. A sweep owns one :class:`Formatter`, which holds the caches::
 
     >>> formatter = Formatter()
     >>> formatter.job({"lr": 0.1, "+name": "my run"})[1]
-    ['lr=0.1', '+name=my\\\\ run']
+    ['lr=0.1', "+name='my run'"]
 """
 
 import itertools
@@ -174,7 +174,7 @@ def write_override(cache: Dict[Any, str], prefix: str, value: Any) -> str:
     :meth:`Formatter.remember`, which does).
 
     >>> write_override({}, "+seed=", 3), write_override({}, "name=", "a b")
-    ('+seed=3', 'name=a\\\\ b')
+    ('+seed=3', "name='a b'")
     """
     return f"{prefix}{value}" if type(value) is int else prefix + format_string(value)
 
@@ -302,7 +302,7 @@ class Formatter:
     >>> formatter.job({"lr": 0.1, "+tag": "a,b", "+lr": 2})[1]
     ['lr=0.1', "+tag='a,b'"]
     >>> formatter.chunk([{"a": i, "b": "x y"} for i in range(2)], [])
-    [['a=0', 'b=x\\\\ y'], ['a=1', 'b=x\\\\ y']]
+    [['a=0', "b='x y'"], ['a=1', "b='x y'"]]
     """
 
     def __init__(self) -> None:

@@ -17,7 +17,7 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
 from ._adaptive import Adaptive
-from ._admission import check_journal, start_journal, take_lock
+from ._admission import check_journal, run_number, start_journal, take_lock
 from ._errors import sweep_dir_errors
 from ._launch import BatchLauncher
 from ._lines import FILENAME
@@ -137,7 +137,7 @@ class PythonSweeperImpl(Sweeper):
             self.record_jobs_in(path)
             run = SweepRun(
                 settings, launcher, stream, sweep_dir, path, journal,
-                self.validator(settings), self.adaptive,
+                self.validator(settings), self.adaptive, run_number(journal),
             )  # fmt: skip
             return run.run()
         finally:

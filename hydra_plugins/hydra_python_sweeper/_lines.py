@@ -22,7 +22,8 @@ line readable (a torn line is skipped with a warning):
 
 - an adaptive sweep's *drawn* and *learnt* lines (what its generator had seen at each draw,
   and the order results were learnt);
-- a *done* line when a run reaches its end (:func:`done_line`).
+- a *done* line when a run reaches its end (:func:`done_line`), or an *abandoned* line when
+  it stopped before it launched anything (:func:`abandoned_line`).
 
 ``return`` is the task's return value when it is JSON-serialisable, else its ``repr`` (for
 a failure, the exception's). A job's last line decides its status.
@@ -143,6 +144,17 @@ def done_line(completed: int, failed: int, skipped: int) -> Dict[str, Any]:
     return {"done": True, "completed": completed, "failed": failed, "skipped": skipped}
 
 
+def abandoned_line(run: int) -> Dict[str, Any]:
+    """The line that says run ``run`` stopped before it handed any job to the launcher (a
+    bad filter, a job that cannot be composed, Ctrl-C): the dir holds it as if it had not
+    been, so that the corrected run is not taken for another sweep's.
+
+    >>> abandoned_line(2)
+    {'abandoned': 2}
+    """
+    return {"abandoned": run}
+
+
 def _returned(value: Any) -> Any:
     """The return value as JSON if it is JSON-serialisable, else its ``repr``; a placeholder
     that says so if even that fails (a ``repr`` that raises, a structure too deep).
@@ -189,6 +201,10 @@ def parse(path: Path, number: int, raw: bytes) -> Optional[Dict[str, Any]]:
             raise JournalError(f"{where}: run {record['run']!r} is not a run number")
         return record
     if "done" in record or "drawn" in record or "learnt" in record:
+        return record
+    if "abandoned" in record:
+        if type(record["abandoned"]) is not int:
+            raise JournalError(f"{where}: {record['abandoned']!r} is not a run number")
         return record
     if "job" not in record:
         raise JournalError(f"{where} is neither a run nor a job record: {text!r}")

@@ -50,6 +50,8 @@ class JournalState:
     started: Dict[int, bytes] = field(default_factory=dict)
     #: Whether the last run ran to its end with no job failed.
     finished: bool = False
+    #: Whether the last run ran to its end (its done line), failures or not.
+    ended: bool = False
 
     @property
     def size(self) -> int:
@@ -222,10 +224,17 @@ def _read_other(path: Path, state: JournalState, number: int, raw: bytes) -> Non
     if record is None:
         return
     if "run" in record:
+        record["_before"] = (state.finished, state.ended)  # if it is abandoned
         state.runs.append(record)
-        state.finished = False
+        state.finished = state.ended = False
     elif "done" in record:
         state.finished = record.get("failed") == 0
+        state.ended = True
+    elif "abandoned" in record:  # a run that launched nothing: as if it had not been
+        for index in range(len(state.runs) - 1, -1, -1):
+            if state.runs[index].get("run") == record["abandoned"]:
+                state.finished, state.ended = state.runs.pop(index)["_before"]
+                break
     elif "job" in record:  # not an adaptive sweep's draws or learnt results
         job, status = record["job"], STATUS[record["status"]]
         if state.record_lines([job], [status], [record["digest"][:16].encode()]):

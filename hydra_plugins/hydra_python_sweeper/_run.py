@@ -22,7 +22,7 @@ from ._adaptive import Adaptive
 from ._errors import JobsFailed, PythonSweeperError, sweep_dir_errors
 from ._flight import Flight
 from ._launch import BatchLauncher
-from ._lines import COMPLETED, FAILED, done_line
+from ._lines import COMPLETED, FAILED, abandoned_line, done_line
 from ._messages import plural, progress, resume_command
 from ._pipeline import Stream
 from ._reader import JournalState, read
@@ -61,6 +61,7 @@ class SweepRun:
         journal: Optional[JournalState] = None,
         validate: Optional[Callable[[int, Sequence[Sequence[str]]], None]] = None,
         adaptive: Optional[Adaptive] = None,
+        run: int = 1,
     ) -> None:
         self.settings = settings
         self.launcher = launcher
@@ -77,6 +78,8 @@ class SweepRun:
         self.first_failed: List[int] = []  # the first ten, for the message
         self.first_failure: Optional[JobReturn] = None
         self.interrupt: Optional[Interrupt] = None
+        self.run_number = run  # this run's, in the journal
+        self.handed = 0  # batches handed to the launcher
 
     @property
     def skipped(self) -> int:
@@ -98,6 +101,7 @@ class SweepRun:
             if self.first_failure is not None:
                 self.stopped()
         except PythonSweeperError as error:
+            self.abandon_if_nothing_launched()
             if self.launched:
                 error.args = (
                     f"{error}\n({plural(self.launched, 'job')} in "
@@ -107,6 +111,7 @@ class SweepRun:
                 )
             raise
         except KeyboardInterrupt:
+            self.abandon_if_nothing_launched()
             self.interrupted()
             raise SystemExit(self.interrupt.code) from None  # as a shell reports it
         finally:
@@ -130,7 +135,19 @@ class SweepRun:
         self.watch.expect(range(start, start + len(batch)))
 
     def work(self, item: Batch) -> Sequence[JobReturn]:
+        self.handed += 1
         return self.launcher(item)
+
+    def abandon_if_nothing_launched(self) -> None:
+        """The run stops before it handed any job to the launcher (a bad filter, a job that
+        cannot be composed, Ctrl-C): the journal says so, and the dir does not hold it
+        against the corrected run."""
+        if self.handed:
+            return
+        try:
+            append(self.journal_path, abandoned_line(self.run_number))
+        except OSError:
+            pass  # the run stays in the journal: a resume or another dir then
 
     @property
     def concurrent(self) -> bool:
