@@ -2,6 +2,7 @@
 sweeper, compared job by job (composed configs, override strings, output directories)."""
 
 import importlib.util
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any, List, Tuple
@@ -106,3 +107,39 @@ def test_a_command_line_sweep_is_basic_sweeper_s_job_by_job(
         hydra_sweep_runner, tmpdir / "python", config, ["hydra/sweeper=python", *command_line]
     )
     assert python == basic
+
+
+def test_sweeps_sharing_a_fixed_dir_with_override_dirname_subdirs_are_basic_sweeper_s(
+    tmp_path: Path,
+) -> None:
+    """Hydra's documented pattern: every sweep into one fixed dir, each job in the subdir its
+    overrides name. Each later sweep takes the dir the one before ran to its end in."""
+    sweeps = [["seed=1,2"], ["seed=2,3", "optim=sgd"], ["seed=1,2"]]
+    written = {}
+    for name, sweeper in [("basic", []), ("python", ["hydra/sweeper=python"])]:
+        shared = tmp_path / name
+        for command_line in sweeps:
+            done = subprocess.run(
+                [
+                    *(sys.executable, str(APP), "--config-name", "structured", "-m"),
+                    f"hydra.sweep.dir={shared}",
+                    "hydra.sweep.subdir=${hydra.job.override_dirname}",
+                    *sweeper,
+                    *command_line,
+                ],
+                capture_output=True,
+                text=True,
+                cwd=tmp_path,
+                timeout=300,
+            )
+            assert done.returncode == 0, done.stderr[-3000:]
+        # each job's dir, with the config and the overrides Hydra wrote into it
+        written[name] = {
+            path.parent.parent.name: (
+                path.read_text(),
+                (path.parent / "overrides.yaml").read_text(),
+            )
+            for path in shared.glob("*/.hydra/config.yaml")
+        }
+    assert sorted(written["basic"]) == ["optim=sgd,seed=2", "optim=sgd,seed=3", "seed=1", "seed=2"]
+    assert written["python"] == written["basic"]
