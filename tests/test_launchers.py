@@ -270,3 +270,36 @@ def test_a_fixed_sweep_dir_takes_the_corrected_sweep_after_one_that_could_not_co
     assert sorted(run["jobs"]) == list(range(7))
     assert all(record["cfg"]["y"] == 2 for record in run["jobs"].values())
     assert "Sweep done: 7 completed, 0 failed" in run["log"]
+
+
+def test_without_validation_a_job_that_cannot_be_composed_is_that_job_s_failure(
+    tmp_path: Path,
+) -> None:
+    done = subprocess.run(
+        [
+            *(sys.executable, str(APP), "-m", f"hydra.sweep.dir={tmp_path}"),
+            "hydra.sweeper.entrypoints=[launched_spaces.one_bad]",
+            "hydra.sweeper.validate=false",
+            "hydra.sweeper.fail_fast=false",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    log = done.stdout + done.stderr
+    assert done.returncode == 1 and "Traceback" not in log, log[-3000:]
+    assert "Sweep done: 2 completed, 1 failed" in log
+    assert "1 job of 3 failed (#1)" in log and "hydra.sweeper.resume=true" in log
+    ends = {
+        r["job"]: r
+        for r in map(json.loads, (tmp_path / "journal.jsonl").read_text().splitlines())
+        if r.get("status") in ("completed", "failed")
+    }
+    assert {n: r["status"] for n, r in ends.items()} == {
+        0: "completed",
+        1: "failed",
+        2: "completed",
+    }
+    assert "nokey" in ends[1]["return"]
+    assert sorted(json.loads(p.read_text())["num"] for p in tmp_path.glob("*/job.json")) == [0, 2]

@@ -37,6 +37,7 @@ from hydra.core.utils import JobReturn, JobStatus
 from ._errors import PythonSweeperError, SettingError, describe_exception
 from ._lines import JOURNALED
 from ._reader import ended
+from ._settings import runs_jobs_in_this_process
 from ._slurm import (
     Task,
     batch_comment,
@@ -100,7 +101,8 @@ class BatchLauncher:
                 return self.launcher.launch(jobs, initial_job_idx=start)  # type: ignore[no-any-return]
             except Exception as error:
                 self.failed_launch(start, jobs, error)
-                return self.settle(start, jobs, offset, describe_exception(error), watch=False)
+                returns = self.settle(start, jobs, offset, describe_exception(error), watch=False)
+                return self.rest_after(start, jobs, returns)
         while True:
             outcome = self.watched(start, jobs)
             if isinstance(outcome, list):
@@ -111,6 +113,21 @@ class BatchLauncher:
             if outcome is not None:
                 self.failed_launch(start, jobs, outcome)
             return self.settle(start, jobs, offset, reason, watch=True)
+
+    def rest_after(
+        self, start: int, jobs: Sequence[Sequence[str]], returns: List[JobReturn]
+    ) -> List[JobReturn]:
+        """A launcher that runs the batch's jobs one after the other in this process (Hydra's
+        basic launcher) raised at the first job without an end (its config could not be
+        composed, with ``validate=false``): that job failed; the jobs after it never began,
+        and are launched now."""
+        if not runs_jobs_in_this_process(self.launcher):
+            return returns
+        first = next((i for i, r in enumerate(returns) if not getattr(r, JOURNALED, False)), None)
+        if first is None or first + 1 >= len(jobs):
+            return returns
+        rest = self((start + first + 1, jobs[first + 1 :]))
+        return [*returns[: first + 1], *rest]
 
     def watched(self, start: int, jobs: Sequence[Sequence[str]]) -> Any:
         """Run the batch's ``launch()`` on a thread of its own, and ask SLURM about its

@@ -28,3 +28,8 @@ def numbered(n: int = 300) -> Iterator[Dict[str, Any]]:
 def with_token(token: str) -> List[Dict[str, Any]]:
     """A parametrised entrypoint whose argument is a secret (``${oc.env:...}``)."""
     return [{"+x": i, "+token_length": len(token)} for i in range(3)]
+
+
+def one_bad() -> List[Dict[str, Any]]:
+    """Three jobs, the middle one with a key the config does not have (no ``+``)."""
+    return [{"+x": 0}, {"nokey.y": 1}, {"+x": 2}]
