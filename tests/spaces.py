@@ -169,3 +169,8 @@ def delete_db_port() -> List[Dict[str, Any]]:
 def with_token(token: str) -> List[Dict[str, Any]]:
     """A parametrised entrypoint whose argument is a secret (``${oc.env:...}``)."""
     return [{"+i": i, "+token_length": len(token)} for i in range(3)]
+
+
+def grid2() -> List[Dict[str, int]]:
+    """Four jobs over two keys: a command line that sets one of them makes two the same."""
+    return [{"a": a, "b": b} for a in (1, 2) for b in (1, 2)]

@@ -387,3 +387,36 @@ def test_the_sweeping_line_names_the_filters(
         "PythonSweeper(max_batch_size=None, entrypoints=['spaces.layers'], "
         "filters=['spaces.not_all_64']) sweeping" in caplog.messages
     )
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_a_key_the_command_line_replaces_is_said_once_and_its_duplicates_counted(
+    make_sweeper: Make, caplog: pytest.LogCaptureFixture, dry_run: bool
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOG)
+    sweeper = make_sweeper(entrypoints=["spaces.grid2"], dry_run=dry_run, max_batch_size=2)
+    sweeper.sweep(["a=5"])
+    said = [m for m in caplog.messages if "also sets" in m]
+    assert said == [
+        "The command line sets a, which entrypoint 'spaces.grid2' also sets: the value of the "
+        "command line is the one every such job gets (the first: a=5 b=1). Jobs made the same "
+        "by it are counted in the summary; hydra.sweeper.remove_duplicates=true drops them"
+    ]
+    summary = caplog.messages[-1]
+    assert "2 jobs the same as an earlier one (a replaced key; remove_duplicates drops them)" in (
+        summary
+    )
+    first_batch = next(i for i, m in enumerate(caplog.messages) if m.startswith(("Batch", "\t#")))
+    assert caplog.messages.index(said[0]) < first_batch  # said before anything is launched
+    if not dry_run:
+        assert sweeper.launcher.jobs == [["a=5", "b=1"], ["a=5", "b=2"]] * 2  # type: ignore[union-attr]
+
+
+def test_with_remove_duplicates_the_replaced_key_s_duplicates_are_dropped(
+    make_sweeper: Make, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOG)
+    sweeper = make_sweeper(entrypoints=["spaces.grid2"], remove_duplicates=True)
+    sweeper.sweep(["a=5"])
+    assert sweeper.launcher.jobs == [["a=5", "b=1"], ["a=5", "b=2"]]  # type: ignore[union-attr]
+    assert "2 duplicates removed" in caplog.messages[-1]

@@ -21,6 +21,7 @@ from ._messages import plural
 from ._product import lazy_product, merge_jobs, merged_product
 from ._reader import JournalState, resume_batches
 from ._settings import Settings, resolved_list, written_list
+from ._shadowing import Shadowing
 from ._sources import Generated, command_line_factors, entrypoint_factors, filters, total_jobs
 from ._stages import (
     Dropped,
@@ -42,6 +43,8 @@ class Stream(NamedTuple):
     total: Optional[int]
     filtered: Optional[Dropped] = None
     duplicates: Optional[Dropped] = None
+    #: Jobs that repeat an earlier one since a source's key replaced another's (kept).
+    repeated: Optional[Dropped] = None
 
     def dropped(self) -> str:
         """What the filters and ``remove_duplicates`` dropped so far, for the logs.
@@ -56,6 +59,11 @@ class Stream(NamedTuple):
             text += f", {self.filtered.count} dropped by filters"
         if self.duplicates is not None:
             text += f", {plural(self.duplicates.count, 'duplicate')} removed"
+        if self.repeated is not None and self.repeated.count:
+            text += (
+                f", {plural(self.repeated.count, 'job')} the same as an earlier one (a replaced "
+                "key; remove_duplicates drops them)"
+            )
         return text
 
 
@@ -92,7 +100,9 @@ def assemble(
     predicates = filters(resolved_list(settings.filters, "filters"))
 
     filtered = duplicates = None
-    keep = None
+    names = ["the command line", *(getattr(f, "name", "an entrypoint") for f in entrypoints)]
+    shadowing = Shadowing(names, sources)
+    keep: Any = shadowing.count
     if settings.remove_duplicates:
         duplicates = Dropped()
         keep = UniqueJobs(dropped=duplicates)
@@ -104,9 +114,9 @@ def assemble(
     elif predicates:
         filtered = Dropped()
         combinations = filter_jobs(lazy_product(*factors), predicates, sources, filtered)
-        chunks = batched(merge_jobs(combinations, sources), size, keep)
+        chunks = batched(merge_jobs(combinations, sources, shadowing.observe), size, keep)
     else:
-        chunks = batched(merged_product(factors, sources), size, keep)
+        chunks = batched(merged_product(factors, sources, shadowing.observe), size, keep)
     if adaptive.active:
         if journal is not None and adaptive.journal is not None:
             adaptive.replay()
@@ -122,7 +132,8 @@ def assemble(
         batches = select_shard(batches, settings.shard_index, settings.num_shards, size)
         if total is not None:
             total = shard_jobs(total, size, settings.shard_index, settings.num_shards)
-    return Stream(batches, total, filtered, duplicates)
+    repeated = None if settings.remove_duplicates else shadowing.duplicates
+    return Stream(batches, total, filtered, duplicates, repeated)
 
 
 def shard_jobs(total: int, size: int, index: int, count: int) -> int:

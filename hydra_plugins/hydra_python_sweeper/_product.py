@@ -27,6 +27,9 @@ from ._format import (
 
 #: A source of jobs for :func:`lazy_product`: called for each pass over it.
 Factor = Callable[[], Iterable[Any]]
+#: Shown a combination's shapes, its merge plan (which overrides are kept) and its
+#: overrides laid end to end, the first time a plan that drops an override is made.
+Observer = Callable[[Sequence[Shape], Tuple[bool, ...], List[str]], None]
 
 
 def lazy_product(*factors: Factor) -> Iterator[Tuple[Any, ...]]:
@@ -53,11 +56,14 @@ def lazy_product(*factors: Factor) -> Iterator[Tuple[Any, ...]]:
 
 
 def merged_product(
-    factors: Sequence[Factor], sources: Optional[Sequence[int]] = None
+    factors: Sequence[Factor],
+    sources: Optional[Sequence[int]] = None,
+    observe: Optional[Observer] = None,
 ) -> Iterator[List[str]]:
     """:func:`merge_jobs` of :func:`lazy_product`, merged a level at a time: each combination
     of the outer factors is joined once, and each job of the innermost factor joins it by a
-    list concatenation, its :func:`merge_plan` computed once per shape.
+    list concatenation, its :func:`merge_plan` computed once per shape (and shown to
+    ``observe`` when it drops an override).
 
     >>> formatter = Formatter()
     >>> outer = lambda: [formatter.job({"a": 1}), formatter.job({"a": 2})]
@@ -80,14 +86,19 @@ def merged_product(
                 if len(plans) >= CACHE_SIZE:
                     plans.clear()
                 plan = plans[shape.uid] = merge_plan([*shapes, shape], sources)
+                if plan is not None and observe is not None:
+                    observe([*shapes, shape], plan, joined + overrides)
             merged = joined + overrides
             yield merged if plan is None else list(itertools.compress(merged, plan))
 
 
 def merge_jobs(
-    combinations: Iterable[Sequence[FormattedJob]], sources: Optional[Sequence[int]] = None
+    combinations: Iterable[Sequence[FormattedJob]],
+    sources: Optional[Sequence[int]] = None,
+    observe: Optional[Observer] = None,
 ) -> Iterator[List[str]]:
-    """Join each combination's parts into one job; see :func:`merge_plan` for what is kept.
+    """Join each combination's parts into one job; see :func:`merge_plan` for what is kept
+    (and :class:`MergePlans` for ``observe``).
 
     >>> a, b = Formatter().job({"a": 1}), Formatter().job({"b": 2, "+a": 3})
     >>> list(merge_jobs([(a, b), (b, a)]))
@@ -95,7 +106,7 @@ def merge_jobs(
     >>> list(merge_jobs([(a, b)], sources=(0, 0)))  # one source: every override passes
     [['a=1', 'b=2', '+a=3']]
     """
-    plan_of = MergePlans(sources)
+    plan_of = MergePlans(sources, observe)
     for parts in combinations:
         if len(parts) == 1:
             yield parts[0][1]
@@ -114,10 +125,13 @@ class MergePlans:
     (True, False, True)
     """
 
-    __slots__ = ("cache", "sources")
+    __slots__ = ("cache", "observe", "sources")
 
-    def __init__(self, sources: Optional[Sequence[int]] = None) -> None:
+    def __init__(
+        self, sources: Optional[Sequence[int]] = None, observe: Optional[Observer] = None
+    ) -> None:
         self.sources = sources
+        self.observe = observe  # shown each new plan that drops an override
         self.cache: Dict[Tuple[int, ...], Optional[Tuple[bool, ...]]] = {}
 
     def __call__(self, parts: Sequence[FormattedJob]) -> Optional[Tuple[bool, ...]]:
@@ -127,7 +141,10 @@ class MergePlans:
         except KeyError:
             if len(self.cache) >= CACHE_SIZE:
                 self.cache.clear()
-            plan = self.cache[key] = merge_plan([part[0] for part in parts], self.sources)
+            shapes = [part[0] for part in parts]
+            plan = self.cache[key] = merge_plan(shapes, self.sources)
+            if plan is not None and self.observe is not None:
+                self.observe(shapes, plan, [o for part in parts for o in part[1]])
             return plan
 
 

@@ -30,12 +30,14 @@ from ._stages import format_jobs, is_one_shot
 
 
 class Constant:
-    """A factor whose jobs are known up front: the same tuple on every pass, sized."""
+    """A factor whose jobs are known up front: the same tuple on every pass, sized; ``name``:
+    the source's, for messages."""
 
-    __slots__ = ("jobs",)
+    __slots__ = ("jobs", "name")
 
-    def __init__(self, jobs: Iterable[FormattedJob]) -> None:
+    def __init__(self, jobs: Iterable[FormattedJob], name: str = "the command line") -> None:
         self.jobs = tuple(jobs)
+        self.name = name
 
     def __call__(self) -> Tuple[FormattedJob, ...]:
         return self.jobs
@@ -225,7 +227,7 @@ def entrypoint_factor(
     entrypoint.results = results if results is not None else Results()
     first = entrypoint()
     if not is_one_shot(first):
-        return Constant(format_jobs(first, entrypoint.name, formatter))
+        return Constant(format_jobs(first, entrypoint.name, formatter), entrypoint.name)
     return Generated(entrypoint, first, formatter)
 
 
