@@ -303,3 +303,27 @@ def test_without_validation_a_job_that_cannot_be_composed_is_that_job_s_failure(
     }
     assert "nokey" in ends[1]["return"]
     assert sorted(json.loads(p.read_text())["num"] for p in tmp_path.glob("*/job.json")) == [0, 2]
+
+
+@pytest.mark.parametrize("level", ["true", "strict", "full"])
+def test_the_dry_run_checks_every_new_shape_at_the_sweep_s_validation_level(
+    tmp_path: Path, level: str
+) -> None:
+    """A typo'd key in job #15, past the 10 jobs a dry run shows, is reported by the dry
+    run, which launches nothing."""
+    done = subprocess.run(
+        [
+            *(sys.executable, str(APP), "-m", f"hydra.sweep.dir={tmp_path / 'sweep'}"),
+            "hydra.sweeper.entrypoints=[launched_spaces.late_typo]",
+            "hydra.sweeper.dry_run=true",
+            f"hydra.sweeper.validate={level}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert done.returncode == 1, done.stdout[-2000:]
+    assert "job #15 (nokey.y=15) cannot be composed" in done.stderr
+    assert "Could not override 'nokey.y'" in done.stderr
+    assert not (tmp_path / "sweep").exists()

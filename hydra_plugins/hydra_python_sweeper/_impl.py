@@ -106,7 +106,8 @@ class PythonSweeperImpl(Sweeper):
             journal = (
                 check_journal(sweep_dir, description, settings.cut(), True) if resume else None
             )
-            return preview(settings, self.stream(settings, arguments, journal), str(sweep_dir))
+            stream = self.stream(settings, arguments, journal)
+            return preview(settings, stream, str(sweep_dir), self.validator(settings))
 
         if not resume:  # bad input fails before any directory is made
             stream = self.stream(settings, arguments)
@@ -135,22 +136,23 @@ class PythonSweeperImpl(Sweeper):
                 OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
                 path = start_journal(sweep_dir, description, settings.cut(), journal, resume)
             self.record_jobs_in(path)
+            validator = self.validator(settings)
             run = SweepRun(
                 settings, launcher, stream, sweep_dir, path, journal,
-                self.validator(settings), self.adaptive, run_number(journal),
+                validator.check if validator else None, self.adaptive, run_number(journal),
             )  # fmt: skip
             return run.run()
         finally:
             if lock is not None:
                 lock.close()
 
-    def validator(self, settings: Settings) -> Any:
+    def validator(self, settings: Settings) -> Optional[BatchValidator]:
         """What checks each batch's jobs before it is launched (``None``: nothing)."""
         if settings.validation is None:
             return None
         loader = self.hydra_context.config_loader if self.hydra_context else None
         assert self.config is not None
-        return BatchValidator(settings.validation, loader, self.config).check
+        return BatchValidator(settings.validation, loader, self.config)
 
     def record_jobs_in(self, path: Path) -> None:
         """Have every job record how it ended in the journal at ``path``, from inside the job

@@ -28,6 +28,7 @@ from ._pipeline import Stream
 from ._reader import JournalState, read
 from ._settings import Settings
 from ._slurm import alive_tasks, cancel_command, describe
+from ._validate import BatchValidator
 from ._watch import JournalWatch, write_missing
 from ._writer import append
 
@@ -246,14 +247,22 @@ def say_empty(settings: Settings) -> None:
         log.info("The sweep has no jobs: nothing was launched")
 
 
-def preview(settings: Settings, stream: Stream, sweep_dir: str) -> SweepSummary:
+def preview(
+    settings: Settings, stream: Stream, sweep_dir: str, validator: Optional[BatchValidator] = None
+) -> SweepSummary:
     """The dry run: count every job by streaming, show the first ``settings.preview``
-    (announced once it is known how many there are to show)."""
+    (announced once it is known how many there are to show). At the sweep's validation
+    level (``validator``), the jobs shown are checked, and each job of a shape not met
+    before, so that a mistake surfaces here, not first in the real run."""
     first: List[str] = []
     announced = False
     jobs = count = 0
     for start, batch in stream.batches:
-        for number, job in enumerate(batch[: max(0, settings.preview - jobs)], start):
+        shown = batch[: max(0, settings.preview - jobs)]
+        if validator is not None:
+            validator.check(start, shown)
+            validator.check_new(start + len(shown), batch[len(shown) :])
+        for number, job in enumerate(shown, start):
             first.append(f"\t#{number} : {' '.join(job)}")
         jobs += len(batch)
         count += 1

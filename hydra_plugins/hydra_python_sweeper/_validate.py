@@ -22,7 +22,7 @@ import copy
 import logging
 import time
 from collections import OrderedDict
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 from hydra._internal.config_loader_impl import ConfigLoaderImpl
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -40,6 +40,7 @@ LEVELS = ("shape", "strict", "full")
 
 _SHAPES = 64  # composed configs kept (each some 100 kB): the most recently used shapes
 _OVERRIDES = 1 << 16  # parsed override strings kept
+_MET = 1 << 17  # shapes a dry run remembers having checked
 
 
 def validation_level(value: Any) -> Optional[str]:
@@ -128,6 +129,13 @@ class ShapeValidator:
         if self.strict:
             resolve_everything(cfg)
 
+    def shape_of(self, job: Sequence[str]) -> Tuple[str, ...]:
+        """What decides whether ``job`` composes: its group choices, and the keys (with their
+        ``+``/``~`` prefixes) its other overrides set."""
+        return tuple(
+            text if self._is_group(self._parse(text)) else text.split("=", 1)[0] for text in job
+        )
+
     def _parse(self, text: str) -> Override:
         override = self.parsed.get(text)
         if override is None:
@@ -174,16 +182,30 @@ class BatchValidator:
         self.loader = loader
         self.config = config
         self.shapes: Optional[ShapeValidator] = None  # made at the first batch
+        self.met: Set[Tuple[str, ...]] = set()  # the shapes the dry run has checked
+
+    def check_new(self, start: int, batch: Sequence[Sequence[str]]) -> None:
+        """The dry run's check of jobs ``start``, ``start + 1``...: each job whose shape
+        (:meth:`ShapeValidator.shape_of`) was not met before, at this validator's level."""
+        if self.shapes is None:
+            self.shapes = ShapeValidator(self.loader, self.config, self.level == "strict")
+        if len(self.met) > _MET:
+            self.met.clear()
+        for number, job in enumerate(batch, start):
+            shape = self.shapes.shape_of(job)
+            if shape not in self.met:
+                self.check(number, [job])
+                self.met.add(shape)
 
     def check(self, start: int, batch: Iterable[Sequence[str]]) -> None:
         """Check jobs ``start``, ``start + 1``...; fail on the first that fails."""
         tic = time.perf_counter()
-        if self.shapes is None and self.level in ("shape", "strict"):
+        if self.shapes is None and self.level != "full":
             self.shapes = ShapeValidator(self.loader, self.config, self.level == "strict")
         number = start
         for number, job in enumerate(batch, start):
             try:
-                if self.shapes is not None:
+                if self.level != "full" and self.shapes is not None:
                     self.shapes.check(job)
                 else:  # full: Hydra's own composition, as its launchers do it
                     self.loader.load_sweep_config(self.config, list(job))

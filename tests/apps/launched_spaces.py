@@ -33,3 +33,8 @@ def with_token(token: str) -> List[Dict[str, Any]]:
 def one_bad() -> List[Dict[str, Any]]:
     """Three jobs, the middle one with a key the config does not have (no ``+``)."""
     return [{"+x": 0}, {"nokey.y": 1}, {"+x": 2}]
+
+
+def late_typo() -> Iterator[Dict[str, Any]]:
+    """Twenty jobs; job #15 sets a key the config does not have (a typo: no ``+``)."""
+    return ({"nokey.y": i} if i == 15 else {"+x": i} for i in range(20))
