@@ -97,6 +97,27 @@ def measure(app: str, n: int) -> Dict[str, float]:
     return {"shape_ms": 1000 * shape, "full_ms": 1000 * full, "ratio": full / shape}
 
 
+def own_shapes(n: int) -> Dict[str, float]:
+    """The groups app when every job is a shape of its own: the cache of composed shapes
+    keeps one, and the jobs alternate between two group choices, so each job is composed
+    (the cost when every job is its own combination of config groups)."""
+    from hydra_plugins.hydra_python_sweeper import _validate
+
+    conf, name, jobs = APPS["groups"]
+    load_app().store_schemas()
+    kept, _validate._SHAPES = _validate._SHAPES, 1
+    try:
+        with initialize_config_dir(config_dir=str(conf), version_base=None):
+            loader = GlobalHydra.instance().config_loader()
+            master = loader.load_configuration(name, [], run_mode=RunMode.MULTIRUN)
+            shape = per_job(ShapeValidator(loader, master).check, jobs(n), n)
+            strict = per_job(ShapeValidator(loader, master, strict=True).check, jobs(n), n)
+            full = per_job(lambda job: loader.load_sweep_config(master, job), jobs(n), n)
+    finally:
+        _validate._SHAPES = kept
+    return {"shape_ms": 1000 * shape, "strict_ms": 1000 * strict, "full_ms": 1000 * full}
+
+
 def sweep_cpu(n: int, validate: str) -> float:
     """CPU seconds of a whole sweep of bench/app.py, ``n`` jobs, this ``validate``."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -124,7 +145,19 @@ def sweep_cpu(n: int, validate: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="N = 1e3 only, no file written")
+    parser.add_argument(
+        "--own-shapes", action="store_true", help="only: every job a shape of its own (200 jobs)"
+    )
     args = parser.parse_args()
+    if args.own_shapes:
+        r = own_shapes(200)
+        line = (
+            f"Every job a shape of its own (groups app, 200 jobs): by shape {r['shape_ms']:.1f} "
+            f"ms a job, strict {r['strict_ms']:.1f} ms, full composition {r['full_ms']:.1f} ms"
+        )
+        print(line)
+        (HERE / "results" / "validation-own-shapes.txt").write_text(line + "\n")
+        return
     sizes = [1_000] if args.quick else [1_000, 100_000]
     lines = ["| app | N | by shape (ms/job) | full composition (ms/job) | full / shape |"]
     lines.append("|---|---:|---:|---:|---:|")

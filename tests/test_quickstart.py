@@ -5,7 +5,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict
+from typing import Any, Dict
 
 import pytest
 
@@ -68,3 +68,18 @@ def test_the_dry_run_counts_the_jobs(project: Path) -> None:
 
 def test_without_multirun_one_job_runs_with_the_defaults(project: Path) -> None:
     assert "1 layers of [32], lr 0.01" in run(project)
+
+
+def test_the_sweeps_of_coming_from_another_sweeper_do_what_they_say() -> None:
+    text = README.read_text()
+    section = text[text.index("## Coming from another sweeper") :]
+    source = re.search(r"```python\n# sweeps.py\n(.*?)```", section, re.DOTALL)
+    assert source is not None
+    sweeps: Dict[str, Any] = {}
+    exec(source[1], sweeps)
+    grid = list(sweeps["grid"]())
+    assert len(grid) == 4
+    kept = [job for job in grid if sweeps["not_deep_and_slow"](job)]
+    assert kept == [job for job in grid if job != {"lr": 0.01, "depth": 4}]  # drops one
+    assert len(list(sweeps["zipped"]())) == 2
+    assert len(list(sweeps["conditional"]())) == 3 + 2 * 6

@@ -24,6 +24,7 @@ def note(event: str, cfg: DictConfig) -> None:
         + "_"
         + os.environ.get("SLURM_ARRAY_TASK_ID", ""),
         "node": os.environ.get("SLURMD_NODENAME"),
+        "time": time.time(),
     }
     line = (json.dumps(record) + "\n").encode()
     fd = os.open(
@@ -46,8 +47,10 @@ def first_run() -> bool:
 @hydra.main(version_base=None, config_path="conf", config_name="ledger")
 def main(cfg: DictConfig) -> int:
     note("start", cfg)
-    slow = HydraConfig.get().job.num in cfg.slow_jobs and first_run()  # slow its first time
-    time.sleep(cfg.sleep + (cfg.slow if slow else 0))
+    num = HydraConfig.get().job.num
+    slow = num in cfg.slow_jobs and first_run()  # slow its first time
+    length = cfg.lengths[num] if "lengths" in cfg else 0  # bench/slurm.py's uneven jobs
+    time.sleep(cfg.sleep + (cfg.slow if slow else 0) + length)
     note("end", cfg)
     return int(HydraConfig.get().job.num)
 
