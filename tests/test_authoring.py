@@ -11,7 +11,7 @@ from hydra.test_utils.test_utils import TSweepRunner
 
 from hydra_plugins.hydra_python_sweeper._errors import EntrypointError, FilterFailed, SettingError
 from hydra_plugins.hydra_python_sweeper._impl import PythonSweeperImpl
-from hydra_plugins.hydra_python_sweeper._run import SweepSummary
+from hydra_plugins.hydra_python_sweeper._preview import SweepSummary
 
 Make = Callable[..., PythonSweeperImpl]
 LOG = "hydra_plugins.hydra_python_sweeper"

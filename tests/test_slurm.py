@@ -24,7 +24,11 @@ APP = Path(__file__).resolve().parent / "apps" / "ledger.py"
 
 
 def command(sweep_dir: Path, *arguments: str) -> List[str]:
-    return [sys.executable, str(APP), "-m", f"hydra.sweep.dir={sweep_dir}", *arguments]
+    return [
+        *(sys.executable, str(APP), "-m", f"hydra.sweep.dir={sweep_dir}"),
+        "hydra.sweeper.poll_interval=1",  # SLURM asked every second, not every ten
+        *arguments,
+    ]
 
 
 def sweep(

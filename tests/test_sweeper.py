@@ -1,6 +1,7 @@
 """The sweeper end to end, launching into a recording launcher."""
 
 import itertools
+import json
 from pathlib import Path
 from typing import Any, Callable, List
 
@@ -14,11 +15,12 @@ from hydra_plugins.hydra_python_sweeper._errors import (
     EntrypointError,
     EntrypointFailed,
     JobError,
+    JobsFailed,
     SettingError,
 )
 from hydra_plugins.hydra_python_sweeper._impl import PythonSweeperImpl
 from hydra_plugins.hydra_python_sweeper._launch import LaunchFailed
-from hydra_plugins.hydra_python_sweeper._run import SweepSummary
+from hydra_plugins.hydra_python_sweeper._preview import SweepSummary
 
 Make = Callable[..., PythonSweeperImpl]
 
@@ -368,3 +370,58 @@ def test_a_bad_job_in_a_generator_fails_when_reached_after_earlier_batches(
     with pytest.raises(JobError, match=r"job #3, key '\+tags'"):
         sweeper.sweep([])
     assert [start for start, _ in sweeper.launcher.batches] == [0]  # type: ignore[union-attr]
+
+
+# --- retries -----------------------------------------------------------------------------
+
+
+def test_a_job_lost_to_the_cluster_is_launched_again_under_its_own_number(
+    make_sweeper: Make, tmp_path: Path
+) -> None:
+    launches: List[int] = []
+
+    def lose_the_second_batch_once(start: int, batch: Any) -> None:
+        launches.append(start)
+        if len(launches) == 2:
+            raise RuntimeError("node lost")  # before any job ran: none wrote its end
+
+    launcher = RecordingLauncher(lose_the_second_batch_once)
+    sweeper = make_sweeper(
+        launcher=launcher, entrypoints=["spaces.counter"], max_batch_size=4, retries=1
+    )
+    returns = sweeper.sweep([])
+    assert launches == [0, 4, 4, 8]  # batch 2 again, before batch 3
+    assert [[r.return_value for r in batch] for batch in returns] == [
+        [0, 1, 2, 3],
+        [4, 5, 6, 7],
+        [8, 9],
+    ]
+    journal = [json.loads(line) for line in (tmp_path / "sweep" / "journal.jsonl").open()]
+    attempts = [r["status"] for r in journal if r.get("job") == 5]
+    assert attempts == ["failed", "completed"]  # each attempt recorded
+    assert journal[-1] == {"done": True, "completed": 10, "failed": 0, "skipped": 0}
+
+
+def test_without_retries_a_lost_job_is_a_failure_and_a_job_that_raised_is_retried_on_request(
+    make_sweeper: Make,
+) -> None:
+    def lose(start: int, batch: Any) -> None:
+        raise RuntimeError("node lost")
+
+    with pytest.raises(JobsFailed, match="2 jobs of 2 failed"):
+        make_sweeper(
+            launcher=RecordingLauncher(lose),
+            entrypoints=[{"_target_": "spaces.counter", "n": 2}],
+            fail_fast=False,
+        ).sweep([])
+    tried = RecordingLauncher(lambda start, batch: 1)  # job 1 raises, every time
+    with pytest.raises(JobsFailed, match=r"1 job of 2 failed \(#1\)"):
+        make_sweeper(
+            launcher=tried,
+            entrypoints=[{"_target_": "spaces.counter", "n": 2}],
+            fail_fast=False,
+            retries=2,
+            retry_failed=True,
+            sweep_dir="other",
+        ).sweep([])
+    assert [start for start, _ in tried.batches] == [0, 1, 1]  # job 1 three times in all

@@ -24,9 +24,10 @@ from ._lines import FILENAME
 from ._liveness import refuse_if_running, wait_for_slurm
 from ._messages import plural
 from ._pipeline import Stream, assemble
+from ._preview import SweepSummary, preview, say_empty
 from ._reader import JournalState
 from ._results import Results
-from ._run import SweepRun, SweepSummary, preview, say_empty
+from ._run import SweepRun
 from ._settings import Settings, written_list
 from ._slurm import alive_tasks
 from ._task import ExitIsFailure

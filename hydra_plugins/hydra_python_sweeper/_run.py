@@ -12,7 +12,6 @@ import logging
 import operator
 import signal
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -25,25 +24,17 @@ from ._launch import BatchLauncher
 from ._lines import COMPLETED, FAILED, abandoned_line, done_line
 from ._messages import plural, progress, resume_command
 from ._pipeline import Stream
+from ._preview import SweepSummary, say_empty
 from ._reader import JournalState, read
+from ._retries import Retries, Retry
 from ._settings import Settings
 from ._slurm import alive_tasks, cancel_command, describe
-from ._validate import BatchValidator
 from ._watch import JournalWatch, write_missing
 from ._writer import append
 
 log = logging.getLogger(__name__)
 
 Batch = Tuple[int, Sequence[Sequence[str]]]
-
-
-@dataclass(frozen=True)
-class SweepSummary:
-    """What a sweep returns with ``keep_returns=false``."""
-
-    jobs: int
-    batches: int
-    sweep_dir: str
 
 
 class SweepRun:
@@ -81,6 +72,9 @@ class SweepRun:
         self.interrupt: Optional[Interrupt] = None
         self.run_number = run  # this run's, in the journal
         self.handed = 0  # batches handed to the launcher
+        self.retries = Retries(settings.retries, settings.retry_failed)
+        self.retried = 0  # attempts that failed and were launched again
+        self.retried_returns: Dict[int, JobReturn] = {}
 
     @property
     def skipped(self) -> int:
@@ -89,16 +83,22 @@ class SweepRun:
 
     @property
     def completed(self) -> int:
-        return self.launched - self.failed
+        return self.launched - self.failed - self.retried
 
     def run(self) -> Any:
         """Validate and launch each batch, up to ``max_in_flight`` at once; return as
         BasicSweeper, or a :class:`SweepSummary`."""
         self.interrupt = Interrupt()
         try:
-            for item, results in self.flight.run(self.stream.batches, self.work, self.prepare):
-                self.interrupt.check()
-                self.returned(item, results)
+            batches: Iterator[Batch] = self.with_retries(self.stream.batches)
+            while True:
+                for item, results in self.flight.run(batches, self.work, self.prepare):
+                    self.interrupt.check()
+                    self.returned(item, results)
+                if not self.retries.pending or self.first_failure is not None:
+                    break
+                self.flight = Flight(self.settings.max_in_flight)  # the retries left
+                batches = self.with_retries(iter(()))
             if self.first_failure is not None:
                 self.stopped()
         except PythonSweeperError as error:
@@ -154,12 +154,22 @@ class SweepRun:
     def concurrent(self) -> bool:
         return self.settings.max_in_flight > 1
 
+    def with_retries(self, batches: Iterator[Batch]) -> Iterator[Batch]:
+        """The stream's batches, each preceded by the retries waiting to be launched."""
+        for item in batches:
+            yield from self.retries.batches(self.settings.batch_size)
+            yield item
+        yield from self.retries.batches(self.settings.batch_size)
+
     def returned(self, item: Batch, results: Sequence[JobReturn]) -> None:
         """Batch ``item``'s launch returned ``results``: count them, record the ends the
         journal lacks, learn them (an adaptive sweep)."""
         start, batch = item
         statuses = list(map(_status, results))  # a C-level pass: failures are rare
         for index in _indices(statuses, JobStatus.FAILED):
+            if self.retries.again(start + index, batch[index], results[index]):
+                self.retried += 1
+                continue
             self.failed += 1
             if len(self.first_failed) < 10:
                 self.first_failed.append(start + index)
@@ -173,7 +183,10 @@ class SweepRun:
         self.launched += len(batch)
         self.batches_done += 1
         if self.settings.keep_returns:
-            self.returns[start] = results
+            if isinstance(batch, Retry):  # in place of the attempts before
+                self.retried_returns.update(zip(range(start, start + len(batch)), results))
+            else:
+                self.returns[start] = results
         if self.concurrent:
             log.info(
                 f"Batch {self.settings.batch_number(start, self.batches_done - 1)} done: jobs "
@@ -224,57 +237,23 @@ class SweepRun:
         if self.failed:
             shown = ", ".join(f"#{n}" for n in self.first_failed)
             shown += ", ..." if self.failed > 10 else ""
+            jobs = self.launched - self.retried
             raise JobsFailed(
-                f"{plural(self.failed, 'job')} of {self.launched} failed ({shown}); the journal "
+                f"{plural(self.failed, 'job')} of {jobs} failed ({shown}); the journal "
                 f"{self.journal_path} records their errors. To run the failed jobs again: "
                 f"{resume_command(self.sweep_dir)}"
             )
         if self.settings.keep_returns:
-            return [self.returns[start] for start in sorted(self.returns)]
+            returns = self.retried_returns
+            return [
+                [returns.get(n, r) for n, r in enumerate(self.returns[start], start)]
+                for start in sorted(self.returns)
+            ]
         return SweepSummary(
-            jobs=self.launched, batches=self.batches_done, sweep_dir=str(self.sweep_dir)
+            jobs=self.launched - self.retried,
+            batches=self.batches_done,
+            sweep_dir=str(self.sweep_dir),
         )
-
-
-def say_empty(settings: Settings) -> None:
-    """The sweep, or this process's shard of it, has no jobs."""
-    if settings.sharded:
-        log.info(
-            f"{settings.shard_name()} is empty: the sweep has too few batches to reach it; "
-            "nothing was launched"
-        )
-    else:
-        log.info("The sweep has no jobs: nothing was launched")
-
-
-def preview(
-    settings: Settings, stream: Stream, sweep_dir: str, validator: Optional[BatchValidator] = None
-) -> SweepSummary:
-    """The dry run: count every job by streaming, show the first ``settings.preview``
-    (announced once it is known how many there are to show). At the sweep's validation
-    level (``validator``), the jobs shown are checked, and each job of a shape not met
-    before, so that a mistake surfaces here, not first in the real run."""
-    first: List[str] = []
-    announced = False
-    jobs = count = 0
-    for start, batch in stream.batches:
-        shown = batch[: max(0, settings.preview - jobs)]
-        if validator is not None:
-            validator.check(start, shown)
-            validator.check_new(start + len(shown), batch[len(shown) :])
-        for number, job in enumerate(shown, start):
-            first.append(f"\t#{number} : {' '.join(job)}")
-        jobs += len(batch)
-        count += 1
-        if not announced and jobs >= settings.preview:
-            _announce(first)
-            announced = True
-    if not announced:
-        _announce(first)
-    shard = f" ({settings.shard_name(capital=False)})" if settings.sharded else ""
-    dropped = f" ({stream.dropped()[2:]})" if stream.dropped() else ""
-    log.info(f"Dry run: {plural(jobs, 'job')} in {plural(count, 'batch')}{shard}{dropped}")
-    return SweepSummary(jobs=jobs, batches=count, sweep_dir=sweep_dir)
 
 
 def journal_counts(path: Path) -> Tuple[int, int]:
@@ -285,13 +264,6 @@ def journal_counts(path: Path) -> Tuple[int, int]:
     except (OSError, PythonSweeperError):
         return 0, 0
     return status.count(COMPLETED), status.count(FAILED)
-
-
-def _announce(first: List[str]) -> None:
-    heading = f" The first {plural(len(first), 'job')}:" if first else ""
-    log.info(f"Dry run: nothing is launched.{heading}")
-    for line in first:
-        log.info(line)
 
 
 class Interrupt:

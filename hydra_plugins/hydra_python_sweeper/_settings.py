@@ -47,6 +47,8 @@ class Settings:
     fail_fast: bool = True
     max_in_flight: int = 1
     poll_interval: float = 10.0
+    retries: int = 0
+    retry_failed: bool = False
     #: The settings as given, for the log line (``hydra.sweeper``'s own keys).
     given: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -89,6 +91,9 @@ class Settings:
             raise SettingError(
                 f"hydra.sweeper.poll_interval={poll!r}: expected a number of seconds > 0"
             )
+        retries = given.get("retries", 0)
+        if not _is_int(retries) or retries < 0:
+            raise SettingError(f"hydra.sweeper.retries={retries!r}: expected an integer >= 0")
         preview = given.get("preview", 10)
         if not _is_int(preview) or preview < 0:
             raise SettingError(f"hydra.sweeper.preview={preview!r}: expected an integer >= 0")
@@ -108,6 +113,8 @@ class Settings:
             fail_fast=bool(given.get("fail_fast", True)),
             max_in_flight=in_flight,
             poll_interval=float(poll),
+            retries=retries,
+            retry_failed=bool(given.get("retry_failed", False)),
             given=dict(given),
         )
 

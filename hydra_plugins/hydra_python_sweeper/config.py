@@ -46,6 +46,11 @@ class PythonSweeperConf:
     #: Seconds between two looks at the cluster (one ``squeue`` call) while a SLURM batch
     #: runs, or while a resume waits for an earlier run's tasks.
     poll_interval: float = 10.0
+    #: How many times a job lost to the cluster (cancelled, its node failed, preempted and
+    #: not requeued, timed out: it wrote no end) is launched again, in a later batch.
+    retries: int = 0
+    #: Also launch again, as many times, a job that raised an error.
+    retry_failed: bool = False
 
 
 ConfigStore.instance().store(
