@@ -29,6 +29,7 @@ from hydra_plugins.hydra_python_sweeper._impl import PythonSweeperImpl
 from hydra_plugins.hydra_python_sweeper._lines import FILENAME, _returned, job_line
 from hydra_plugins.hydra_python_sweeper._reader import read
 from hydra_plugins.hydra_python_sweeper._stages import job_digest
+from hydra_plugins.hydra_python_sweeper._task import TaskExited
 from hydra_plugins.hydra_python_sweeper._writer import append
 
 Make = Callable[..., PythonSweeperImpl]
@@ -337,8 +338,22 @@ def test_a_return_value_that_cannot_be_written_gets_a_placeholder(value: str) ->
 # --- 5. sys.exit in a job --------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    "how, launcher, said",
+    [
+        ("exit", "basic", "the task called sys.exit(0)"),
+        ("base", "basic", "the task raised Unusual: out of the ordinary"),
+        ("interrupt", "basic", "the task raised KeyboardInterrupt"),
+        ("interrupt", "joblib", "the task raised KeyboardInterrupt"),
+        ("base", "submitit_local", "the task raised Unusual: out of the ordinary"),
+    ],
+)
 @pytest.mark.parametrize("fail_fast", [True, False])
-def test_sys_exit_in_a_job_is_that_job_s_failure(tmp_path: Path, fail_fast: bool) -> None:
+def test_any_exit_of_a_job_is_that_job_s_failure(
+    tmp_path: Path, fail_fast: bool, how: str, launcher: str, said: str
+) -> None:
+    if launcher != "basic":
+        pytest.importorskip(f"hydra_plugins.hydra_{launcher.split('_')[0]}_launcher")
     completed = subprocess.run(
         [
             sys.executable,
@@ -346,18 +361,25 @@ def test_sys_exit_in_a_job_is_that_job_s_failure(tmp_path: Path, fail_fast: bool
             "-m",
             f"hydra.sweep.dir={tmp_path}/sweep",
             f"hydra.sweeper.fail_fast={fail_fast}",
+            f"how={how}",
+            f"hydra/launcher={launcher}",
         ],
         capture_output=True,
         text=True,
         cwd=tmp_path,
         timeout=120,
     )
-    assert completed.returncode == 1  # never 0, though the job called sys.exit(0)
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 1, output  # never 0, nor the 130 of a Ctrl-C
+    # the sweep ends as Hydra ends on a failed job: with fail_fast, the job's own error (as
+    # BasicSweeper raises it); else the sweeper's one message
+    last = "\n".join(completed.stderr.rstrip().splitlines()[-3:])
+    ends = f"{TaskExited.__module__}.TaskExited: {said}" if fail_fast else "complete stack trace."
+    assert ends in last, output[-2000:]
     records = [r for r in lines(tmp_path / "sweep" / FILENAME) if r.get("status") != "started"]
     ended = {r["job"]: r for r in records if "job" in r}
     assert ended[4]["status"] == "failed"
-    assert "the task called sys.exit(0)" in ended[4]["return"]
-    output = completed.stdout + completed.stderr
+    assert said in ended[4]["return"]
     if fail_fast:
         assert sorted(ended) == [0, 1, 2, 3, 4, 5]  # batch 3 never launched
         assert "Sweep stopped (fail_fast) after job #4 failed: 5 completed, 1 failed" in output

@@ -246,3 +246,72 @@ def test_a_queued_task_cancelled_does_not_hang_the_sweep(sweep_dir: Path) -> Non
     log = (sweep_dir.parent / "sweeper.log").read_text()
     assert "1 job of 4 failed" in log and "Traceback" not in log, log[-3000:]
     assert sum(runs(sweep_dir).values()) == 3
+
+
+def test_a_requeued_task_ends_once_and_the_journal_records_its_two_starts(
+    sweep_dir: Path,
+) -> None:
+    arguments = [numbered(6), "sleep=1", "slow=20", "slow_jobs=[2]"]
+    process = start(sweep_dir, *arguments)
+    task = wait_until(
+        lambda: next((r["slurm"] for r in ledger(sweep_dir) if r["num"] == 2), None),
+        120,
+        "job 2 to start",
+    )
+    subprocess.run(["scontrol", "requeue", task], check=True)
+    assert process.wait(timeout=240) == 0, (sweep_dir.parent / "sweeper.log").read_text()[-3000:]
+    assert runs(sweep_dir) == Counter(range(6))  # every job ended once
+    assert runs(sweep_dir, "start")[2] == 2  # job 2 started twice
+    lines = journal(sweep_dir)
+    starts = [r for r in lines if r.get("job") == 2 and r["status"] == "started"]
+    assert len(starts) == 2 and starts[1].get("restart") == 1
+    assert [r["status"] for r in lines if r.get("job") == 2][-1] == "completed"
+    assert lines[-1] == {"done": True, "completed": 6, "failed": 0, "skipped": 0}
+
+
+def test_a_cancelled_task_is_launched_again_with_retries(sweep_dir: Path) -> None:
+    arguments = [numbered(8), "sleep=1", "slow=30", "slow_jobs=[5]", "hydra.sweeper.retries=1"]
+    process = start(sweep_dir, *arguments)
+    task = wait_until(
+        lambda: next((r["slurm"] for r in ledger(sweep_dir) if r["num"] == 5), None),
+        120,
+        "job 5 to start",
+    )
+    subprocess.run(["scancel", task], check=True)
+    assert process.wait(timeout=240) == 0, (sweep_dir.parent / "sweeper.log").read_text()[-3000:]
+    log = (sweep_dir.parent / "sweeper.log").read_text()
+    assert "Job #5 lost to the cluster" in log and "attempt 2 of 2" in log
+    assert "Sweep done: 8 completed, 0 failed" in log
+    assert runs(sweep_dir) == Counter(range(8))
+    assert [r["status"] for r in journal(sweep_dir) if r.get("job") == 5] == [
+        "started",
+        "failed",
+        "started",
+        "completed",
+    ]
+
+
+def test_a_node_going_down_fails_its_jobs_and_the_sweep_goes_on(sweep_dir: Path) -> None:
+    arguments = [
+        numbered(12),
+        "sleep=25",
+        "hydra.sweeper.fail_fast=false",
+        "+hydra.launcher.additional_parameters={no-requeue: true}",
+    ]
+    process = start(sweep_dir, *arguments)
+    wait_until(lambda: len(runs(sweep_dir, "start")) == 12, 120, "every job to start")
+    on_node2 = sorted(r["num"] for r in ledger(sweep_dir) if r["node"] == "node2")
+    assert on_node2
+    try:
+        subprocess.run(
+            ["scontrol", "update", "NodeName=node2", "State=DOWN", "Reason=test"], check=True
+        )
+        assert process.wait(timeout=240) == 1
+    finally:
+        subprocess.run(["scontrol", "update", "NodeName=node2", "State=RESUME"], check=False)
+    log = (sweep_dir.parent / "sweeper.log").read_text()
+    assert "Traceback" not in log, log[-3000:]
+    assert f"Sweep done: {12 - len(on_node2)} completed, {len(on_node2)} failed" in log
+    ends = {r["job"]: r for r in journal(sweep_dir) if r.get("status") in ("completed", "failed")}
+    assert sorted(n for n, r in ends.items() if r["status"] == "failed") == on_node2
+    assert all("NODE_FAIL" in ends[n]["return"] for n in on_node2), ends[on_node2[0]]

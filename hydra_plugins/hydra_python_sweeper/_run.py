@@ -29,6 +29,7 @@ from ._reader import JournalState, read
 from ._retries import Retries, Retry
 from ._settings import Settings
 from ._slurm import alive_tasks, cancel_command, describe
+from ._task import CTRL_C
 from ._watch import JournalWatch, write_missing
 from ._writer import append
 
@@ -289,6 +290,7 @@ class Interrupt:
     def _handle(self, signum: int, frame: Any) -> None:
         self.seen = True
         self.code = 128 + signum
+        CTRL_C.set()  # a job running in this process was interrupted by the user
         raise KeyboardInterrupt
 
     def check(self) -> None:

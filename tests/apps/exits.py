@@ -1,4 +1,5 @@
-"""An application whose job ``+x=4`` calls ``sys.exit(code)`` (``code`` from the config)."""
+"""An application whose job ``+x=4`` leaves as ``how`` says (from the config): ``sys.exit``
+with ``code``, a bare ``BaseException``, or a ``KeyboardInterrupt`` of its own."""
 
 import sys
 
@@ -6,10 +7,19 @@ import hydra
 from omegaconf import DictConfig
 
 
+class Unusual(BaseException):
+    pass
+
+
 @hydra.main(version_base=None, config_path="conf", config_name="exits")
 def main(cfg: DictConfig) -> int:
     if cfg.x == 4:
-        sys.exit(cfg.code)
+        if cfg.how == "exit":
+            sys.exit(cfg.code)
+        if cfg.how == "base":
+            raise Unusual("out of the ordinary")
+        if cfg.how == "interrupt":
+            raise KeyboardInterrupt
     return int(cfg.x)
 
 
