@@ -315,3 +315,28 @@ def test_a_node_going_down_fails_its_jobs_and_the_sweep_goes_on(sweep_dir: Path)
     ends = {r["job"]: r for r in journal(sweep_dir) if r.get("status") in ("completed", "failed")}
     assert sorted(n for n, r in ends.items() if r["status"] == "failed") == on_node2
     assert all("NODE_FAIL" in ends[n]["return"] for n in on_node2), ends[on_node2[0]]
+
+
+def test_the_slurm_example_runs_on_the_cluster(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parent.parent / "example" / "train.py"
+    done = subprocess.run(
+        [
+            *(sys.executable, str(example), "--config-name", "slurm", "-m"),
+            f"hydra.sweep.dir={tmp_path / 'sweep'}",
+            "hydra.launcher.partition=debug",
+            "hydra.launcher.cpus_per_task=1",
+            "hydra.launcher.mem_gb=null",
+            "hydra.sweeper.max_batch_size=5",
+            "hydra.sweeper.poll_interval=1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "Sweep done: 14 completed, 0 failed" in done.stdout
+    assert [line for line in done.stdout.splitlines() if "] Batch " in line][-1].endswith(
+        "(14 of 14 jobs, 100%)"
+    )
