@@ -327,3 +327,31 @@ def test_the_dry_run_checks_every_new_shape_at_the_sweep_s_validation_level(
     assert "job #15 (nokey.y=15) cannot be composed" in done.stderr
     assert "Could not override 'nokey.y'" in done.stderr
     assert not (tmp_path / "sweep").exists()
+
+
+def test_ctrl_c_while_the_entrypoint_builds_its_jobs_exits_130_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    import signal
+
+    process = subprocess.Popen(
+        [
+            *(sys.executable, str(APP), "-m", f"hydra.sweep.dir={tmp_path / 'sweep'}"),
+            "hydra.sweeper.entrypoints=[launched_spaces.slow_list]",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
+        # Python turns SIGINT into KeyboardInterrupt only if it was not ignored when it started
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert process.stdout is not None
+    for line in process.stdout:  # the sweeping line: the entrypoint is being called
+        if "sweeping" in line:
+            break
+    process.send_signal(signal.SIGINT)
+    output = process.stdout.read()
+    assert process.wait(timeout=60) == 130, output
+    assert "Interrupted before any batch was launched." in output
+    assert "Traceback" not in output and "KeyboardInterrupt" not in output

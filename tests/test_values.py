@@ -292,3 +292,12 @@ def test_raw_is_recognised_in_any_copy_of_its_class() -> None:
     # On Python 3.9 Hydra's plugin discovery executes utils.py again: a second raw class.
     other_raw = type("raw", (str,), {"raw_override": True})
     assert format_value(other_raw("${a}")) == "${a}"
+
+
+def test_a_string_with_a_lone_surrogate_is_refused_up_front() -> None:
+    from hydra_plugins.hydra_python_sweeper._stages import format_jobs
+
+    with pytest.raises(JobError, match="holds a lone surrogate"):
+        format_value("caf\udcff")
+    with pytest.raises(JobError, match=r"entrypoint 'e', job #1, key '\+s': the string"):
+        list(format_jobs([{"+s": "ok"}, {"+s": ["caf\udcff"]}], "entrypoint 'e'"))

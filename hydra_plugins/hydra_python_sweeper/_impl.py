@@ -22,7 +22,7 @@ from ._errors import sweep_dir_errors
 from ._launch import BatchLauncher
 from ._lines import FILENAME
 from ._liveness import refuse_if_running, wait_for_slurm
-from ._messages import plural
+from ._messages import plural, resume_command
 from ._pipeline import Stream, assemble
 from ._preview import SweepSummary, preview, say_empty
 from ._reader import JournalState
@@ -85,6 +85,18 @@ class PythonSweeperImpl(Sweeper):
         return assemble(settings, arguments, parser, self.adaptive, journal)
 
     def sweep(self, arguments: List[str]) -> Any:
+        try:
+            return self.run_sweep(arguments)
+        except KeyboardInterrupt:  # outside the launch loop, which says more itself
+            assert self.config is not None
+            sweep_dir = Path(self.config.hydra.sweep.dir)
+            hint = ""
+            if (sweep_dir / FILENAME).exists():
+                hint = f" To resume the sweep: {resume_command(sweep_dir)}"
+            log.warning(f"Interrupted before any batch was launched.{hint}")
+            raise SystemExit(130) from None  # as a shell reports Ctrl-C; no traceback
+
+    def run_sweep(self, arguments: List[str]) -> Any:
         assert self.config is not None
         settings = Settings.of(self.given, self.launcher)
         log.info(f"{self!r} sweeping")

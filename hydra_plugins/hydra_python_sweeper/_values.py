@@ -73,6 +73,8 @@ def format_string(value: str) -> str:
     >>> format_string("true"), format_string("a:b"), format_string("it's"), format_string("")
     ("'true'", "'a:b'", '"it\\'s"', "''")
     """
+    if not value.isascii():
+        _check_encodable(value)
     if _BARE.match(value) and not _TYPED.fullmatch(value) and " " not in value:
         if ":" not in value:
             return value
@@ -80,6 +82,20 @@ def format_string(value: str) -> str:
         value = _INTERPOLATION.sub(_escape_interpolation, value)
     quote = Quote.double if "'" in value and '"' not in value else Quote.single
     return QuotedString(text=value, quote=quote).with_quotes()
+
+
+def _check_encodable(value: str) -> None:
+    """:class:`JobError` if ``value`` cannot be written as UTF-8 (a lone surrogate, as
+    ``os.fsdecode`` makes of undecodable bytes): its override, the job's config files and
+    the journal could not hold it."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise JobError(
+            f"the string {value!r} holds a lone surrogate ({value[error.start]!r}), which "
+            "cannot be written as UTF-8: the job's config files and the journal could not hold "
+            "it (decode the bytes it came from, or pass them as hex)"
+        ) from None
 
 
 def format_float(value: float) -> str:

@@ -38,3 +38,11 @@ def one_bad() -> List[Dict[str, Any]]:
 def late_typo() -> Iterator[Dict[str, Any]]:
     """Twenty jobs; job #15 sets a key the config does not have (a typo: no ``+``)."""
     return ({"nokey.y": i} if i == 15 else {"+x": i} for i in range(20))
+
+
+def slow_list(seconds: float = 30) -> List[Dict[str, Any]]:
+    """Jobs that take ``seconds`` to build (a big list built up front)."""
+    import time
+
+    time.sleep(seconds)
+    return seven()
