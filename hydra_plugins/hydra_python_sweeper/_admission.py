@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 from ._errors import ResumeError, SweepBusy, SweepDirError
+from ._fence import Fence
 from ._lines import FILENAME, fingerprint, run_line
 from ._reader import JournalState, read
 from ._writer import NOFOLLOW, append
@@ -132,10 +133,11 @@ def start_journal(
     state: Optional[JournalState],
     resume: bool,
 ) -> Path:
-    """Append this run's line to the sweep's journal (``state``: what it held); return
-    the journal's path."""
+    """Append this run's line to the sweep's journal (``state``: what it held), and move
+    the shard's fence (:mod:`._fence`) in the same turn; return the journal's path."""
     path = sweep_dir / FILENAME
-    append(path, run_line(run_number(state), resume, sweep, settings))
+    fence = Fence(str(sweep_dir.absolute()), settings["shard_index"], run_number(state))
+    append(path, run_line(fence.run, resume, sweep, settings), then=fence.move)
     return path
 
 

@@ -19,20 +19,21 @@ from omegaconf import DictConfig, OmegaConf
 from ._adaptive import Adaptive
 from ._admission import check_journal, run_number, start_journal, take_lock
 from ._errors import sweep_dir_errors
+from ._fence import Fence
 from ._launch import BatchLauncher
-from ._lines import FILENAME
+from ._lines import FILENAME, abandoned_line
 from ._liveness import refuse_if_running, wait_for_slurm
 from ._messages import plural, resume_command
 from ._pipeline import Stream, assemble
 from ._preview import SweepSummary, preview, say_empty
-from ._reader import JournalState
+from ._reader import JournalState, read_more
 from ._results import Results
 from ._run import SweepRun
 from ._settings import Settings, written_list
 from ._slurm import alive_tasks
 from ._task import ExitIsFailure
 from ._validate import BatchValidator
-from ._writer import JournalCallback
+from ._writer import JournalCallback, append
 
 log = logging.getLogger(__name__)
 
@@ -133,26 +134,27 @@ class PythonSweeperImpl(Sweeper):
             sweep_dir.mkdir(parents=True, exist_ok=True)
             lock = take_lock(sweep_dir, settings.shard_index)
         try:
+            offset = path.stat().st_size if path.exists() else 0  # what check_journal reads
             journal = check_journal(sweep_dir, description, settings.cut(), resume)
-            if resume:
-                assert journal is not None
-                slurm = None
-                if launcher.slurm:  # an earlier run's arrays: their jobs end once
-                    wait_for_slurm(sweep_dir, settings.poll_interval)
-                    journal = check_journal(sweep_dir, description, settings.cut(), resume)
-                    assert journal is not None
-                    slurm = {task.job_id for task in alive_tasks(sweep_dir)}
-                refuse_if_running(journal, settings.resume == "force", slurm)
-                stream = self.stream(settings, arguments, journal)
+            number = run_number(journal)
             log.info(f"Sweep output dir : {sweep_dir}")
             with sweep_dir_errors(sweep_dir):
                 OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
                 path = start_journal(sweep_dir, description, settings.cut(), journal, resume)
-            self.record_jobs_in(path)
+            if resume:
+                assert journal is not None
+                try:  # the jobs that may still run, once this run's line fences them
+                    stream = self.resumed(settings, arguments, journal, launcher, path, offset)
+                except BaseException:
+                    append(path, abandoned_line(number))
+                    raise
+            self.record_jobs_in(
+                path, Fence(str(sweep_dir.absolute()), settings.shard_index, number)
+            )
             validator = self.validator(settings)
             run = SweepRun(
                 settings, launcher, stream, sweep_dir, path, journal,
-                validator.check if validator else None, self.adaptive, run_number(journal),
+                validator.check if validator else None, self.adaptive, number,
             )  # fmt: skip
             return run.run()
         finally:
@@ -167,9 +169,34 @@ class PythonSweeperImpl(Sweeper):
         assert self.config is not None
         return BatchValidator(settings.validation, loader, self.config)
 
-    def record_jobs_in(self, path: Path) -> None:
+    def resumed(
+        self,
+        settings: Settings,
+        arguments: List[str],
+        journal: JournalState,
+        launcher: BatchLauncher,
+        path: Path,
+        offset: int,
+    ) -> Stream:
+        """A resume, its run line written (jobs of older runs that start from now stand
+        down): the jobs that started since the journal was read (from byte ``offset``) are
+        read too; on SLURM, the earlier run's tasks still queued or running are waited for;
+        the resume is refused while a job may still run elsewhere (``path``: the journal).
+        The stream of what is left to run."""
+        read_more(path, journal, offset)
+        slurm = None
+        if launcher.slurm:  # an earlier run's arrays: their jobs end once
+            offset = path.stat().st_size
+            wait_for_slurm(path.parent, settings.poll_interval)
+            read_more(path, journal, offset)  # what they wrote meanwhile
+            slurm = {task.job_id for task in alive_tasks(path.parent)}
+        refuse_if_running(journal, settings.resume == "force", slurm)
+        return self.stream(settings, arguments, journal)
+
+    def record_jobs_in(self, path: Path, fence: Fence) -> None:
         """Have every job record how it ended in the journal at ``path``, from inside the job
-        (:class:`JournalCallback`, run by the launcher with the sweep's callbacks)."""
+        (:class:`JournalCallback`, run by the launcher with the sweep's callbacks); a job
+        that starts once a newer run has begun stands down (``fence``)."""
         callbacks = getattr(self.hydra_context, "callbacks", None)
         if callbacks is not None:
-            callbacks.callbacks.append(JournalCallback(str(path.absolute())))
+            callbacks.callbacks.append(JournalCallback(str(path.absolute()), fence))

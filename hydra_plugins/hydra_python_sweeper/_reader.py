@@ -144,6 +144,15 @@ def read(path: Path) -> JournalState:
     return state
 
 
+def read_more(path: Path, state: JournalState, offset: int) -> None:
+    """Add to ``state`` the whole lines written to the journal from byte ``offset`` on (the
+    jobs that started or ended since ``state`` was read)."""
+    with open(path, "rb") as f:
+        f.seek(offset)
+        for lines in whole_lines(f):
+            _read_block(path, state, b"\n" + lines, 0)
+
+
 def whole_lines(f: BinaryIO) -> Iterator[bytes]:
     """Blocks of whole lines of ``f`` from where it is, each ending with a newline, about
     :data:`_BLOCK` bytes each; a last line with no newline (being written, or torn) is not

@@ -17,6 +17,8 @@ import functools
 import threading
 from typing import Any, Callable
 
+from ._fence import Superseded, stood_down
+
 
 class TaskExited(Exception):
     """The job's task called ``sys.exit``, or raised a ``BaseException`` that is not an
@@ -39,6 +41,14 @@ class ExitIsFailure:
         functools.update_wrapper(self, task)  # its __name__, __module__, __doc__
 
     def __call__(self, cfg: Any) -> Any:
+        from hydra.core.hydra_config import HydraConfig
+
+        number = int(HydraConfig.get().job.num) if HydraConfig.initialized() else -1
+        if stood_down(number):
+            raise Superseded(
+                f"job #{number} started after a newer run of its sweep had begun: it stands "
+                "down (the newer run runs it)"
+            )
         try:
             return self.task(cfg)
         except SystemExit as exit:
