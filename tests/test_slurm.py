@@ -340,3 +340,26 @@ def test_the_slurm_example_runs_on_the_cluster(tmp_path: Path) -> None:
     assert [line for line in done.stdout.splitlines() if "] Batch " in line][-1].endswith(
         "(14 of 14 jobs, 100%)"
     )
+
+
+def test_a_submission_refused_for_too_many_queued_jobs_waits_for_room(sweep_dir: Path) -> None:
+    """With limits enforced (CI starts the cluster so), a user may queue 12 tasks: arrays of
+    10, three in flight, are refused until the sweep's own arrays make room."""
+    enforced = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True)
+    if "limits" not in enforced.stdout.split("AccountingStorageEnforce")[1].split("\n")[0]:
+        pytest.skip("limits not enforced: SLURM_ENFORCE=associations,limits,qos start-slurm.sh")
+    subprocess.run(["sacctmgr", "-i", "modify", "user", "root", "set", "MaxSubmitJobs=12"])
+    try:
+        done = sweep(
+            sweep_dir,
+            numbered(30),
+            "hydra.sweeper.max_batch_size=10",
+            "hydra.sweeper.max_in_flight=3",
+            "sleep=2",
+        )
+    finally:
+        subprocess.run(["sacctmgr", "-i", "modify", "user", "root", "set", "MaxSubmitJobs=-1"])
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "SLURM refused its array (AssocMaxSubmitJobLimit: too many jobs queued)" in done.stdout
+    assert "Traceback" not in done.stdout
+    check_each_job_once(sweep_dir, 30)

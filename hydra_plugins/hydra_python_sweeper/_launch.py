@@ -50,7 +50,9 @@ from ._slurm import (
 log = logging.getLogger(__name__)
 
 #: What SLURM says when a submission would pass a limit on the jobs a user may queue.
-_QUEUE_LIMIT = re.compile(r"MaxSubmitJob|AssocMaxSubmitJobLimit|QOSMaxSubmitJobPerUserLimit")
+_QUEUE_LIMIT = re.compile(
+    r"MaxSubmitJob|AssocMaxSubmitJobLimit|QOSMaxSubmitJobPerUserLimit|job submit limit"
+)
 
 
 class LaunchFailed(PythonSweeperError):
@@ -183,7 +185,7 @@ class BatchLauncher:
         log.warning(
             f"Batch of jobs from #{start}: SLURM refused its array ({limit[0] if limit else ''}"
             f": too many jobs queued); {len(mine)} tasks of this sweep are queued or running. "
-            f"Trying again in {self.poll:g} s."
+            f"Trying again in {self.poll:g} s, while they make room."
         )
         time.sleep(self.poll)
         return True
