@@ -29,6 +29,7 @@ import logging
 import re
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
@@ -81,6 +82,7 @@ class BatchLauncher:
         self.poll = poll_interval
         self.slurm = is_slurm(launcher)
         self.limit = max_array_size() if self.slurm else None
+        self.launches: Dict[int, str] = {}  # by a batch's first job: its latest launch
         if batch_size is not None:
             self.check(0, batch_size, "hydra.sweeper.max_batch_size=")
 
@@ -135,7 +137,9 @@ class BatchLauncher:
         """Run the batch's ``launch()`` on a thread of its own, and ask SLURM about its
         tasks every poll: the launch's returns, or its exception, or ``None`` when every
         task of the batch has ended while ``launch()`` still waits (it is left waiting)."""
-        launcher = tagged(self.launcher, batch_comment(self.sweep_dir, start))
+        launch = uuid.uuid4().hex[:8]  # this launch's tasks, not an earlier attempt's
+        launcher = tagged(self.launcher, batch_comment(self.sweep_dir, start, launch))
+        self.launches[start] = launch
         outcome: List[Any] = []
 
         def target() -> None:
@@ -167,11 +171,16 @@ class BatchLauncher:
                 return None
 
     def tasks(self, numbers: range) -> Optional[Dict[int, Task]]:
-        """The batch's tasks as SLURM shows them (the latest of each job number)."""
+        """The batch's tasks as SLURM shows them: those its latest launch submitted."""
         tasks = sweep_tasks(self.sweep_dir)
         if tasks is None:
             return None
-        return {task.number: task for task in tasks if task.number in numbers}
+        launch = self.launches.get(numbers.start)
+        return {
+            task.number: task
+            for task in tasks
+            if task.number in numbers and (launch is None or task.launch == launch)
+        }
 
     def refused_for_room(self, start: int, error: BaseException) -> bool:
         """Whether SLURM refused the batch's array for a limit on queued jobs while other

@@ -6,8 +6,8 @@ array it submits with a comment naming the sweep dir and the batch's first job n
 task of the sweep still queued, running or recently ended, its job number and its state,
 whatever process submitted it and whether or not it has started::
 
-    >>> parse_tasks("7_2|7|2|RUNNING|hydra-python-sweeper:1a2b:10|node1\\n", "1a2b")
-    [Task(array='7', task=2, number=12, state='RUNNING', where='node1')]
+    >>> parse_tasks("7_2|7|2|RUNNING|hydra-python-sweeper:1a2b:10:c3|node1\\n", "1a2b")
+    [Task(array='7', task=2, number=12, state='RUNNING', where='node1', launch='c3')]
 """
 
 import logging
@@ -50,6 +50,7 @@ class Task(NamedTuple):
     number: int  # the sweep's job number
     state: str  # RUNNING, PENDING, CANCELLED...
     where: str  # its node, or why it waits
+    launch: str = ""  # the launch that submitted it (a batch launched again has another)
 
     @property
     def alive(self) -> bool:
@@ -57,7 +58,7 @@ class Task(NamedTuple):
 
     @property
     def job_id(self) -> str:
-        return f"{self.array}_{self.task}"
+        return f"{self.array}_{self.task}" if self.task >= 0 else self.array
 
 
 def is_slurm(launcher: Any) -> bool:
@@ -75,9 +76,10 @@ def sweep_id(sweep_dir: Path) -> str:
     return xxhash.xxh64_hexdigest(str(sweep_dir.absolute()).encode())[:12]
 
 
-def batch_comment(sweep_dir: Path, start: int) -> str:
-    """The comment of the array that runs the batch starting at job ``start``."""
-    return f"{TAG}:{sweep_id(sweep_dir)}:{start}"  # no spaces: an #SBATCH line
+def batch_comment(sweep_dir: Path, start: int, launch: str) -> str:
+    """The comment of the array that runs the batch starting at job ``start``, submitted by
+    the launch named ``launch``."""
+    return f"{TAG}:{sweep_id(sweep_dir)}:{start}:{launch}"  # no spaces: an #SBATCH line
 
 
 def tagged(launcher: Any, comment: str) -> Any:
@@ -97,17 +99,20 @@ def tagged(launcher: Any, comment: str) -> Any:
 def parse_tasks(output: str, sweep: str) -> List[Task]:
     """The tasks of the sweep ``sweep`` (its :func:`sweep_id`) in ``squeue -o`` output."""
     tasks = []
-    pattern = re.compile(rf"(?:^|[\s,]){TAG}:{re.escape(sweep)}:(\d+)(?:[\s,]|$)")
+    pattern = re.compile(rf"(?:^|[\s,]){TAG}:{re.escape(sweep)}:(\d+)(?::(\w+))?(?:[\s,]|$)")
     for line in output.splitlines():
         fields = line.split("|")
         if len(fields) < 6:
             continue
-        _, array, index, state, comment, where = fields[:6]
+        job, array, index, state, comment, where = fields[:6]
         match = pattern.search(comment)
-        if match is None or not index.isdigit():
+        if match is None:
             continue
-        number = int(match[1]) + int(index)
-        tasks.append(Task(array, int(index), number, state.split()[0], where))
+        # a batch of one job is submitted as a job of its own, not an array (index N/A)
+        task = int(index) if index.isdigit() else -1
+        number = int(match[1]) + max(task, 0)
+        found = Task(array if task >= 0 else job, task, number, state.split()[0], where)
+        tasks.append(found._replace(launch=match[2] or ""))
     return tasks
 
 

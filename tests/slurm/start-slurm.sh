@@ -146,7 +146,9 @@ SelectTypeParameters=CR_CPU
 MaxArraySize=$MAXARRAY
 MaxJobCount=100000
 InactiveLimit=0
-KillWait=30
+# a task SLURM kills (scancel, requeue, a node down) gets SIGKILL 5 s after SIGTERM: submitit
+# ignores SIGTERM, and the tests need the kill to land before short tasks end
+KillWait=5
 MinJobAge=300
 SlurmctldTimeout=120
 SlurmdTimeout=300
