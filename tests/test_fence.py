@@ -15,7 +15,7 @@ import pytest
 
 APP = Path(__file__).resolve().parent / "apps" / "durable.py"
 #: Kill-and-resume rounds per launcher in the test suite; FENCE_ROUNDS=20 for the README's.
-ROUNDS = int(os.environ.get("FENCE_ROUNDS", "2"))
+ROUNDS = int(os.environ.get("FENCE_ROUNDS", "1"))
 
 
 def command(sweep_dir: Path, *extra: str) -> List[str]:
