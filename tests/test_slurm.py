@@ -127,22 +127,22 @@ def numbered(n: int) -> str:
 def test_batches_in_flight_as_arrays_run_each_job_once(sweep_dir: Path) -> None:
     done = sweep(
         sweep_dir,
-        numbered(200),
+        numbered(150),
         "hydra.sweeper.max_batch_size=25",
         "hydra.sweeper.max_in_flight=3",
         "hydra.sweeper.keep_returns=false",
     )
     assert done.returncode == 0, done.stdout[-3000:]
-    check_each_job_once(sweep_dir, 200)
+    check_each_job_once(sweep_dir, 150)
     lines = journal(sweep_dir)
     started = [r for r in lines if r.get("status") == "started"]
-    assert len(started) == 200
+    assert len(started) == 150
     # each job's started line says which SLURM array task ran it, and on which node
     assert all(r["slurm"].split("_")[1].isdigit() and r["node"].startswith("node") for r in started)
     ran_on = {r["job"]: r["slurm"] for r in started}
     assert {r["num"]: r["slurm"] for r in ledger(sweep_dir)} == ran_on
     assert len({r["node"] for r in started}) == 3  # the three nodes took jobs
-    assert "Sweep done: 200 completed, 0 failed" in done.stdout
+    assert "Sweep done: 150 completed, 0 failed" in done.stdout
     assert "; 2 batches in flight)" in done.stdout
 
 
@@ -252,7 +252,7 @@ def test_a_queued_task_cancelled_does_not_hang_the_sweep(sweep_dir: Path) -> Non
 def test_a_requeued_task_ends_once_and_the_journal_records_its_two_starts(
     sweep_dir: Path,
 ) -> None:
-    arguments = [numbered(6), "sleep=1", "slow=20", "slow_jobs=[2]"]
+    arguments = [numbered(6), "sleep=1", "slow=15", "slow_jobs=[2]"]
     process = start(sweep_dir, *arguments)
     task = wait_until(
         lambda: next((r["slurm"] for r in ledger(sweep_dir) if r["num"] == 2), None),
@@ -295,7 +295,7 @@ def test_a_cancelled_task_is_launched_again_with_retries(sweep_dir: Path) -> Non
 def test_a_node_going_down_fails_its_jobs_and_the_sweep_goes_on(sweep_dir: Path) -> None:
     arguments = [
         numbered(12),
-        "sleep=25",
+        "sleep=15",
         "hydra.sweeper.fail_fast=false",
         "+hydra.launcher.additional_parameters={no-requeue: true}",
     ]

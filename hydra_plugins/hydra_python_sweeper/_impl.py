@@ -29,7 +29,7 @@ from ._preview import SweepSummary, preview, say_empty
 from ._reader import JournalState, read_more
 from ._results import Results
 from ._run import SweepRun
-from ._settings import Settings, written_list
+from ._settings import Settings, runs_jobs_in_this_process, written_list
 from ._slurm import alive_tasks
 from ._task import ExitIsFailure
 from ._validate import BatchValidator
@@ -155,11 +155,20 @@ class PythonSweeperImpl(Sweeper):
             run = SweepRun(
                 settings, launcher, stream, sweep_dir, path, journal,
                 validator.check if validator else None, self.adaptive, number,
+                self.hydra_logging if runs_jobs_in_this_process(self.launcher) else None,
             )  # fmt: skip
             return run.run()
         finally:
             if lock is not None:
                 lock.close()
+
+    def hydra_logging(self) -> None:
+        """Hydra's own logging, as its launchers set it before they launch: a job that ran in
+        this process and was interrupted leaves the job's logging configured."""
+        from hydra.core.utils import configure_log
+
+        assert self.config is not None
+        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
 
     def validator(self, settings: Settings) -> Optional[BatchValidator]:
         """What checks each batch's jobs before it is launched (``None``: nothing)."""

@@ -55,6 +55,7 @@ class SweepRun:
         validate: Optional[Callable[[int, Sequence[Sequence[str]]], None]] = None,
         adaptive: Optional[Adaptive] = None,
         run: int = 1,
+        hydra_logging: Optional[Callable[[], None]] = None,
     ) -> None:
         self.settings = settings
         self.launcher = launcher
@@ -72,6 +73,8 @@ class SweepRun:
         self.first_failure: Optional[JobReturn] = None
         self.interrupt: Optional[Interrupt] = None
         self.run_number = run  # this run's, in the journal
+        # puts Hydra's own logging back (a job run in this process leaves its own behind)
+        self.hydra_logging = hydra_logging
         self.handed = 0  # batches handed to the launcher
         self.retries = Retries(settings.retries, settings.retry_failed)
         self.retried = 0  # attempts that failed and were launched again
@@ -197,6 +200,8 @@ class SweepRun:
 
     def interrupted(self) -> None:
         """Ctrl-C: what the journal holds, what still runs on the cluster, how to go on."""
+        if self.hydra_logging is not None:
+            self.hydra_logging()
         completed, failed = journal_counts(self.journal_path)
         message = (
             f"Interrupted: the journal {self.journal_path} holds every job that finished "
