@@ -202,20 +202,7 @@ class SweepRun:
         """Ctrl-C: what the journal holds, what still runs on the cluster, how to go on."""
         if self.hydra_logging is not None:
             self.hydra_logging()
-        completed, failed = journal_counts(self.journal_path)
-        message = (
-            f"Interrupted: the journal {self.journal_path} holds every job that finished "
-            f"({completed} completed, {failed} failed)."
-        )
-        if self.launcher.slurm:
-            tasks = alive_tasks(self.sweep_dir)
-            if tasks:
-                message += (
-                    f" {plural(len(tasks), 'SLURM task')} of this sweep are still queued or "
-                    f"running, and go on without this process: {describe(tasks)}. To cancel "
-                    f"them: {cancel_command(tasks)}. A resume waits for them to end."
-                )
-        log.warning(f"{message} To run the others: {resume_command(self.sweep_dir)}")
+        log.warning(interrupted(self.journal_path, self.sweep_dir, self.launcher.slurm))
 
     def stopped(self) -> None:
         """``fail_fast``: a job failed, the batches in flight ended; raise its error."""
@@ -260,6 +247,24 @@ class SweepRun:
             batches=self.batches_done,
             sweep_dir=str(self.sweep_dir),
         )
+
+
+def interrupted(journal: Path, sweep_dir: Path, slurm: bool) -> str:
+    """What a Ctrl-C of the sweep says: what the journal holds, the SLURM tasks still queued
+    or running (``slurm``) and how to cancel them, and how to go on."""
+    completed, failed = journal_counts(journal)
+    message = (
+        f"Interrupted: the journal {journal} holds every job that finished "
+        f"({completed} completed, {failed} failed)."
+    )
+    tasks = alive_tasks(sweep_dir) if slurm else []
+    if tasks:
+        message += (
+            f" {plural(len(tasks), 'SLURM task')} of this sweep are still queued or running, "
+            f"and go on without this process: {describe(tasks)}. To cancel them: "
+            f"{cancel_command(tasks)}. A resume waits for them to end."
+        )
+    return f"{message} To run the others: {resume_command(sweep_dir)}"
 
 
 def journal_counts(path: Path) -> Tuple[int, int]:
