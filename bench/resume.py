@@ -20,9 +20,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from hydra.core.override_parser.overrides_parser import OverridesParser  # noqa: E402
 from scaling import run_once  # noqa: E402
 
-from hydra_plugins.hydra_python_sweeper._impl import PythonSweeperImpl  # noqa: E402
+from hydra_plugins.hydra_python_sweeper._adaptive import Adaptive  # noqa: E402
+from hydra_plugins.hydra_python_sweeper._pipeline import assemble  # noqa: E402
+from hydra_plugins.hydra_python_sweeper._settings import Settings  # noqa: E402
 from hydra_plugins.hydra_python_sweeper._stages import job_digest  # noqa: E402
 
 
@@ -38,7 +41,9 @@ def main() -> None:
         runs = [line for line in journal_path.read_text().splitlines() if '"run"' in line]
         journal_path.write_text(runs[0] + "\n")  # the run's line: no job has run yet
         os.environ["BENCH_N"] = str(n)
-        batches = PythonSweeperImpl(entrypoints=["bench_spaces.grid"]).stream([], 1000).batches
+        settings = Settings.of({"entrypoints": ["bench_spaces.grid"], "max_batch_size": 1000})
+        parser = OverridesParser.create()
+        batches = assemble(settings, [], parser, Adaptive(None, True)).batches
         with open(sweep_dir / "journal.jsonl", "a") as journal:
             for start, batch in batches:
                 if start >= n // 2:

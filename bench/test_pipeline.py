@@ -6,7 +6,7 @@ floor and to Hydra's BasicSweeper, over the same 3-key space of N jobs.
 
 import itertools
 from collections import deque
-from typing import Any, Callable, Iterable, List
+from typing import Any, Callable, Iterable, List, Sequence
 
 import bench_spaces
 import pytest
@@ -16,9 +16,11 @@ from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from more_itertools import chunked
 
+from hydra_plugins.hydra_python_sweeper._adaptive import Adaptive
 from hydra_plugins.hydra_python_sweeper._format import Formatter
-from hydra_plugins.hydra_python_sweeper._impl import PythonSweeperImpl
+from hydra_plugins.hydra_python_sweeper._pipeline import assemble
 from hydra_plugins.hydra_python_sweeper._product import lazy_product, merge_jobs, merged_product
+from hydra_plugins.hydra_python_sweeper._settings import Settings
 from hydra_plugins.hydra_python_sweeper._stages import (
     UniqueJobs,
     batched,
@@ -131,29 +133,27 @@ def test_stage_unique_jobs_dedup(benchmark: Any) -> None:
 
 
 @pytest.fixture
-def sweeper(monkeypatch: Any) -> Callable[..., PythonSweeperImpl]:
+def stream(monkeypatch: Any) -> Callable[..., Callable[[], Iterable[Any]]]:
+    """The sweeper's stream of batches, as ``sweep()`` assembles it (nothing launched)."""
     monkeypatch.setenv("BENCH_N", str(N))
 
-    def make(**settings: Any) -> PythonSweeperImpl:
-        return PythonSweeperImpl(
-            entrypoints=["bench_spaces.grid"], max_batch_size=BATCH, **settings
-        )
+    def make(arguments: Sequence[str] = (), **given: Any) -> Callable[[], Iterable[Any]]:
+        settings = Settings.of({"max_batch_size": BATCH, **given})
+        parser = OverridesParser.create()
+        return lambda: assemble(settings, list(arguments), parser, Adaptive(None, True)).batches
 
     return make
 
 
-def test_pipeline(benchmark: Any, sweeper: Callable[..., PythonSweeperImpl]) -> None:
+def test_pipeline(benchmark: Any, stream: Callable[..., Any]) -> None:
     """Generator entrypoint -> batches of 1000: everything before launch() but validation."""
-    s = sweeper()
-    run(benchmark, lambda: s.stream([], BATCH).batches, N // BATCH)
+    run(benchmark, stream(entrypoints=["bench_spaces.grid"]), N // BATCH)
 
 
-def test_pipeline_dedup(benchmark: Any, sweeper: Callable[..., PythonSweeperImpl]) -> None:
-    s = sweeper(remove_duplicates=True)
-    run(benchmark, lambda: s.stream([], BATCH).batches, N // BATCH)
+def test_pipeline_dedup(benchmark: Any, stream: Callable[..., Any]) -> None:
+    run(benchmark, stream(entrypoints=["bench_spaces.grid"], remove_duplicates=True), N // BATCH)
 
 
-def test_pipeline_command_line(benchmark: Any, sweeper: Callable[..., PythonSweeperImpl]) -> None:
+def test_pipeline_command_line(benchmark: Any, stream: Callable[..., Any]) -> None:
     """The same space from the command line, through this sweeper (no entrypoint)."""
-    s = PythonSweeperImpl(max_batch_size=BATCH)
-    run(benchmark, lambda: s.stream(bench_spaces.command_line(N), BATCH).batches, N // BATCH)
+    run(benchmark, stream(bench_spaces.command_line(N)), N // BATCH)

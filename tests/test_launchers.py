@@ -13,19 +13,28 @@ import pytest
 APP = Path(__file__).resolve().parent / "apps" / "launched.py"
 
 
-def sweep(tmp_path: Path, *arguments: str, config: str = "launched") -> Dict[str, Any]:
-    """Run the application; its log, main pid and each job's record by job number."""
-    completed = subprocess.run(
+def run_app(
+    sweep_dir: Path, *arguments: str, config: str = "launched", **options: Any
+) -> "subprocess.CompletedProcess[str]":
+    """The application's multirun into ``sweep_dir`` (its parent the working dir), its
+    output captured."""
+    return subprocess.run(
         [
             *(sys.executable, str(APP), "--config-name", config, "-m"),
-            f"hydra.sweep.dir={tmp_path}",
+            f"hydra.sweep.dir={sweep_dir}",
             *arguments,
         ],
         capture_output=True,
         text=True,
-        cwd=tmp_path,
+        cwd=sweep_dir if sweep_dir.exists() else sweep_dir.parent,
         timeout=300,
+        **options,
     )
+
+
+def sweep(tmp_path: Path, *arguments: str, config: str = "launched") -> Dict[str, Any]:
+    """Run the application; its log, main pid and each job's record by job number."""
+    completed = run_app(tmp_path, *arguments, config=config)
     assert completed.returncode == 0, completed.stderr[-3000:]
     records = {}
     for path in tmp_path.glob("*/job.json"):
@@ -183,22 +192,8 @@ def test_a_secret_stays_unresolved_in_the_log_the_errors_and_the_journal(
 ) -> None:
     """Hydra 1.2 and 1.3 resolve the sweeper's settings when they instantiate it: the
     sweeper reads its entrypoints as the config writes them."""
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(APP),
-            "--config-name",
-            "secret",
-            "-m",
-            f"hydra.sweep.dir={tmp_path}",
-            *[f"+{e}" for e in extra],
-        ],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env={**os.environ, "SWEEP_SECRET": "hunter2"},
-        timeout=300,
-    )
+    secret = {**os.environ, "SWEEP_SECRET": "hunter2"}
+    done = run_app(tmp_path, *[f"+{e}" for e in extra], config="secret", env=secret)
     log = done.stdout + done.stderr
     assert "hunter2" not in log
     if extra:  # an argument the entrypoint does not take: the error shows it as written
@@ -232,21 +227,7 @@ def test_strict_validation_leaves_hydra_interpolations_to_the_job(
 
 
 def test_strict_validation_still_finds_a_missing_interpolation(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(APP),
-            "--config-name",
-            "hydra_paths",
-            "-m",
-            f"hydra.sweep.dir={tmp_path}",
-            "+broken=${nowhere}",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=300,
-    )
+    done = run_app(tmp_path, "+broken=${nowhere}", config="hydra_paths")
     assert done.returncode == 1
     assert "job #0 (" in done.stderr and ") cannot be composed: " in done.stderr
     assert "Interpolation key 'nowhere' not found" in done.stderr
@@ -258,13 +239,7 @@ def test_a_fixed_sweep_dir_takes_the_corrected_sweep_after_one_that_could_not_co
 ) -> None:
     """A typo in a key fails the first job's validation, before anything is launched: the
     same dir then takes the corrected command line."""
-    broken = subprocess.run(
-        [sys.executable, str(APP), "-m", f"hydra.sweep.dir={tmp_path}", "nokey.y=1,2"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=300,
-    )
+    broken = run_app(tmp_path, "nokey.y=1,2")
     assert broken.returncode == 1 and "cannot be composed" in broken.stderr
     run = sweep(tmp_path, "+y=2")
     assert sorted(run["jobs"]) == list(range(7))
@@ -275,17 +250,11 @@ def test_a_fixed_sweep_dir_takes_the_corrected_sweep_after_one_that_could_not_co
 def test_without_validation_a_job_that_cannot_be_composed_is_that_job_s_failure(
     tmp_path: Path,
 ) -> None:
-    done = subprocess.run(
-        [
-            *(sys.executable, str(APP), "-m", f"hydra.sweep.dir={tmp_path}"),
-            "hydra.sweeper.entrypoints=[launched_spaces.one_bad]",
-            "hydra.sweeper.validate=false",
-            "hydra.sweeper.fail_fast=false",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=300,
+    done = run_app(
+        tmp_path,
+        "hydra.sweeper.entrypoints=[launched_spaces.one_bad]",
+        "hydra.sweeper.validate=false",
+        "hydra.sweeper.fail_fast=false",
     )
     log = done.stdout + done.stderr
     assert done.returncode == 1 and "Traceback" not in log, log[-3000:]
@@ -311,17 +280,11 @@ def test_the_dry_run_checks_every_new_shape_at_the_sweep_s_validation_level(
 ) -> None:
     """A typo'd key in job #15, past the 10 jobs a dry run shows, is reported by the dry
     run, which launches nothing."""
-    done = subprocess.run(
-        [
-            *(sys.executable, str(APP), "-m", f"hydra.sweep.dir={tmp_path / 'sweep'}"),
-            "hydra.sweeper.entrypoints=[launched_spaces.late_typo]",
-            "hydra.sweeper.dry_run=true",
-            f"hydra.sweeper.validate={level}",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=300,
+    done = run_app(
+        tmp_path / "sweep",
+        "hydra.sweeper.entrypoints=[launched_spaces.late_typo]",
+        "hydra.sweeper.dry_run=true",
+        f"hydra.sweeper.validate={level}",
     )
     assert done.returncode == 1, done.stdout[-2000:]
     assert "job #15 (nokey.y=15) cannot be composed" in done.stderr
