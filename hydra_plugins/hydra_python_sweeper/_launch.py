@@ -41,6 +41,7 @@ from ._reader import ended
 from ._settings import runs_jobs_in_this_process
 from ._slurm import (
     Task,
+    alive_tasks,
     batch_comment,
     is_slurm,
     max_array_size,
@@ -185,14 +186,14 @@ class BatchLauncher:
     def refused_for_room(self, start: int, error: BaseException) -> bool:
         """Whether SLURM refused the batch's array for a limit on queued jobs while other
         arrays of this sweep are queued or running: then it waits for room and says so."""
-        if not _QUEUE_LIMIT.search(str(error)):
+        limit = _QUEUE_LIMIT.search(str(error))
+        if limit is None:
             return False
-        mine = [task for task in sweep_tasks(self.sweep_dir) or [] if task.alive]
+        mine = alive_tasks(self.sweep_dir)
         if not mine:
             return False
-        limit = _QUEUE_LIMIT.search(str(error))
         log.warning(
-            f"Batch of jobs from #{start}: SLURM refused its array ({limit[0] if limit else ''}"
+            f"Batch of jobs from #{start}: SLURM refused its array ({limit[0]}"
             f": too many jobs queued); {len(mine)} tasks of this sweep are queued or running. "
             f"Trying again in {self.poll:g} s, while they make room."
         )

@@ -20,7 +20,7 @@ that became duplicates of earlier ones, which ``remove_duplicates`` would drop::
 
 import itertools
 import logging
-from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from ._digests import DigestSet
 from ._format import Shape
@@ -51,14 +51,11 @@ class Shadowing:
             for bare in shape.bares:
                 if plan[index]:
                     set_by.setdefault(bare, source)
-                elif (bare, set_by.get(bare), source) not in self._said():
+                elif (bare, set_by.get(bare), source) not in self.said:
                     self.say(bare, set_by.get(bare, 0), source, overrides, plan)
                 index += 1
         if self.seen is None:
             self.seen = DigestSet()
-
-    def _said(self) -> Set[Tuple[str, Any, int]]:
-        return set(self.said)
 
     def say(
         self, key: str, winner: int, replaced: int, overrides: List[str], plan: Tuple[bool, ...]
