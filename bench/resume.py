@@ -11,7 +11,6 @@
 """
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -24,6 +23,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser  # noqa:
 from scaling import run_once  # noqa: E402
 
 from hydra_plugins.hydra_python_sweeper._adaptive import Adaptive  # noqa: E402
+from hydra_plugins.hydra_python_sweeper._lines import encode  # noqa: E402
 from hydra_plugins.hydra_python_sweeper._pipeline import assemble  # noqa: E402
 from hydra_plugins.hydra_python_sweeper._settings import Settings  # noqa: E402
 from hydra_plugins.hydra_python_sweeper._stages import job_digest  # noqa: E402
@@ -44,7 +44,7 @@ def main() -> None:
         settings = Settings.of({"entrypoints": ["bench_spaces.grid"], "max_batch_size": 1000})
         parser = OverridesParser.create()
         batches = assemble(settings, [], parser, Adaptive(None, True)).batches
-        with open(sweep_dir / "journal.jsonl", "a") as journal:
+        with open(sweep_dir / "journal.jsonl", "ab") as journal:
             for start, batch in batches:
                 if start >= n // 2:
                     break
@@ -56,7 +56,7 @@ def main() -> None:
                         "host": "node",
                         "pid": 1,
                     }
-                    journal.write(json.dumps(started) + "\n")
+                    journal.write(encode(started))
                     record = {
                         "job": number,
                         "status": "completed",
@@ -65,7 +65,7 @@ def main() -> None:
                         "return": None,
                         "dir": str(sweep_dir / str(number)),
                     }
-                    journal.write(json.dumps(record) + "\n")
+                    journal.write(encode(record))
         size = (sweep_dir / "journal.jsonl").stat().st_size
         resumed = run_once(
             "python",

@@ -3,7 +3,7 @@
 import os
 import subprocess
 from pathlib import Path
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import pytest
 from hydra._internal.callbacks import Callbacks
@@ -139,3 +139,12 @@ def slurm() -> None:
             pytest.fail(reason)
         pytest.skip(reason)
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+
+
+def journal_records(path: Path) -> List[Dict[str, Any]]:
+    """The records of the journal at ``path`` as the sweeper reads them: each line checked
+    (a line not as written fails the test), its check dropped; a torn last line skipped."""
+    from hydra_plugins.hydra_python_sweeper._parse import parse
+
+    records = (parse(path, n, raw) for n, raw in enumerate(path.read_bytes().splitlines(), 1))
+    return [record for record in records if record is not None]

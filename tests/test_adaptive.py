@@ -1,13 +1,12 @@
 """Adaptive sweeps: entrypoints that see the results as they arrive, and resume exactly."""
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Sequence
 
 import pytest
-from conftest import RecordingLauncher, resume
+from conftest import RecordingLauncher, journal_records, resume
 
 from hydra_plugins.hydra_python_sweeper._errors import SettingError
 from hydra_plugins.hydra_python_sweeper._impl import PythonSweeperImpl
@@ -201,7 +200,7 @@ def test_the_example_application_runs_asha_end_to_end(tmp_path: Path) -> None:
         timeout=120,
     )
     assert completed.returncode == 0, completed.stderr
-    records = [json.loads(line) for line in (tmp_path / "journal.jsonl").read_text().splitlines()]
+    records = journal_records(tmp_path / "journal.jsonl")
     assert sum(r.get("status") == "completed" for r in records) == 12
     assert [r["drawn"] for r in records if "drawn" in r] == list(range(13))
 
@@ -251,9 +250,7 @@ def test_an_adaptive_sweep_killed_midway_then_resumed_runs_each_job_once(tmp_pat
     def completed() -> List[Dict[str, Any]]:
         if not journal.exists():
             return []
-        lines = [
-            json.loads(line) for line in journal.read_text().splitlines() if line.endswith("}")
-        ]
+        lines = journal_records(journal)
         return [line for line in lines if line.get("status") == "completed"]
 
     process = subprocess.Popen(

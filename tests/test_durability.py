@@ -12,7 +12,7 @@ from typing import Any, Callable, List
 
 import pytest
 import spaces
-from conftest import RecordingLauncher, resume
+from conftest import RecordingLauncher, journal_records, resume
 from omegaconf import OmegaConf
 
 from hydra_plugins.hydra_python_sweeper import _lines, _writer
@@ -26,7 +26,7 @@ from hydra_plugins.hydra_python_sweeper._errors import (
     SweepDirError,
 )
 from hydra_plugins.hydra_python_sweeper._impl import PythonSweeperImpl
-from hydra_plugins.hydra_python_sweeper._lines import FILENAME, _returned, job_line
+from hydra_plugins.hydra_python_sweeper._lines import FILENAME, _returned, encode, job_line
 from hydra_plugins.hydra_python_sweeper._reader import read
 from hydra_plugins.hydra_python_sweeper._stages import job_digest
 from hydra_plugins.hydra_python_sweeper._task import TaskExited
@@ -48,7 +48,7 @@ def fail(*numbers: int) -> RecordingLauncher:
 
 
 def lines(path: Path) -> List[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
+    return journal_records(path)
 
 
 # --- 1. two processes on one sweep dir -------------------------------------------------------
@@ -306,6 +306,41 @@ def test_a_full_disk_stops_the_sweep_loudly(
     assert len(sweeper.launcher.batches) == 1  # type: ignore[union-attr]  # nothing after
 
 
+def test_an_end_line_torn_by_a_full_disk_is_not_taken_for_written(
+    make_sweeper: Make, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal = tmp_path / "sweep" / FILENAME
+    real_write = os.write
+    torn = []
+
+    def write(fd: int, data: bytes) -> int:  # job #2's end: half written, then a full disk
+        if not torn and b'{"job": 2, "status": "completed"' in data:
+            torn.append(real_write(fd, data[: len(data) // 2]))
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(_writer.os, "write", write)
+    make_sweeper(entrypoints=["spaces.counter"], max_batch_size=4).sweep([])
+    assert torn
+    records = journal_records(journal)  # every line whole and as written
+    ends = [r["job"] for r in records if r.get("status") == "completed"]
+    assert sorted(ends) == list(range(10))  # #2's written by the sweeper from its return
+    assert list(read(journal).status) == [_lines.COMPLETED] * 10
+
+
+def test_the_watch_counts_only_whole_end_lines(tmp_path: Path) -> None:
+    from hydra_plugins.hydra_python_sweeper._watch import JournalWatch
+
+    path = tmp_path / FILENAME
+    watch = JournalWatch(path)
+    watch.expect(range(0, 3))
+    ended = encode(job_line(1, ["+i=1"], True, None, "1"))
+    with open(path, "wb") as f:  # #1's end torn, then ended by an older writer's newline
+        f.write(ended[:-20] + b"\n" + encode(job_line(2, ["+i=2"], True, None, "2")))
+    assert watch.missing(range(0, 3)) == [0, 1]
+    assert read(path).status[1] == 0  # the reader agrees: #1 has no end
+
+
 def test_a_short_write_is_completed_and_a_torn_line_swallows_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -317,6 +352,8 @@ def test_a_short_write_is_completed_and_a_torn_line_swallows_nothing(
     append(path, job_line(1, ["+i=1"], True, 1, "d"))  # seven bytes a write
     state = read(path)
     assert state.status[1] == _lines.COMPLETED and state.size == 2
+    assert b"compl\n" not in path.read_bytes()  # the torn line was cut, not ended
+    assert [r.get("job") for r in journal_records(path)] == [None, 1]
 
 
 @pytest.mark.parametrize("value", ["deep", "bad repr"])
@@ -415,6 +452,21 @@ def job_json(job: Any, status: str = "completed", digest: Any = DIGEST) -> str:
         ('{"neither": 1}', "is neither a run nor a job record"),
         ("garbage}", "is not JSON"),
         ('{"run": "one"}', "run 'one' is not a run number"),
+        ('{"run": 2, "fingerprint": 7}', "run line whose run number, fingerprint or batch"),
+        ('{"run": 2, "num_shards": 2, "shard_index": 2}', "fingerprint or batch settings"),
+        # a valid head, a tail that is not
+        (job_json(1)[:-1] + ', "overrides": ["+i=0"], "return": garbage}', "is not JSON"),
+        (job_json(1)[:-1] + ', "status": "started"}', "has the key 'status' twice"),
+        (job_json(1, "started")[:-1] + ', "pid": 1e400}', "has pid inf, not a process id"),
+        (job_json(1, "started")[:-1] + ', "pid": 10000000000000000000000}', "not a process id"),
+        (job_json(1)[:-1] + ', "overrides": ["+i=1"]}', "overrides are not the ones its digest"),
+        (job_json(1)[:-1] + ', "overrides": "+i=0"}', "overrides that are not a list of strings"),
+        ('{"drawn": "two", "seen": 1}', "a drawn line whose batch or count is not a number"),
+        ('{"learnt": [1, "2"]}', "a learnt line that is not a list of job numbers"),
+        ('{"done": true, "failed": -1}', "a done line whose counts are not counts"),
+        ('{"abandoned": true}', "an abandoned line with no run number"),
+        # a line as this version writes it, then edited
+        (encode(json.loads(job_json(1)))[:-1].decode().replace("completed", "failed"), "check"),
     ],
 )
 def test_a_corrupt_line_is_one_clear_error_naming_it(
@@ -462,7 +514,9 @@ def test_a_new_version_resumes_the_same_job_stream(make_sweeper: Make, tmp_path:
     with pytest.raises(JobsFailed):
         make_sweeper(launcher=fail(5), entrypoints=["spaces.counter"], fail_fast=False).sweep([])
     path = tmp_path / "sweep" / FILENAME
-    path.write_text(path.read_text().replace('"version": "', '"version": "0.0.0.dev'))
+    records = journal_records(path)
+    records[0]["version"] = "0.0.0.dev"  # as another version wrote it
+    path.write_bytes(b"".join(map(encode, records)))
     resumed = make_sweeper(entrypoints=["spaces.counter"], resume=True)
     resumed.sweep([])
     assert resumed.launcher.jobs == [["+i=5"]]  # type: ignore[union-attr]

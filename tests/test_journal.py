@@ -7,7 +7,7 @@ from typing import Any, Callable, List
 
 import pytest
 import spaces
-from conftest import RecordingLauncher
+from conftest import RecordingLauncher, journal_records
 from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import OmegaConf
 
@@ -42,9 +42,7 @@ def _reset_counts() -> None:
 
 
 def journal_lines(tmp_path: Path) -> List[dict]:
-    return [
-        json.loads(line) for line in (tmp_path / "sweep" / "journal.jsonl").read_text().splitlines()
-    ]
+    return journal_records(tmp_path / "sweep" / "journal.jsonl")
 
 
 def fail(*numbers: int) -> RecordingLauncher:

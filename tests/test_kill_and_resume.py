@@ -1,7 +1,6 @@
 """A real sweep killed in the middle of a batch, then resumed: every job runs to completion
 exactly once."""
 
-import json
 import os
 import re
 import signal
@@ -12,7 +11,7 @@ from pathlib import Path
 from typing import List
 
 import pytest
-from conftest import resume
+from conftest import journal_records, resume
 
 APP = Path(__file__).resolve().parent / "apps" / "durable.py"
 
@@ -21,7 +20,7 @@ def completed_in_journal(sweep_dir: Path) -> List[int]:
     path = sweep_dir / "journal.jsonl"
     if not path.exists():
         return []
-    records = [json.loads(line) for line in path.read_text().splitlines() if line.endswith("}")]
+    records = journal_records(path)
     return [r["job"] for r in records if r.get("status") == "completed"]
 
 

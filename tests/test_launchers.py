@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
+from conftest import journal_records
 
 APP = Path(__file__).resolve().parent / "apps" / "launched.py"
 
@@ -125,7 +126,7 @@ def test_ray_runs_jobs_in_worker_processes(tmp_path: Path) -> None:
     check_seven_jobs(run)
     assert batch_lines(run["log"]) == BATCHES
     assert run["log"].count("Ray Launcher is launching") == 3
-    journal = [json.loads(line) for line in (tmp_path / "journal.jsonl").read_text().splitlines()]
+    journal = journal_records(tmp_path / "journal.jsonl")
     statuses = [r.get("status") for r in journal]  # each job's start and end, from its worker
     assert statuses.count("started") == statuses.count("completed") == 7
 
@@ -173,7 +174,7 @@ def test_200_jobs_with_8_batches_in_flight_each_compose_their_own_config(
     )
     check_many_jobs(run, 200)
     assert most_in_flight(run["log"]) == 7  # the 8th batch launched while 7 ran
-    journal = [json.loads(line) for line in (tmp_path / "journal.jsonl").read_text().splitlines()]
+    journal = journal_records(tmp_path / "journal.jsonl")
     # the run's line, two whole lines from inside each job (its start, its end), the end's
     assert [r.get("status") for r in journal].count("started") == 200
     assert sorted(r["job"] for r in journal if r.get("status") == "completed") == list(range(200))

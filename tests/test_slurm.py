@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List
 
 import pytest
+from conftest import journal_records
 
 pytestmark = [pytest.mark.slurm, pytest.mark.usefixtures("slurm")]
 
@@ -70,7 +71,7 @@ def runs(sweep_dir: Path, event: str = "end") -> Counter:
 
 
 def journal(sweep_dir: Path) -> List[Dict[str, Any]]:
-    return [json.loads(line) for line in (sweep_dir / "journal.jsonl").read_text().splitlines()]
+    return journal_records(sweep_dir / "journal.jsonl")
 
 
 def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:

@@ -1,13 +1,12 @@
 """The sweeper end to end, launching into a recording launcher."""
 
 import itertools
-import json
 from pathlib import Path
 from typing import Any, Callable, List
 
 import pytest
 import spaces
-from conftest import RecordingLauncher
+from conftest import RecordingLauncher, journal_records
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
@@ -396,7 +395,7 @@ def test_a_job_lost_to_the_cluster_is_launched_again_under_its_own_number(
         [4, 5, 6, 7],
         [8, 9],
     ]
-    journal = [json.loads(line) for line in (tmp_path / "sweep" / "journal.jsonl").open()]
+    journal = journal_records(tmp_path / "sweep" / "journal.jsonl")
     attempts = [r["status"] for r in journal if r.get("job") == 5]
     assert attempts == ["failed", "completed"]  # each attempt recorded
     assert journal[-1] == {"done": True, "completed": 10, "failed": 0, "skipped": 0}

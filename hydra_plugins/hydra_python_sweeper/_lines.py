@@ -2,7 +2,9 @@
 
 The journal is a JSON-lines file in the sweep dir. Every line is one JSON object, appended
 whole and fsynced (:mod:`._writer`), so a crash or a kill at any instant leaves every earlier
-line readable (a torn line is skipped with a warning):
+line readable. Each line ends with its own ``check`` (:func:`encode`), a digest of the text
+before it: a line counts only when it is whole and as written (:func:`whole`), for the reader
+of a resume and the watch of the batches in flight alike:
 
 - a *run* line each time a sweep starts or resumes, with its batch settings
   (:func:`run_line`)::
@@ -31,26 +33,21 @@ a failure, the exception's). A job's last line decides its status.
     >>> line = job_line(3, ["lr=0.1"], True, 0.5, "out/3")
     >>> line["status"], line["return"], len(line["digest"])
     ('completed', 0.5, 32)
-    >>> JOB_HEAD.match(b"\\n" + json.dumps(line).encode())[1]
+    >>> JOB_HEAD.match(b"\\n" + encode(line))[1]
     b'3'
 """
 
 import json
-import logging
 import operator
 import os
 import re
 import socket
-from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import xxhash
 
-from ._errors import JournalError
 from ._slurm import job_environment
 from ._stages import job_digest
-
-log = logging.getLogger(__name__)
 
 FILENAME = "journal.jsonl"
 COMPLETED, FAILED, STARTED = 1, 2, 3
@@ -72,12 +69,80 @@ STRICT_HEAD = re.compile(_NUMBER + _ANY_STATUS + rb'([0-9a-f]{16})[0-9a-f]{16}"'
 END_HEAD = re.compile(rb"\n" + _NUMBER + rb'(?:completed|failed)"')
 #: A line that does not start as a job line, led by its newline.
 OTHER_LINE = re.compile(rb'\n(?!\{"job": )([^\n]*)(?=\n)')
-_DIGEST = re.compile(r"[0-9a-f]{32}\Z")
+DIGEST = re.compile(r"[0-9a-f]{32}\Z")  # a job line's digest
 
 #: The attribute the journal's callback sets on a job's ``JobReturn`` once the job's end
 #: line is in the journal (the return travels back to the sweeper from the job's process).
 JOURNALED = "python_sweeper_journaled"
 _JOURNALED = operator.attrgetter(JOURNALED)
+
+
+_CHECK = b', "check": "'
+_CHECKED = len(_CHECK) + 16 + 2  # the check's bytes at the end of a line: ', "check": "…"}'
+_check = xxhash.xxh3_64_hexdigest
+
+
+def encode(record: Dict[str, Any]) -> bytes:
+    """``record`` as the journal's line: its JSON, then its check (a digest of the text
+    before it), then a newline.
+
+    >>> encode({"done": True})
+    b'{"done": true, "check": "bb432998cd803e24"}\\n'
+    """
+    text = json.dumps(record, default=repr).encode()[:-1]
+    return b'%s%s%s"}\n' % (text, _CHECK, _check(text).encode())
+
+
+def whole(line: bytes) -> Optional[bool]:
+    """Whether ``line`` (no newline) is whole and as written: its check matches (``True``),
+    it has one that does not match, or was cut (``False``); ``None`` for a line with no check,
+    as versions before 0.4 wrote them (its JSON decides).
+
+    >>> line = encode({"done": True})[:-1]
+    >>> whole(line), whole(line.replace(b"true", b"null")), whole(line[:30]), whole(b'{"a": 1}')
+    (True, False, False, None)
+    """
+    if line[-_CHECKED:-18] != _CHECK:
+        return False if _CHECK[:-2] in line and line.startswith(b"{") else None
+    return _check(line[:-_CHECKED]).encode() == line[-18:-2]
+
+
+def all_whole(text: bytes) -> bool:
+    """Whether every line of ``text`` (whole lines, each led by a newline) is whole and as
+    written, by one pass over them.
+
+    >>> all_whole(b"\\n" + encode({"a": 1}) [:-1] + b"\\n" + encode({"b": 2})[:-1])
+    True
+    """
+    lines = text[1:].split(b"\n")
+    if lines and not lines[-1]:
+        lines.pop()
+    digests = map(_check, [line[:-_CHECKED] for line in lines])
+    return list(map(str.encode, digests)) == [line[-18:-2] for line in lines] and all(
+        line[-_CHECKED:-18] == _CHECK for line in lines
+    )
+
+
+def end_lines(text: bytes) -> Iterator[Tuple[int, bytes]]:
+    """The lines of ``text`` (whole lines, each led by a newline) that say how a job ended,
+    as ``(job number, line)``, the line whole (:func:`whole`, or for a line with no check, its
+    JSON): the one definition of a job's end that the watch and the reader share.
+
+    >>> ended = encode(job_line(3, ["a=3"], True, 9, "3"))
+    >>> [n for n, _ in end_lines(b"\\n" + ended + ended[:40] + b"\\n")]
+    [3]
+    """
+    for match in END_HEAD.finditer(text):
+        line = text[match.start() + 1 : text.index(b"\n", match.start() + 1)]
+        check = whole(line)
+        if check is None:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            check = isinstance(record, dict) and record.get("job") == int(match[1])
+        if check:
+            yield int(match[1]), line
 
 
 def fingerprint(sweep: Dict[str, Any]) -> str:
@@ -173,49 +238,6 @@ def _returned(value: Any) -> Any:
         return (
             f"<the return value of type {type(value).__name__} cannot be written: {error!r:.200}>"
         )
-
-
-def parse(path: Path, number: int, raw: bytes) -> Optional[Dict[str, Any]]:
-    """Line ``number`` of the journal at ``path`` (``raw``, not a job line's usual head),
-    checked: a run, done, drawn, learnt or job record, or ``None`` for a torn line (skipped
-    with a warning) or a blank one. :class:`JournalError` naming the line if it is none of these.
-
-    >>> parse(Path("j"), 4, b'{"done": true}')
-    {'done': True}
-    """
-    if not raw.strip():
-        return None  # a blank line: nothing (no writer writes one; an editor may)
-    where = f"{path}, line {number}"
-    text = raw.decode("utf-8", "replace").strip()[:80]
-    try:
-        record = json.loads(raw)
-    except (ValueError, RecursionError):
-        if raw.startswith(b"{") and not raw.rstrip().endswith(b"}"):
-            log.warning(f"{where} is torn (a writer was killed while writing it): skipped")
-            return None
-        raise JournalError(f"{where} is not JSON: {text!r}") from None
-    if not isinstance(record, dict):
-        raise JournalError(f"{where} is {text!r}, not a run or job record")
-    if "run" in record:
-        if type(record["run"]) is not int:
-            raise JournalError(f"{where}: run {record['run']!r} is not a run number")
-        return record
-    if "done" in record or "drawn" in record or "learnt" in record:
-        return record
-    if "abandoned" in record:
-        if type(record["abandoned"]) is not int:
-            raise JournalError(f"{where}: {record['abandoned']!r} is not a run number")
-        return record
-    if "job" not in record:
-        raise JournalError(f"{where} is neither a run nor a job record: {text!r}")
-    job, status, digest = record["job"], record.get("status"), record.get("digest")
-    if type(job) is not int or not 0 <= job < MAX_JOBS:
-        raise JournalError(f"{where}: job {job!r} is not a job number")
-    if status not in STATUS:
-        raise JournalError(f"{where}: job #{job} has status {status!r}")
-    if not isinstance(digest, str) or not _DIGEST.match(digest):
-        raise JournalError(f"{where}: job #{job} has digest {digest!r}, not 32 hex digits")
-    return record
 
 
 def journaled(returns: Sequence[Any]) -> bool:

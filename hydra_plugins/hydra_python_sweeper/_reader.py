@@ -24,7 +24,6 @@ from typing import Any, BinaryIO, Dict, Iterable, Iterator, List, Optional, Sequ
 from ._errors import JournalError, ResumeError
 from ._lines import (
     COMPLETED,
-    END_HEAD,
     JOB_HEAD,
     MAX_JOBS,
     OTHER_LINE,
@@ -32,8 +31,11 @@ from ._lines import (
     STATUS,
     STATUS_BYTES,
     STRICT_HEAD,
-    parse,
+    all_whole,
+    end_lines,
+    whole,
 )
+from ._parse import parse
 from ._stages import job_digests
 
 
@@ -195,19 +197,18 @@ def _read_job_lines(path: Path, state: JournalState, text: bytes, line: int) -> 
     not hex) one by one."""
     heads = JOB_HEAD.findall(text)
     count = text.count(b"\n") - 1
-    if len(heads) == count and text.count(b"}\n") == count:
+    if len(heads) == count and text.count(b"}\n") == count and all_whole(text):
         try:
             _record_heads(path, state, heads, line, text)
             return line + count
         except binascii.Error:
             pass  # the lines one by one say which
     for number, raw in enumerate(text[1:-1].split(b"\n"), line):
-        raw += b"\n"
         head = STRICT_HEAD.match(raw)
-        if head is not None and raw.endswith(b"}\n"):
-            _record_heads(path, state, [head.groups()], number, b"\n" + raw)
+        if head is not None and whole(raw):
+            _record_heads(path, state, [head.groups()], number, b"\n" + raw + b"\n")
         else:
-            _read_other(path, state, number, raw)
+            _read_other(path, state, number, raw + b"\n")
     return line + count
 
 
@@ -224,7 +225,9 @@ def _record_heads(
     for number in state.record_lines(numbers, statuses, list(map(_DIGEST_HEX, heads))):
         head = b'\n{"job": %d, "status": "started"' % number
         begin = text.rindex(head) + 1
-        state.started[number] = text[begin : text.index(b"\n", begin) + 1]
+        raw = text[begin : text.index(b"\n", begin) + 1]
+        parse(path, line + text.count(b"\n", 0, begin) - 1, raw)  # its fields, checked
+        state.started[number] = raw
 
 
 def _read_other(path: Path, state: JournalState, number: int, raw: bytes) -> None:
@@ -329,16 +332,7 @@ def ended(path: Path, numbers: range, offset: int = 0) -> Dict[int, Dict[str, An
     with open(path, "rb") as f:
         f.seek(offset)
         for lines in whole_lines(f):
-            text = b"\n" + lines
-            for match in END_HEAD.finditer(text):
-                number = int(match[1])
-                if number not in numbers:
-                    continue
-                line = text[match.start() + 1 : text.index(b"\n", match.start() + 1)]
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(record, dict) and record.get("job") == number:
-                    found[number] = record
+            for number, line in end_lines(b"\n" + lines):
+                if number in numbers:
+                    found[number] = json.loads(line)
     return found

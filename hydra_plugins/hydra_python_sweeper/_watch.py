@@ -13,7 +13,7 @@ from typing import Any, List, Sequence, Set
 from hydra.core.utils import JobReturn, JobStatus
 
 from ._errors import JournalError
-from ._lines import END_HEAD, job_line, journaled
+from ._lines import end_lines, job_line, journaled
 from ._messages import plural
 from ._reader import whole_lines
 from ._writer import append
@@ -77,7 +77,7 @@ class JournalWatch:
         with open(self.path, "rb") as f:
             f.seek(self.offset)
             for lines in whole_lines(f):
-                for number in map(int, END_HEAD.findall(b"\n" + lines)):
+                for number, _ in end_lines(b"\n" + lines):
                     if any(number in batch for batch in self.awaited):
                         self.ended.add(number)
                 self.offset += len(lines)

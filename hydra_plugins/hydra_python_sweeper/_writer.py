@@ -7,11 +7,10 @@ draw and done lines, and the lines each job writes from its own process through
     >>> import tempfile
     >>> path = Path(tempfile.mkdtemp()) / "journal.jsonl"
     >>> append(path, {"done": True}, {"done": True})
-    >>> path.read_text()
-    '{"done": true}\\n{"done": true}\\n'
+    >>> path.read_text().count('{"done": true, "check": ')
+    2
 """
 
-import json
 import os
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional, Sequence
@@ -21,17 +20,19 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from ._fence import Fence, forget, stand_down, stood_down
-from ._lines import JOURNALED, job_line, started_line
+from ._lines import JOURNALED, encode, job_line, started_line
 
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 def append(path: Path, *records: Dict[str, Any], then: Optional[Callable[[], None]] = None) -> None:
-    """Append each record as one line, all in one write, to the journal at ``path``, and
-    fsync it; :class:`OSError` if they cannot be written whole. The journal is not followed
-    if it is a symlink, and a torn last line (a writer killed mid-write) is ended first, so
-    no record is swallowed; writers in other processes wait for each other. ``then()`` runs
-    after the write, in the same turn (the fence of :mod:`._fence` moves so)."""
+    """Append each record as one line (:func:`._lines.encode`), all in one write, to the
+    journal at ``path``, and fsync it; :class:`OSError` if they cannot be written whole, and
+    then nothing of them is left in the journal. The journal is not followed if it is a
+    symlink, and a torn last line (a writer killed mid-write) is cut first: every line of
+    the journal but the one being written is whole. Writers in other processes wait for each
+    other. ``then()`` runs after the write, in the same turn (the fence of :mod:`._fence`
+    moves so)."""
     _append(path, records, None, then)
 
 
@@ -46,30 +47,46 @@ def _append(
     when: Optional[Callable[[], bool]],
     then: Optional[Callable[[], None]],
 ) -> bool:
-    line = "".join(json.dumps(record, default=repr) + "\n" for record in records).encode()
+    line = b"".join(map(encode, records))
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | NOFOLLOW, 0o644)
     try:
         # Writers take turns: the last byte is checked, and the line written, while no
         # other writer is half-way through its own line (it would be taken for torn and
-        # ended, leaving a blank line). The lock dies with its holder, whatever kills it.
+        # cut). The lock dies with its holder, whatever kills it.
         _lock(fd)
         if when is not None and not when():
             return False
-        size = os.fstat(fd).st_size
-        if size and os.pread(fd, 1, size - 1) != b"\n":
-            line = b"\n" + line
-        written = 0
-        while written < len(line):  # a short write (a full disk, a signal) is retried
-            count = os.write(fd, line[written:])
-            if count <= 0:
-                raise OSError(f"wrote {written} of {len(line)} bytes")
-            written += count
-        os.fsync(fd)
+        size = _cut_torn_line(fd)
+        try:
+            written = 0
+            while written < len(line):  # a short write (a full disk, a signal) is retried
+                count = os.write(fd, line[written:])
+                if count <= 0:
+                    raise OSError(f"wrote {written} of {len(line)} bytes")
+                written += count
+            os.fsync(fd)
+        except BaseException:
+            os.ftruncate(fd, size)  # nothing half-written stays (a full disk, a quota)
+            raise
         if then is not None:
             then()
         return True
     finally:
         os.close(fd)  # and the lock with it
+
+
+def _cut_torn_line(fd: int) -> int:
+    """Cut the journal's last line if it is torn (no newline: its writer was killed in the
+    middle of it); the journal's size after."""
+    size = os.fstat(fd).st_size
+    end = size
+    while end and os.pread(fd, 1, end - 1) != b"\n":
+        block = os.pread(fd, min(end, 1 << 16), max(0, end - (1 << 16)))
+        newline = block.rfind(b"\n")
+        end = end - len(block) + newline + 1 if newline >= 0 else end - len(block)
+    if end < size:
+        os.ftruncate(fd, end)
+    return end
 
 
 def _lock(fd: int) -> None:
