@@ -271,3 +271,59 @@ def test_an_adaptive_sweep_killed_midway_then_resumed_runs_each_job_once(tmp_pat
     assert sorted(numbers) == list(range(20))  # each job completed exactly once
     after = {line["job"]: line["overrides"] for line in completed()}
     assert all(after[n] == overrides for n, overrides in before.items())
+
+
+@pytest.mark.parametrize("size", [1, 2, 4])
+def test_an_adaptive_sweep_killed_three_times_replays_the_same_jobs(
+    tmp_path: Path, size: int
+) -> None:
+    """Killed (SIGKILL, its batches in flight) three times and resumed each time at once:
+    each resume replays what the runs before it saw in the same order, so the generator
+    draws the same jobs under the same numbers, and each job completes once."""
+    import os
+    import signal
+    import time
+
+    journal = tmp_path / "sweep" / "journal.jsonl"
+    command = [
+        sys.executable,
+        str(EXAMPLE / "objective.py"),
+        "-m",
+        f"hydra.sweep.dir={tmp_path}/sweep",
+        "time_per_epoch=0.02",
+        f"hydra.sweeper.max_batch_size={size}",
+        "hydra.sweeper.max_in_flight=2",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "hydra.sweeper.entrypoints=[{_target_: config.adaptive.asha, budget: 24}]",
+    ]
+
+    def completed() -> Dict[int, List[str]]:
+        records = journal_records(journal) if journal.exists() else []
+        ends = [r for r in records if r.get("status") == "completed"]
+        assert len({r["job"] for r in ends}) == len(ends), "a job completed twice"
+        return {r["job"]: r["overrides"] for r in ends}
+
+    seen: Dict[int, List[str]] = {}
+    for kill_at in (5, 10, 15):
+        resuming = ["hydra.sweeper.resume=true"] if journal.exists() else []
+        process = subprocess.Popen(
+            [*command, *resuming],
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 120
+        while len(completed()) < kill_at:
+            assert process.poll() is None and time.monotonic() < deadline, kill_at
+            time.sleep(0.01)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=60)
+        now = completed()
+        assert all(now[n] == overrides for n, overrides in seen.items())  # same numbers
+        seen = now
+    resumed = resume(command, tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    final = completed()
+    assert sorted(final) == list(range(24))  # each job completed once
+    assert all(final[n] == overrides for n, overrides in seen.items())

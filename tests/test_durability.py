@@ -192,7 +192,7 @@ def test_a_finished_sweep_runs_again_as_with_basic_sweeper_its_journal_kept(
     again.sweep([])
     assert len(again.launcher.jobs) == 10  # type: ignore[union-attr]
     kept = lines(tmp_path / "sweep" / f"{FILENAME}.1")
-    assert kept[0]["run"] == 1 and kept[-1]["done"] is True
+    assert kept[0]["run"] == 1 and kept[-1]["done"] == 1
     assert lines(tmp_path / "sweep" / FILENAME)[0]["run"] == 1
 
 
@@ -206,7 +206,7 @@ def test_another_sweep_takes_a_dir_whose_sweep_ran_to_its_end(
     other.sweep([])
     assert len(other.launcher.jobs) == 20  # type: ignore[union-attr]
     kept = lines(tmp_path / "sweep" / f"{FILENAME}.1")
-    assert kept[0]["sweep"]["entrypoints"] == ["spaces.counter"] and kept[-1]["done"] is True
+    assert kept[0]["sweep"]["entrypoints"] == ["spaces.counter"] and kept[-1]["done"] == 1
     assert lines(tmp_path / "sweep" / FILENAME)[0]["sweep"]["entrypoints"] == ["spaces.twenty"]
     assert "holds another sweep, run to its end: this one takes the dir" in caplog.text
 
@@ -480,6 +480,29 @@ def test_a_corrupt_line_is_one_clear_error_naming_it(
 
 
 # --- 7. messages -----------------------------------------------------------------------------
+
+
+def test_a_done_line_that_cannot_be_written_does_not_say_nothing_was_launched(
+    make_sweeper: Make, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_write = os.write
+
+    def write(fd: int, data: bytes) -> int:
+        if data.startswith(b'{"done": '):
+            raise OSError(errno.EDQUOT, "Disk quota exceeded")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(_writer.os, "write", write)
+    sweeper = make_sweeper(entrypoints=["spaces.counter"], max_batch_size=4)
+    with pytest.raises(SweepDirError) as info:
+        sweeper.sweep([])
+    message = str(info.value)
+    assert "Nothing was launched" not in message
+    assert "Every job ran (10 completed, 0 failed)" in message and "runs nothing again" in message
+    monkeypatch.undo()
+    resumed = make_sweeper(entrypoints=["spaces.counter"], max_batch_size=4, resume=True)
+    resumed.sweep([])
+    assert resumed.launcher.batches == []  # type: ignore[union-attr]
 
 
 def test_a_sweep_dir_that_cannot_be_made_is_one_clear_error(

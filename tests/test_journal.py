@@ -150,7 +150,7 @@ def test_consecutive_runs_never_cross_a_batch_boundary() -> None:
 def test_every_job_is_recorded_with_its_return_and_dir(make_sweeper: Make, tmp_path: Path) -> None:
     make_sweeper(entrypoints=["spaces.counter"], max_batch_size=4).sweep([])
     run, *jobs, done = journal_lines(tmp_path)
-    assert done == {"done": True, "completed": 10, "failed": 0, "skipped": 0}
+    assert done == {"done": 1, "completed": 10, "failed": 0, "skipped": 0}
     assert (
         run["run"] == 1
         and run["resume"] is False
@@ -176,7 +176,7 @@ def test_fail_fast_false_runs_every_batch_then_reports(make_sweeper: Make, tmp_p
     assert [n for n, s in statuses.items() if s == "failed"] == [2, 13]
     assert "RuntimeError('job 2 failed')" in [j["return"] for j in jobs]
     assert journal_lines(tmp_path)[-1] == {
-        "done": True,
+        "done": 1,
         "completed": 18,
         "failed": 2,
         "skipped": 0,

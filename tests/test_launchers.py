@@ -179,7 +179,7 @@ def test_200_jobs_with_8_batches_in_flight_each_compose_their_own_config(
     assert [r.get("status") for r in journal].count("started") == 200
     assert sorted(r["job"] for r in journal if r.get("status") == "completed") == list(range(200))
     assert "run" in journal[0] and journal[-1] == {
-        "done": True,
+        "done": 1,
         "completed": 200,
         "failed": 0,
         "skipped": 0,

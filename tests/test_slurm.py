@@ -268,7 +268,7 @@ def test_a_requeued_task_ends_once_and_the_journal_records_its_two_starts(
     starts = [r for r in lines if r.get("job") == 2 and r["status"] == "started"]
     assert len(starts) == 2 and starts[1].get("restart") == 1
     assert [r["status"] for r in lines if r.get("job") == 2][-1] == "completed"
-    assert lines[-1] == {"done": True, "completed": 6, "failed": 0, "skipped": 0}
+    assert lines[-1] == {"done": 1, "completed": 6, "failed": 0, "skipped": 0}
 
 
 def test_a_cancelled_task_is_launched_again_with_retries(sweep_dir: Path) -> None:

@@ -398,7 +398,7 @@ def test_a_job_lost_to_the_cluster_is_launched_again_under_its_own_number(
     journal = journal_records(tmp_path / "sweep" / "journal.jsonl")
     attempts = [r["status"] for r in journal if r.get("job") == 5]
     assert attempts == ["failed", "completed"]  # each attempt recorded
-    assert journal[-1] == {"done": True, "completed": 10, "failed": 0, "skipped": 0}
+    assert journal[-1] == {"done": 1, "completed": 10, "failed": 0, "skipped": 0}
 
 
 def test_without_retries_a_lost_job_is_a_failure_and_a_job_that_raised_is_retried_on_request(

@@ -66,9 +66,14 @@ class Adaptive:
         return True
 
     def replay(self) -> None:
-        """A resume: start from what the journal says each draw saw."""
+        """A resume: start from what the journal says each draw saw. The completed jobs no
+        run learnt (their batch was interrupted) are replayed last, in job order, and
+        recorded as learnt so: the next resume replays them in the same place."""
         assert self.journal is not None
-        self.results.replay(*read_replay(self.journal, self.job_dict))
+        recorded, schedule, unlearnt = read_replay(self.journal, self.job_dict)
+        self.results.replay(recorded, schedule)
+        if unlearnt and not self.dry_run:
+            append(self.journal, {"learnt": unlearnt})
 
     def drawing(self, k: int) -> None:
         """Batch ``k`` is about to be drawn: set what its generator sees, and record it in
@@ -100,10 +105,11 @@ class Adaptive:
         append(self.journal, {"learnt": list(range(start, start + len(returns)))})
 
 
-def read_replay(path: Path, job: Any) -> Tuple[List[Any], List[int]]:
+def read_replay(path: Path, job: Any) -> Tuple[List[Any], List[int], List[int]]:
     """What an adaptive sweep's generator saw: the results in the order the sweeper learnt
-    them (then the completed jobs it never learnt, their batch interrupted), and how many it
-    had seen at each draw. ``job`` turns a job's override strings into its dict."""
+    them (then the completed jobs it never learnt, their batch interrupted), how many it had
+    seen at each draw, and the numbers of those never learnt. ``job`` turns a job's override
+    strings into its dict."""
     ends: Dict[int, Dict[str, Any]] = {}
     recorded: List[Result] = []
     learnt: Set[int] = set()
@@ -124,10 +130,9 @@ def read_replay(path: Path, job: Any) -> Tuple[List[Any], List[int]]:
                         learnt.add(number)
             elif record.get("status") in ("completed", "failed"):
                 ends[record["job"]] = record
-    for number in sorted(set(ends) - learnt):
-        if ends[number]["status"] == "completed":
-            recorded.append(_result(number, ends[number], job))
-    return recorded, schedule
+    unlearnt = [n for n in sorted(set(ends) - learnt) if ends[n]["status"] == "completed"]
+    recorded.extend(_result(number, ends[number], job) for number in unlearnt)
+    return recorded, schedule, unlearnt
 
 
 def _result(number: int, record: Dict[str, Any], job: Any) -> Any:

@@ -91,12 +91,13 @@ class SweepBusy(PythonSweeperError):
 
 
 @contextlib.contextmanager
-def sweep_dir_errors(sweep_dir: Path) -> Iterator[None]:
-    """An :class:`OSError` on the sweep dir (read-only, full, a quota) as one clear error."""
+def sweep_dir_errors(sweep_dir: Path, so: str = "Nothing was launched.") -> Iterator[None]:
+    """An :class:`OSError` on the sweep dir (read-only, full, a quota) as one clear error,
+    ending with what it means for the sweep (``so``)."""
     try:
         yield
     except OSError as error:
         raise SweepDirError(
             f"cannot write the sweep dir {sweep_dir}: {error.strerror or error} "
-            f"({type(error).__name__}). Nothing was launched."
+            f"({type(error).__name__}). {so}"
         ) from error

@@ -24,7 +24,8 @@ of a resume and the watch of the batches in flight alike:
 
 - an adaptive sweep's *drawn* and *learnt* lines (what its generator had seen at each draw,
   and the order results were learnt);
-- a *done* line when a run reaches its end (:func:`done_line`), or an *abandoned* line when
+- a *done* line when a run reaches its end (:func:`done_line`, its run's number), or an
+  *abandoned* line when
   it stopped before it launched anything (:func:`abandoned_line`).
 
 ``return`` is the task's return value when it is JSON-serialisable, else its ``repr`` (for
@@ -200,13 +201,14 @@ def job_line(
     }
 
 
-def done_line(completed: int, failed: int, skipped: int) -> Dict[str, Any]:
-    """The line that says a run ran to its end.
+def done_line(run: int, completed: int, failed: int, skipped: int) -> Dict[str, Any]:
+    """The line that says run ``run`` ran to its end (versions before 0.4 wrote ``true``
+    for the run: the last one).
 
-    >>> done_line(3, 0, 1)
-    {'done': True, 'completed': 3, 'failed': 0, 'skipped': 1}
+    >>> done_line(2, 3, 0, 1)
+    {'done': 2, 'completed': 3, 'failed': 0, 'skipped': 1}
     """
-    return {"done": True, "completed": completed, "failed": failed, "skipped": skipped}
+    return {"done": run, "completed": completed, "failed": failed, "skipped": skipped}
 
 
 def abandoned_line(run: int) -> Dict[str, Any]:

@@ -86,6 +86,11 @@ def _invalid(record: Dict[str, Any]) -> Optional[str]:
     >>> _invalid({"job": 2, "status": "started", "digest": "0" * 32, "pid": 10**30})
     'job #2 has pid 1000000000000000000000000000000, not a process id'
     """
+    if "done" in record:
+        counts = [record.get(key, 0) for key in ("completed", "failed", "skipped")]
+        if record["done"] is not True and not _count(record["done"], 1):
+            return f"a done line for run {record['done']!r}, not a run number"
+        return None if all(map(_count, counts)) else "a done line whose counts are not counts"
     if "run" in record:
         if not _count(record["run"], 1):
             return f"run {record['run']!r} is not a run number"
@@ -99,9 +104,6 @@ def _invalid(record: Dict[str, Any]) -> Optional[str]:
         if any(wrong):
             return "a run line whose run number, fingerprint or batch settings are wrong"
         return None
-    if "done" in record:
-        counts = [record.get(key, 0) for key in ("completed", "failed", "skipped")]
-        return None if all(map(_count, counts)) else "a done line whose counts are not counts"
     if "abandoned" in record:
         return None if _count(record["abandoned"], 1) else "an abandoned line with no run number"
     if "drawn" in record:

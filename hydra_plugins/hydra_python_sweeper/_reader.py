@@ -50,10 +50,32 @@ class JournalState:
     skipped: int = 0
     #: The jobs whose last line says they started (and not how they ended): their lines.
     started: Dict[int, bytes] = field(default_factory=dict)
-    #: Whether the last run ran to its end with no job failed.
-    finished: bool = False
-    #: Whether the last run ran to its end (its done line), failures or not.
-    ended: bool = False
+    #: Per shard of the sweep's latest layout (one shard: the sweep), the failures of its
+    #: latest run that ran to its end (``None``: it has not; no run yet: no shard).
+    shards: Dict[int, Optional[int]] = field(default_factory=dict)
+
+    @property
+    def ended(self) -> bool:
+        """Whether every shard's latest run ran to its end (its done line), failures or not."""
+        return bool(self.shards) and None not in self.shards.values()
+
+    @property
+    def finished(self) -> bool:
+        """Whether every shard's latest run ran to its end with no job failed."""
+        return bool(self.shards) and set(self.shards.values()) == {0}
+
+    def begin(self, run: Dict[str, Any]) -> None:
+        """A run line: its shard has not ended; a new layout of shards, none has."""
+        shards = run.get("num_shards") or 1
+        if len(self.shards) != shards:
+            self.shards = dict.fromkeys(range(shards))
+        self.shards[run.get("shard_index") or 0] = None
+
+    def end(self, done: Dict[str, Any]) -> None:
+        """A done line: its run's shard ended (an older done line names no run: the last)."""
+        runs = [r for r in self.runs if r["run"] == done["done"]] or self.runs[-1:]
+        if runs and len(self.shards) == (runs[-1].get("num_shards") or 1):
+            self.shards[runs[-1].get("shard_index") or 0] = done.get("failed", 0)
 
     @property
     def size(self) -> int:
@@ -235,17 +257,16 @@ def _read_other(path: Path, state: JournalState, number: int, raw: bytes) -> Non
     record = parse(path, number, raw)
     if record is None:
         return
-    if "run" in record:
-        record["_before"] = (state.finished, state.ended)  # if it is abandoned
+    if "done" in record:
+        state.end(record)
+    elif "run" in record:
+        record["_before"] = dict(state.shards)  # if it is abandoned
         state.runs.append(record)
-        state.finished = state.ended = False
-    elif "done" in record:
-        state.finished = record.get("failed") == 0
-        state.ended = True
+        state.begin(record)
     elif "abandoned" in record:  # a run that launched nothing: as if it had not been
         for index in range(len(state.runs) - 1, -1, -1):
             if state.runs[index].get("run") == record["abandoned"]:
-                state.finished, state.ended = state.runs.pop(index)["_before"]
+                state.shards = state.runs.pop(index)["_before"]
                 break
     elif "job" in record:  # not an adaptive sweep's draws or learnt results
         job, status = record["job"], STATUS[record["status"]]

@@ -220,8 +220,19 @@ class SweepRun:
         """Every batch ran: the done line, the summary, and the returns."""
         if not self.launched and not self.skipped:
             say_empty(self.settings)
-        with sweep_dir_errors(self.sweep_dir):
-            append(self.journal_path, done_line(self.completed, self.failed, self.skipped))
+        again = (
+            f"runs the {plural(self.failed, 'failed job')} again"
+            if self.failed
+            else ("writes it and runs nothing again")
+        )
+        ran = (
+            f"Every job ran ({self.completed} completed, {self.failed} failed) and its end is "
+            "in the journal; only the line that says the sweep ended is missing: "
+            f"{resume_command(self.sweep_dir)} {again}."
+        )
+        with sweep_dir_errors(self.sweep_dir, so=ran):
+            line = done_line(self.run_number, self.completed, self.failed, self.skipped)
+            append(self.journal_path, line)
         log.info(
             f"Sweep done: {self.completed} completed, {self.failed} failed, "
             f"{self.skipped} skipped as already done{self.stream.dropped()}; journal: "
