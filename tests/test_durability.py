@@ -65,15 +65,36 @@ def test_a_second_process_on_the_same_dir_and_shard_stops_before_launching(
             sweeper.sweep([])
         assert f"is being run by pid {os.getpid()} on host" in str(info.value)
         assert sweeper.launcher.batches == []  # type: ignore[union-attr]
-        # another shard of the same dir has a lock of its own
+        # a shard of the same dir would run some of the jobs that run is running
         shard = make_sweeper(
             entrypoints=["spaces.counter"], max_batch_size=2, num_shards=2, shard_index=1
         )
-        shard.sweep([])
-        assert shard.launcher.batches  # type: ignore[union-attr]
+        with pytest.raises(SweepBusy, match=r"is being run by pid .*, no shards"):
+            shard.sweep([])
+        assert shard.launcher.batches == []  # type: ignore[union-attr]
     finally:
         held.close()
     make_sweeper(entrypoints=["spaces.counter"], sweep_dir="sweep2").sweep([])
+    (tmp_path / "shards").mkdir()
+    held = take_lock(tmp_path / "shards", 0, 2)  # shard 0 of 2 runs
+    try:
+        other = make_sweeper(
+            entrypoints=["spaces.counter"], max_batch_size=2, num_shards=3, shard_index=1,
+            sweep_dir="shards",
+        )  # fmt: skip
+        with pytest.raises(SweepBusy, match="shard 0 of 2"):  # another cut of the sweep
+            other.sweep([])
+        unsharded = make_sweeper(entrypoints=["spaces.counter"], sweep_dir="shards")
+        with pytest.raises(SweepBusy):  # shard 0 is the lock of a run without shards too
+            unsharded.sweep([])
+        shard = make_sweeper(
+            entrypoints=["spaces.counter"], max_batch_size=2, num_shards=2, shard_index=1,
+            sweep_dir="shards",
+        )  # fmt: skip
+        shard.sweep([])  # the other shard of the same cut runs beside it
+        assert shard.launcher.batches  # type: ignore[union-attr]
+    finally:
+        held.close()
 
 
 def test_resume_refuses_jobs_that_started_and_may_still_run(
@@ -110,6 +131,68 @@ def test_resume_refuses_jobs_that_started_and_may_still_run(
     forced = make_sweeper(entrypoints=["spaces.counter"], resume="force")
     forced.sweep([])
     assert forced.launcher.jobs == [["+i=3"], ["+i=4"]]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "first, second",
+    [
+        (
+            ["hydra.sweeper.num_shards=1"],
+            ["hydra.sweeper.num_shards=2", "hydra.sweeper.shard_index=1"],
+        ),
+        (
+            ["hydra.sweeper.num_shards=2", "hydra.sweeper.shard_index=1"],
+            ["hydra.sweeper.num_shards=1"],
+        ),
+        (
+            ["hydra.sweeper.num_shards=2", "hydra.sweeper.max_batch_size=2"],
+            [
+                "hydra.sweeper.num_shards=2",
+                "hydra.sweeper.shard_index=1",
+                "hydra.sweeper.max_batch_size=3",
+            ],
+        ),
+        (
+            ["hydra.sweeper.num_shards=2", "hydra.sweeper.max_batch_size=2"],
+            [
+                "hydra.sweeper.num_shards=3",
+                "hydra.sweeper.shard_index=1",
+                "hydra.sweeper.max_batch_size=2",
+            ],
+        ),
+    ],
+    ids=["unsharded-then-shard", "shard-then-unsharded", "other-batch-size", "other-num-shards"],
+)
+def test_runs_that_would_overlap_are_never_both_admitted(
+    tmp_path: Path, first: List[str], second: List[str]
+) -> None:
+    """Two runs of one dir that would share jobs, started together (and the second a
+    moment after the first): one is admitted, the other refused, each job runs once."""
+    for round, delay in enumerate((0.0, 0.8)):
+        sweep_dir = tmp_path / f"sweep{round}"
+        command = [sys.executable, str(APPS / "durable.py"), "-m", f"hydra.sweep.dir={sweep_dir}"]
+        runs = []
+        for extra in (first, second):
+            runs.append(
+                subprocess.Popen(
+                    [*command, "sleep=0.3", *extra],
+                    cwd=tmp_path,
+                    text=True,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+            time.sleep(delay)
+        outputs = [run.communicate(timeout=120)[0] for run in runs]
+        codes = [run.returncode for run in runs]
+        assert sorted(codes) == [0, 1], outputs
+        refused = outputs[codes.index(1)]
+        assert "is being run by" in refused or "already holds" in refused or "cut" in refused, (
+            refused
+        )
+        assert "Traceback" not in refused
+        completions = (sweep_dir / "completions.txt").read_text().split()
+        assert len(completions) == len(set(completions)), f"round {round}: a job ran twice"
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
@@ -248,6 +331,29 @@ def test_shards_with_other_batch_settings_are_refused(make_sweeper: Make, change
     resumed = make_sweeper(**{**settings, **changed}, shard_index=0, resume=True)
     with pytest.raises(ResumeError, match="shards must cut the sweep into the same batches"):
         resumed.sweep([])
+
+
+def test_a_sharded_sweep_is_finished_only_once_every_shard_ended(
+    make_sweeper: Make, tmp_path: Path
+) -> None:
+    def interrupted(start: int, batch: Any) -> None:
+        if start >= 4:
+            raise KeyboardInterrupt  # shard 1 stopped after its first batch (jobs 2 and 3)
+
+    shards = dict(entrypoints=["spaces.counter"], max_batch_size=2, num_shards=2)
+    with pytest.raises(SystemExit):
+        make_sweeper(RecordingLauncher(interrupted), shard_index=1, **shards).sweep([])
+    make_sweeper(shard_index=0, **shards).sweep([])  # shard 0 ends last, all completed
+    state = read(tmp_path / "sweep" / FILENAME)
+    assert not state.finished and not state.ended
+    again = make_sweeper(entrypoints=["spaces.counter"], max_batch_size=2)
+    with pytest.raises(ResumeError, match="already holds a sweep's journal"):
+        again.sweep([])  # not taken for a finished sweep, run again from scratch
+    assert again.launcher.batches == []  # type: ignore[union-attr]
+    resumed = make_sweeper(entrypoints=["spaces.counter"], max_batch_size=2, resume=True)
+    resumed.sweep([])
+    assert [start for start, _ in resumed.launcher.batches] == [6]  # type: ignore[union-attr]
+    assert read(tmp_path / "sweep" / FILENAME).finished
 
 
 def test_a_resume_without_shards_may_change_the_batch_size(make_sweeper: Make) -> None:

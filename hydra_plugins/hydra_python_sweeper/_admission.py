@@ -1,10 +1,12 @@
-"""Admission of a run into a sweep dir: the lock, the journal's fingerprint, the reuse rules.
+"""Admission of a run into a sweep dir: the locks, the journal's fingerprint, the reuse rules.
 
-A process owns a shard of the sweep dir while it runs it (:func:`take_lock`). Before it
-launches anything, :func:`check_journal` decides from the journal already there whether this
-run may go on: a new sweep in an empty dir, a resume of the same sweep, a shard that cuts
-the same batches, a sweep run to its end and run again. :func:`start_journal` then appends
-the run's line (:func:`._lines.run_line`).
+Runs are admitted one at a time (:func:`admission`, a lock on the dir held only for this):
+the run takes its shard's lock (:func:`take_lock`, held while it runs), checks that no run
+of the dir running now overlaps it (:func:`refuse_overlap`: a run without shards overlaps
+every shard, and shards must cut the sweep the same way), decides from the journal already
+there whether it may go on (:func:`check_journal`: a new sweep in an empty dir, a resume of
+the same sweep, a shard that cuts the same batches, a sweep run to its end and run again),
+and appends its run line (:func:`start_journal`). A run admitted after it sees its line.
 
     >>> import tempfile
     >>> sweep_dir = Path(tempfile.mkdtemp())
@@ -17,10 +19,12 @@ the run's line (:func:`._lines.run_line`).
 
 import logging
 import os
+import re
 import socket
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from ._errors import ResumeError, SweepBusy, SweepDirError
 from ._fence import Fence
@@ -141,12 +145,43 @@ def start_journal(
     return path
 
 
+def save_config(sweep_dir: Path, config: Any) -> None:
+    """Write the sweep's config as ``multirun.yaml``, as Hydra's sweepers do; never through a
+    symbolic link (it would write another file)."""
+    from omegaconf import OmegaConf
+
+    path = sweep_dir / "multirun.yaml"
+    if path.is_symlink():
+        raise SweepDirError(
+            f"cannot write the sweep dir {sweep_dir}: {path} is a symbolic link, which the "
+            "sweeper does not write through. Nothing was launched."
+        )
+    OmegaConf.save(config, path)
+
+
 def run_number(state: Optional[JournalState]) -> int:
     """The number of the run that starts after ``state`` (1: a new sweep)."""
     return len(state.runs) + 1 if state is not None else 1
 
 
-def take_lock(sweep_dir: Path, shard_index: int) -> Any:
+@contextmanager
+def admission(sweep_dir: Path) -> Iterator[None]:
+    """Admit one run at a time into ``sweep_dir``: an exclusive ``flock`` on
+    ``.admission.lock`` for as long as the block runs (none where the system has none)."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    fd = os.open(sweep_dir / ".admission.lock", os.O_RDWR | os.O_CREAT | NOFOLLOW, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # and the lock with it
+
+
+def take_lock(sweep_dir: Path, shard_index: int, num_shards: int = 1) -> Any:
     """Own this shard of the sweep dir for as long as the returned file stays open: an
     exclusive ``flock`` on ``.shard-<i>.lock``, which the system releases when the process
     ends however it ends. :class:`SweepBusy`, saying who holds it, if another process does.
@@ -163,12 +198,56 @@ def take_lock(sweep_dir: Path, shard_index: int) -> Any:
         holder = handle.read().strip() or "another process"
         handle.close()
         shard = f" (shard index {shard_index})" if shard_index else ""
-        raise SweepBusy(
-            f"{sweep_dir}{shard} is being run by {holder}: a second process would run its "
-            "jobs again. Nothing was launched; wait for it to end (or stop it), then resume "
-            "with hydra.sweeper.resume=true."
-        ) from None
+        raise _busy(f"{sweep_dir}{shard} is being run by {holder}") from None
     handle.truncate(0)
-    handle.write(f"pid {os.getpid()} on host {socket.gethostname()}, since {time.ctime()}\n")
+    layout = f"shard {shard_index} of {num_shards}" if num_shards > 1 else "no shards"
+    handle.write(
+        f"pid {os.getpid()} on host {socket.gethostname()}, since {time.ctime()}, {layout}\n"
+    )
     handle.flush()
     return handle
+
+
+def _busy(what: str) -> SweepBusy:
+    return SweepBusy(
+        f"{what}: a second process would run its jobs again. Nothing was launched; wait for "
+        "it to end (or stop it), then resume with hydra.sweeper.resume=true."
+    )
+
+
+_LAYOUT = re.compile(r", (?:shard \d+ of (\d+)|(no shards))$")
+
+
+def running_now(sweep_dir: Path, mine: int) -> List[Tuple[int, Optional[int], str]]:
+    """The other shards of the dir that a process runs now (their lock held): each with its
+    number of shards (1: a run without shards; ``None``: not said) and who holds it."""
+    import fcntl
+
+    running = []
+    for path in sweep_dir.glob(".shard-*.lock"):
+        index = path.name[len(".shard-") : -len(".lock")]
+        if not index.isdigit() or int(index) == mine:
+            continue
+        with open(os.open(path, os.O_RDONLY | NOFOLLOW)) as handle:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+                continue  # nobody holds it
+            except OSError:
+                holder = handle.read().strip()
+        layout = _LAYOUT.search(holder)
+        shards = None if layout is None else 1 if layout[2] else int(layout[1])
+        running.append((int(index), shards, holder or "another process"))
+    return running
+
+
+def refuse_overlap(sweep_dir: Path, shard_index: int, num_shards: int) -> None:
+    """:class:`SweepBusy` if a run of the dir running now overlaps this one (shard
+    ``shard_index`` of ``num_shards``): a run without shards overlaps every other run; a
+    shard, a run cut into another number of shards."""
+    try:
+        import fcntl  # noqa: F401
+    except ImportError:  # not POSIX: no lock to ask
+        return
+    for _, shards, holder in sorted(running_now(sweep_dir, shard_index)):
+        if num_shards == 1 or shards != num_shards:
+            raise _busy(f"{sweep_dir} is being run by {holder}")

@@ -17,7 +17,15 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
 from ._adaptive import Adaptive
-from ._admission import check_journal, run_number, start_journal, take_lock
+from ._admission import (
+    admission,
+    check_journal,
+    refuse_overlap,
+    run_number,
+    save_config,
+    start_journal,
+    take_lock,
+)
 from ._errors import sweep_dir_errors
 from ._fence import Fence
 from ._launch import BatchLauncher
@@ -132,15 +140,21 @@ class PythonSweeperImpl(Sweeper):
             check_journal(sweep_dir, description, settings.cut(), True)  # says there is none
         with sweep_dir_errors(sweep_dir):
             sweep_dir.mkdir(parents=True, exist_ok=True)
-            lock = take_lock(sweep_dir, settings.shard_index)
-        try:
-            offset = path.stat().st_size if path.exists() else 0  # what check_journal reads
-            journal = check_journal(sweep_dir, description, settings.cut(), resume)
-            number = run_number(journal)
-            log.info(f"Sweep output dir : {sweep_dir}")
-            with sweep_dir_errors(sweep_dir):
-                OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        with sweep_dir_errors(sweep_dir), admission(sweep_dir):  # one run admitted at a time
+            lock = take_lock(sweep_dir, settings.shard_index, settings.num_shards)
+            try:
+                refuse_overlap(sweep_dir, settings.shard_index, settings.num_shards)
+                offset = path.stat().st_size if path.exists() else 0  # what check_journal reads
+                journal = check_journal(sweep_dir, description, settings.cut(), resume)
+                number = run_number(journal)
+                log.info(f"Sweep output dir : {sweep_dir}")
+                save_config(sweep_dir, self.config)
                 path = start_journal(sweep_dir, description, settings.cut(), journal, resume)
+            except BaseException:
+                if lock is not None:
+                    lock.close()
+                raise
+        try:
             if resume:
                 assert journal is not None
                 try:  # the jobs that may still run, once this run's line fences them
