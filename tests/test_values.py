@@ -301,3 +301,13 @@ def test_a_string_with_a_lone_surrogate_is_refused_up_front() -> None:
         format_value("caf\udcff")
     with pytest.raises(JobError, match=r"entrypoint 'e', job #1, key '\+s': the string"):
         list(format_jobs([{"+s": "ok"}, {"+s": ["caf\udcff"]}], "entrypoint 'e'"))
+
+
+def test_a_key_too_long_to_name_a_file_is_refused_up_front() -> None:
+    from hydra_plugins.hydra_python_sweeper._stages import format_jobs
+
+    fine = "+" + "k" * 254  # 255 bytes: a file name may have that many
+    assert len(list(format_jobs([{fine: 1}], "entrypoint 'e'"))) == 1
+    long = "+" + "k" * 300
+    with pytest.raises(JobError, match=r"entrypoint 'e', job #1, key '\+k+': key .* is 301 bytes"):
+        list(format_jobs([{"+s": 1}, {long: 2}], "entrypoint 'e'"))

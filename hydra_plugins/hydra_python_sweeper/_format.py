@@ -87,6 +87,17 @@ def check_key(key: Any) -> None:
             "an optional @package",
             key,
         )
+    if len(key.encode()) > NAME_MAX:
+        raise JobError(
+            f"key {key[:40]}... is {len(key.encode())} bytes long: Hydra names files and "
+            f"directories after keys (config groups, ${{hydra.job.override_dirname}}), and "
+            f"a name has at most {NAME_MAX} bytes",
+            key,
+        )
+
+
+#: The longest file name most file systems take, in bytes.
+NAME_MAX = 255
 
 
 def job_shape(keys: Tuple[Any, ...], checked: Optional[Set[str]] = None) -> Shape:
