@@ -12,7 +12,12 @@ from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import OmegaConf
 
 from hydra_plugins.hydra_python_sweeper import _reader
-from hydra_plugins.hydra_python_sweeper._errors import JobsFailed, JournalError, ResumeError
+from hydra_plugins.hydra_python_sweeper._errors import (
+    JobsFailed,
+    JournalError,
+    ResumeError,
+    SweepDirError,
+)
 from hydra_plugins.hydra_python_sweeper._impl import PythonSweeperImpl
 from hydra_plugins.hydra_python_sweeper._lines import (
     COMPLETED,
@@ -20,6 +25,7 @@ from hydra_plugins.hydra_python_sweeper._lines import (
     FILENAME,
     JOURNALED,
     STARTED,
+    encode,
     job_line,
     journaled,
 )
@@ -236,8 +242,17 @@ def test_a_resumed_shard_runs_only_its_own_batches(make_sweeper: Make) -> None:
 @pytest.mark.parametrize(
     "changed, arguments, message",
     [
-        ({}, ["+extra=1"], "records another sweep"),
-        ({"entrypoints": ["spaces.nineteen"]}, [], "records another sweep"),
+        (
+            {},
+            ["+extra=1"],
+            r"line 1, records another sweep.*\(arguments: \[\] there, \['\+extra=1'\] here\)",
+        ),
+        (
+            {"entrypoints": ["spaces.nineteen"]},
+            [],
+            r"records another sweep.*\(entrypoints: \['spaces.twenty'\] there, "
+            r"\['spaces.nineteen'\] here\)",
+        ),
     ],
 )
 def test_resume_of_another_sweep_fails_before_any_launch(
@@ -260,9 +275,46 @@ def test_resume_of_a_stream_that_changed_under_the_same_settings_fails_before_an
         ).sweep([])
     monkeypatch.setattr(spaces, "twenty", spaces.twenty_shuffled)  # same path, other jobs
     sweeper = make_sweeper(entrypoints=["spaces.twenty"], max_batch_size=5, resume=True)
-    with pytest.raises(ResumeError, match=r"regenerated job #1 as '\+i=7'.*Nothing was launched"):
+    with pytest.raises(ResumeError) as info:
         sweeper.sweep([])
     assert sweeper.launcher.batches == []  # type: ignore[union-attr]
+    line = next(
+        n for n, text in enumerate((tmp_path / "sweep" / "journal.jsonl").open(), 1)
+        if text.startswith('{"job": 1, "status": "completed"')
+    )  # fmt: skip
+    assert re.search(
+        rf"regenerated job #1 as '\+i=7', but .*journal.jsonl, line {line} \(as '\+i=1'\), "
+        r"records another job under that number.*not yield the same jobs in the same order.*"
+        "Nothing was launched",
+        str(info.value),
+    ), str(info.value)
+
+
+def test_a_run_line_of_the_same_sweep_under_another_fingerprint_says_so(
+    make_sweeper: Make, tmp_path: Path
+) -> None:
+    make_sweeper(entrypoints=["spaces.twenty"], max_batch_size=5, fail_fast=False).sweep([])
+    path = tmp_path / "sweep" / "journal.jsonl"
+    records = journal_records(path)
+    records[0]["fingerprint"] = "0" * 32  # as an edit, or another version, would leave it
+    path.write_bytes(b"".join(map(encode, records)))
+    sweeper = make_sweeper(entrypoints=["spaces.twenty"], max_batch_size=5, resume=True)
+    with pytest.raises(ResumeError) as info:
+        sweeper.sweep([])
+    message = str(info.value)
+    assert "line 1, records another sweep" in message and "under another fingerprint" in message
+    assert "this one is" not in message
+
+
+def test_multirun_yaml_is_not_written_through_a_symlink(make_sweeper: Make, tmp_path: Path) -> None:
+    (tmp_path / "sweep").mkdir()
+    outside = tmp_path / "outside.yaml"
+    outside.write_text("mine: 1\n")
+    (tmp_path / "sweep" / "multirun.yaml").symlink_to(outside)
+    sweeper = make_sweeper(entrypoints=["spaces.twenty"])
+    with pytest.raises(SweepDirError, match=r"multirun\.yaml is a symbolic link"):
+        sweeper.sweep([])
+    assert outside.read_text() == "mine: 1\n" and sweeper.launcher.batches == []  # type: ignore[union-attr]
 
 
 def test_resume_without_a_journal_says_where_it_looked(make_sweeper: Make, tmp_path: Path) -> None:

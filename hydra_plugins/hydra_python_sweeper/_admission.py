@@ -67,7 +67,6 @@ def check_journal(
         log.info(f"{path} recorded no job (its runs launched nothing): kept as {kept.name}")
         return None
     if {run.get("fingerprint") for run in state.runs} - {fingerprint(sweep)}:
-        recorded = state.runs[0].get("sweep") if state.runs else None
         if not resume and state.finished and not state.started and settings["num_shards"] == 1:
             # Hydra's documented pattern: one fixed hydra.sweep.dir, subdirs named by
             # ${hydra.job.override_dirname}; a sweep that ran to its end, every job of it
@@ -79,10 +78,12 @@ def check_journal(
                 "overwritten)"
             )
             return None
+        other = next(r for r in state.runs if r.get("fingerprint") != fingerprint(sweep))
         raise ResumeError(
-            f"{path} records another sweep, which has not run to its end with every job "
-            f"completed: {recorded}; this one is {sweep}. Nothing was launched: resume that "
-            "sweep, or choose another hydra.sweep.dir for this one."
+            f"{path}, line {other.get('_line', '?')}, records another sweep, which has not "
+            f"run to its end with every job completed ({_differences(other.get('sweep'), sweep)})"
+            ". Nothing was launched: resume that sweep, or choose another hydra.sweep.dir for "
+            "this one."
         )
     sharded = settings["num_shards"] > 1
     if sharded:  # the shards must agree with each other (a run without shards may differ)
@@ -114,6 +115,26 @@ def check_journal(
                 "launched."
             )
     return state
+
+
+def _differences(recorded: Any, sweep: Dict[str, Any]) -> str:
+    """What differs between the sweep a run line records and this one, said briefly.
+
+    >>> _differences({"entrypoints": ["a.f"], "params": {}}, {"entrypoints": ["a.g"], "params": {}})
+    "entrypoints: ['a.f'] there, ['a.g'] here"
+    """
+    if not isinstance(recorded, dict):
+        return f"it records {str(recorded)[:200]!r}"
+    keys = sorted(set(recorded) | set(sweep), key=str)
+    changed = [k for k in keys if recorded.get(k) != sweep.get(k)]
+    if not changed:
+        return (
+            "the same entrypoints, command line and settings, under another fingerprint: its "
+            "run line was edited, or written by a version that fingerprints sweeps otherwise"
+        )
+    return "; ".join(
+        f"{k}: {recorded.get(k)!r:.200} there, {sweep.get(k)!r:.200} here" for k in changed
+    )
 
 
 def _set_aside(path: Path) -> Path:

@@ -77,6 +77,28 @@ class JournalState:
         if runs and len(self.shards) == (runs[-1].get("num_shards") or 1):
             self.shards[runs[-1].get("shard_index") or 0] = done.get("failed", 0)
 
+    #: The journal's path (where it was read from), for messages.
+    path: Optional[Path] = None
+
+    def where(self, number: int) -> str:
+        """Where the journal records job ``number``'s last line, with its overrides: for a
+        message (it reads the journal again)."""
+        if self.path is None:
+            return "the journal"
+        head, found = b'{"job": %d, ' % number, None
+        with open(self.path, "rb") as f:
+            for line_number, raw in enumerate(f, 1):
+                if raw.startswith(head):
+                    found = line_number, raw
+        if found is None:
+            return f"the journal {self.path}"
+        try:
+            overrides = json.loads(found[1]).get("overrides")
+        except ValueError:
+            overrides = None
+        shown = f" (as {' '.join(overrides)!r})" if isinstance(overrides, list) else ""
+        return f"{self.path}, line {found[0]}{shown},"
+
     @property
     def size(self) -> int:
         """One more than the highest job number recorded."""
@@ -132,11 +154,14 @@ class JournalState:
         for index, code in enumerate(statuses):
             at = slice(8 * index, 8 * index + 8)
             if code and regenerated[at] != recorded[at]:
+                number = start + index
                 raise ResumeError(
-                    f"the sweep regenerated job #{start + index} as "
-                    f"{' '.join(jobs[index])!r}, but the journal records another job under "
-                    "that number: the entrypoints, the command line or the filters changed "
-                    "since the sweep ran. Nothing was launched."
+                    f"the sweep regenerated job #{number} as {' '.join(jobs[index])!r}, but "
+                    f"{self.where(number)} records another job under that number. Either the "
+                    "entrypoints, the command line or the filters changed since the sweep ran, "
+                    "or an entrypoint does not yield the same jobs in the same order each time "
+                    "it is called (a set, an unseeded random choice, a listing of files). "
+                    "Nothing was launched."
                 )
         return statuses
 
@@ -154,7 +179,7 @@ def read(path: Path) -> JournalState:
     The journal is read a block of whole lines at a time: its job lines are found and
     recorded by C-level passes over the block (:meth:`JournalState.record_lines`), its
     other lines one by one."""
-    state = JournalState()
+    state = JournalState(path=path)
     line = 1  # the number of the block's first line
     read = 0
     with open(path, "rb") as f:
@@ -261,6 +286,7 @@ def _read_other(path: Path, state: JournalState, number: int, raw: bytes) -> Non
         state.end(record)
     elif "run" in record:
         record["_before"] = dict(state.shards)  # if it is abandoned
+        record["_line"] = number
         state.runs.append(record)
         state.begin(record)
     elif "abandoned" in record:  # a run that launched nothing: as if it had not been
