@@ -149,7 +149,10 @@ class PythonSweeperImpl(Sweeper):
                 number = run_number(journal)
                 log.info(f"Sweep output dir : {sweep_dir}")
                 save_config(sweep_dir, self.config)
-                path = start_journal(sweep_dir, description, settings.cut(), journal, resume)
+                cut = settings.cut()
+                if not resume and not settings.sharded and stream.total is not None:
+                    cut["total"] = stream.total  # for the status of the sweep
+                path = start_journal(sweep_dir, description, cut, journal, resume)
             except BaseException:
                 if lock is not None:
                     lock.close()

@@ -43,6 +43,8 @@ import operator
 import os
 import re
 import socket
+import sys
+import time
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import xxhash
@@ -170,13 +172,16 @@ def run_line(
         **settings,
         "host": socket.gethostname(),
         "pid": os.getpid(),
+        "argv": list(sys.argv),
+        "at": round(time.time(), 3),
         "sweep": sweep,
     }
 
 
 def started_line(number: int, overrides: Sequence[str]) -> Dict[str, Any]:
     """The line a job writes when it starts, with the host and process that run it (and,
-    under SLURM, its array task, node and restart count)."""
+    under SLURM, its array task, node and restart count), and when (``at``, seconds since
+    the epoch)."""
     return {
         "job": number,
         "status": "started",
@@ -184,13 +189,20 @@ def started_line(number: int, overrides: Sequence[str]) -> Dict[str, Any]:
         "host": socket.gethostname(),
         "pid": os.getpid(),
         **job_environment(),
+        "at": round(time.time(), 3),
     }
 
 
 def job_line(
-    number: int, overrides: List[str], completed: bool, returned: Any, output_dir: str
+    number: int,
+    overrides: List[str],
+    completed: bool,
+    returned: Any,
+    output_dir: str,
+    started: Optional[float] = None,
 ) -> Dict[str, Any]:
-    """The journal's line for a job that ended."""
+    """The journal's line for a job that ended: with the host it ran on, when it started
+    (when known) and when it ended (seconds since the epoch)."""
     return {
         "job": number,
         "status": "completed" if completed else "failed",
@@ -198,6 +210,9 @@ def job_line(
         "overrides": overrides,
         "return": _returned(returned),
         "dir": output_dir,
+        "host": socket.gethostname(),
+        "started": None if started is None else round(started, 3),
+        "ended": round(time.time(), 3),
     }
 
 

@@ -7,7 +7,7 @@
 import shlex
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 
 def plural(count: int, noun: str) -> str:
@@ -35,23 +35,25 @@ def progress(done: int, total: Optional[int]) -> str:
     return f"{done} of {plural(total, 'job')}, {percent}%"
 
 
-def resume_command(sweep_dir: Path) -> str:
-    """The command that resumes this sweep: this process's own, with the resume settings.
+def resume_command(sweep_dir: Path, argv: Optional[List[str]] = None) -> str:
+    """The command that resumes this sweep: this process's own (or ``argv``, as a run line
+    records it), with the resume settings.
 
     >>> saved, sys.argv = sys.argv, ["train.py", "-m", "+lr=0.1,0.2", "hydra.sweep.dir=old"]
     >>> resume_command(Path("/runs/a b"))
     "python train.py -m +lr=0.1,0.2 hydra.sweeper.resume=true 'hydra.sweep.dir=/runs/a b'"
     >>> sys.argv = saved
     """
+    argv = list(sys.argv if argv is None else argv) or ["app.py"]
     arguments = [
         argument
-        for argument in sys.argv[1:]
+        for argument in argv[1:]
         if not argument.startswith(("hydra.sweeper.resume=", "hydra.sweep.dir="))
     ]
     return shlex.join(
         [
             "python",
-            sys.argv[0],
+            argv[0],
             *arguments,
             "hydra.sweeper.resume=true",
             f"hydra.sweep.dir={sweep_dir.absolute()}",

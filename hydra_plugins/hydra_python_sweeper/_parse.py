@@ -126,6 +126,9 @@ def _invalid(record: Dict[str, Any]) -> Optional[str]:
         return f"job #{job} has pid {record['pid']!r}, not a process id"
     if not isinstance(record.get("host", ""), str) or not isinstance(record.get("dir", ""), str):
         return f"job #{job} has a host or dir that is not a string"
+    times = [record.get(key) for key in ("at", "started", "ended")]
+    if not all(t is None or type(t) in (int, float) for t in times):
+        return f"job #{job} has a time that is not a number"
     overrides = record.get("overrides")
     if overrides is not None:
         if not isinstance(overrides, list) or not all(isinstance(o, str) for o in overrides):

@@ -19,7 +19,18 @@ import json
 import operator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import (
+    Any,
+    BinaryIO,
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+)
 
 from ._errors import JournalError, ResumeError
 from ._lines import (
@@ -171,7 +182,7 @@ _BLOCK = 1 << 21  # bytes of journal read at once
 _NUMBER, _STATUS_TEXT, _DIGEST_HEX = (operator.itemgetter(i) for i in range(3))
 
 
-def read(path: Path) -> JournalState:
+def read(path: Path, each_block: Optional[Callable[[bytes], None]] = None) -> JournalState:
     """The state a journal file records. A torn line (a writer killed mid-write) is skipped
     with a warning; any other line that is not a run or job line as written is a
     :class:`JournalError` naming its number.
@@ -185,6 +196,8 @@ def read(path: Path) -> JournalState:
     with open(path, "rb") as f:
         for lines in whole_lines(f):
             line = _read_block(path, state, b"\n" + lines, line)
+            if each_block is not None:  # another reader of the same blocks (the status)
+                each_block(b"\n" + lines)
             read += len(lines)
         f.seek(read)
         rest = f.read()

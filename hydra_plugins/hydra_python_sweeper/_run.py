@@ -10,7 +10,9 @@ far and the command that resumes the sweep; nothing that finished is lost.
 
 import logging
 import operator
+import os
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
@@ -118,6 +120,8 @@ class SweepRun:
         except KeyboardInterrupt:
             self.abandon_if_nothing_launched()
             self.interrupted()
+            if self.flight.running:  # launches left in their threads: exit hooks must not
+                exit_now(self.interrupt.code)  # wait for them (loky's joins its workers)
             raise SystemExit(self.interrupt.code) from None  # as a shell reports it
         finally:
             self.interrupt.restore()
@@ -258,6 +262,16 @@ class SweepRun:
             batches=self.batches_done,
             sweep_dir=str(self.sweep_dir),
         )
+
+
+def exit_now(code: int) -> None:
+    """End the process with ``code`` at once, its output flushed, without the exit hooks:
+    a launcher's (joblib's loky joins its executor's thread, which waits for workers that the
+    same signal killed) would hang the interrupted sweep for ever."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def interrupted(journal: Path, sweep_dir: Path, slurm: bool) -> str:

@@ -110,10 +110,12 @@ class JournalCallback(Callback):
     def __init__(self, path: str, fence: Optional[Fence] = None) -> None:
         self.path = Path(path)
         self.fence = fence
+        self.started: Dict[int, float] = {}  # when this process's jobs started
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
         number = int(config.hydra.job.num)
         line = started_line(number, list(config.hydra.overrides.task))
+        self.started[number] = line["at"]
         if self.fence is None:
             append(self.path, line)
         elif not append_if(self.path, self.fence.current, line):
@@ -134,6 +136,7 @@ class JournalCallback(Callback):
                 completed,
                 job_return._return_value,
                 str(config.hydra.runtime.output_dir),
+                self.started.pop(int(config.hydra.job.num), None),
             ),
         )
         setattr(job_return, JOURNALED, True)  # written: the sweeper need not read it back

@@ -7,7 +7,7 @@ from typing import Any, Callable, Iterable, Iterator, Tuple, Union
 
 from ._markers import DELETE, raw
 
-__all__ = ["DELETE", "merge_overrides", "raw"]
+__all__ = ["DELETE", "merge_overrides", "raw", "read_results"]
 
 Source = Union[Iterable[Any], Callable[[], Iterable[Any]]]
 
@@ -30,3 +30,16 @@ def merge_overrides(*sources: Source) -> Iterator[Tuple[Tuple[str, Any], ...]]:
     from ._merge import merge_sources
 
     return merge_sources(sources)
+
+
+def read_results(sweep_dir: Any) -> Iterator[Any]:
+    """The sweep in ``sweep_dir``'s jobs as records (number, overrides as a dict, status,
+    return value, output dir, start and end times, host), one a job in job order, the latest
+    attempt of each; streamed from its journal, in flat memory::
+
+        for job in read_results("multirun/2026-11-30/10-00-00"):
+            print(job.number, job.overrides, job.status, job.returned)
+    """
+    from ._records import read_results as read
+
+    return read(sweep_dir)

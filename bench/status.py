@@ -1,0 +1,94 @@
+"""How fast ``status`` and ``read_results`` read a big journal, and in how much memory.
+
+Writes a journal as a sweep of N jobs leaves it (a run line, a start and an end line a job,
+three overrides each, 1% of the jobs failed with one of three errors, the last 100 running),
+then, each in a process of its own: ``python -m hydra_plugins.hydra_python_sweeper status``,
+and ``read_results`` consumed to the end. Reports wall time and peak RSS (``VmHWM``).
+
+    python bench/status.py                 # N = 100,000 and 1,000,000
+    python bench/status.py --n 1000000
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import List, Tuple
+
+from hydra_plugins.hydra_python_sweeper._lines import encode, job_line, started_line
+
+RESULTS = Path(__file__).resolve().parent / "results"
+ERRORS = ["RuntimeError('CUDA out of memory')", "ValueError('nan loss')", "TimeoutError()"]
+
+
+def write_journal(path: Path, n: int) -> None:
+    t0 = 1_800_000_000.0
+    with open(path, "wb") as f:
+        f.write(encode({"run": 1, "total": n, "at": t0, "argv": ["train.py", "-m"]}))
+        chunk: List[bytes] = []
+        for number in range(n):
+            overrides = [f"+lr={10 ** -(number % 5)}", f"+seed={number}", "db=mysql"]
+            started = started_line(number, overrides)
+            started["at"] = t0 + number * 0.01
+            chunk.append(encode(started))
+            if number < n - 100:
+                failed = number % 100 == 7
+                returned = ERRORS[number % 3] if failed else 0.5
+                ended = job_line(number, overrides, not failed, returned, f"out/{number}")
+                ended["started"], ended["ended"] = started["at"], started["at"] + 30
+                chunk.append(encode(ended))
+            if len(chunk) > 20_000:
+                f.write(b"".join(chunk))
+                chunk = []
+        f.write(b"".join(chunk))
+
+
+STATUS = "from hydra_plugins.hydra_python_sweeper.__main__ import main; main(['status', {d!r}])"
+RESULTS_LOOP = (
+    "from hydra_plugins.hydra_python_sweeper.utils import read_results\n"
+    "count = sum(1 for _ in read_results({d!r})); print(count)"
+)
+PEAK = "\nprint('VmHWM', open('/proc/self/status').read().split('VmHWM:')[1].split()[0])"
+
+
+def measure(code: str) -> Tuple[float, float, str]:
+    """Wall seconds and peak RSS (MiB) of ``python -c code``, and its output."""
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", code + PEAK], capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode:
+        raise SystemExit(done.stderr)
+    peak = int(done.stdout.rsplit("VmHWM", 1)[1].split()[0]) / 1024
+    return seconds, peak, done.stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, nargs="*", default=[100_000, 1_000_000])
+    args = parser.parse_args()
+    rows = ["jobs       journal MiB  status s  status RSS MiB  read_results s  results RSS MiB"]
+    for n in args.n:
+        with tempfile.TemporaryDirectory() as tmp:
+            write_journal(Path(tmp) / "journal.jsonl", n)
+            size = os.path.getsize(Path(tmp) / "journal.jsonl") / 2**20
+            status = measure(STATUS.format(d=tmp))
+            assert f"Jobs: {n - 100 - (n - 100 + 92) // 100}" in status[2], status[2][:500]
+            results = measure(RESULTS_LOOP.format(d=tmp))
+            assert results[2].split()[0] == str(n)
+        rows.append(
+            f"{n:<10} {size:>11.1f}  {status[0]:>8.2f}  {status[1]:>14.1f}  "
+            f"{results[0]:>14.2f}  {results[1]:>15.1f}"
+        )
+        print(rows[-1], flush=True)
+    rows.append(
+        f"(a process that only imports the command: {baseline[0]:.2f} s, {baseline[1]:.1f} MiB)"
+    )
+    print(rows[-1])
+    (RESULTS / "status.txt").write_text("\n".join(rows) + "\n")
+
+
+if __name__ == "__main__":
+    main()

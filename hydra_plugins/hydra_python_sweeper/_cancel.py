@@ -1,0 +1,66 @@
+"""``cancel``: stop a sweep, and every job of it still queued or running that it knows of.
+
+The sweeper that runs the sweep (the holder of the dir's lock) is stopped first, so that it
+launches nothing more; then the sweep's SLURM arrays are cancelled (found by the tag in
+their comment, one ``squeue`` call), and the jobs the journal says started and have not ended
+are stopped where they run on this host. A later resume carries on from the journal.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import List
+
+from ._admission import running_now
+from ._errors import JournalError
+from ._lines import FILENAME
+from ._liveness import _alive
+from ._reader import read
+from ._slurm import alive_tasks, cancel_command
+
+_HOLDER = re.compile(r"pid (\d+) on host (\S+?),")
+
+
+def cancel_sweep(sweep_dir: Path, wait: float = 30.0) -> str:
+    """Cancel the sweep in ``sweep_dir``; what was done, said line by line."""
+    path = Path(sweep_dir) / FILENAME
+    if not path.is_file():
+        raise JournalError(f"there is no journal in {sweep_dir} ({path} is not a file)")
+    said: List[str] = []
+    here = socket.gethostname()
+    stopped = []
+    for _, _, holder in running_now(Path(sweep_dir), -1):
+        found = _HOLDER.search(holder)
+        if found and found[2] == here:
+            os.kill(int(found[1]), signal.SIGTERM)
+            stopped.append(int(found[1]))
+            said.append(f"Stopped the sweeper (pid {found[1]}, SIGTERM)")
+        else:
+            said.append(f"The sweeper runs elsewhere ({holder}): stop it there")
+    deadline = time.monotonic() + wait
+    while any(map(_alive, stopped)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if shutil.which("squeue"):
+        tasks = alive_tasks(Path(sweep_dir))
+        if tasks:
+            command = cancel_command(tasks)
+            subprocess.run(command.split(), check=False)
+            said.append(f"Cancelled {len(tasks)} SLURM tasks of the sweep: {command}")
+    for job, raw in sorted(read(path).started.items()):
+        record = json.loads(raw)
+        pid = record.get("pid")
+        if record.get("slurm") or record.get("host") != here or not isinstance(pid, int):
+            continue
+        if _alive(pid):
+            os.kill(pid, signal.SIGTERM)
+            said.append(f"Stopped job #{job} (pid {pid}, SIGTERM)")
+    if not said:
+        said.append("Nothing of the sweep was running")
+    said.append("A later resume carries on: hydra.sweeper.resume=true, as `status` shows it")
+    return "\n".join(said)

@@ -1,0 +1,241 @@
+"""Where a sweep stands, from its journal alone: counts, pace, stragglers, failures, owner.
+
+:func:`sweep_status` reads the journal once, a block at a time (the reader of a resume, and
+one more C-level pass over the same blocks for the jobs' times and failures), and asks no
+scheduler: whether the sweeper still runs is read from its lock. :func:`render` says it as
+text, :func:`as_json` for scripts::
+
+    >>> import tempfile
+    >>> from ._lines import job_line
+    >>> from ._writer import append
+    >>> sweep_dir = Path(tempfile.mkdtemp())
+    >>> append(sweep_dir / "journal.jsonl", {"run": 1, "total": 3, "argv": ["train.py", "-m"]},
+    ...        job_line(0, ["+a=0"], True, 1, "0"), job_line(1, ["+a=1"], False, "E('x')", "1"))
+    >>> status = sweep_status(sweep_dir)
+    >>> status.completed, status.failed, status.running, status.not_launched
+    (1, 1, 0, 1)
+"""
+
+import json
+import re
+import socket
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+from ._admission import running_now
+from ._errors import JournalError
+from ._lines import COMPLETED, FAILED, FILENAME
+from ._messages import plural, resume_command
+from ._reader import read
+
+#: The recent pace is measured over this many seconds.
+WINDOW = 600.0
+#: A running job is a straggler once it has run this many times the median job.
+STRAGGLER = 3.0
+_TIMES = re.compile(rb'"started": (null|[0-9.]+), "ended": ([0-9.]+)')
+_FAILED = re.compile(rb'\n(\{"job": (\d+), "status": "failed"[^\n]*)')
+_SAMPLES = 20_000  # job durations kept for the median, at most
+
+
+@dataclass
+class Running:
+    job: int
+    where: str
+    since: Optional[float]
+
+
+@dataclass
+class Status:
+    """What :func:`sweep_status` found (times in seconds since the epoch)."""
+
+    sweep_dir: str
+    runs: int
+    total: Optional[int]
+    completed: int
+    failed: int
+    running: int
+    not_launched: Optional[int]
+    ended: bool
+    first_start: Optional[float]
+    last_end: Optional[float]
+    recent_per_minute: float
+    overall_per_minute: float
+    eta_seconds: Optional[float]
+    median_seconds: Optional[float]
+    in_flight: List[Running] = field(default_factory=list)
+    stragglers: List[Running] = field(default_factory=list)
+    failures: List[Tuple[str, int, List[int]]] = field(default_factory=list)
+    sweeper: List[str] = field(default_factory=list)
+    resume: str = ""
+    cancel: str = ""
+    now: float = 0.0
+
+
+class _Pass:
+    """What the status reads from each block of the journal beside the reader's state."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+        self.ends = self.recent = 0
+        self.first: Optional[float] = None
+        self.last: Optional[float] = None
+        self.durations: List[float] = []
+        self.every = 1  # one duration kept in this many (halved as the sample grows)
+        self.failed: Dict[int, bytes] = {}
+
+    def __call__(self, block: bytes) -> None:
+        times = _TIMES.findall(block)
+        if times:
+            ended = list(map(float, [t[1] for t in times]))
+            self.ends += len(ended)
+            self.recent += sum(t >= self.now - WINDOW for t in ended)
+            self.last = max(self.last or 0.0, max(ended))
+            pairs = [(s, e) for (s, _), e in zip(times[:: self.every], ended[:: self.every])]
+            self.durations.extend(e - float(s) for s, e in pairs if s != b"null")
+            starts = [float(s) for s, _ in times[:64] if s != b"null"]
+            if starts:
+                self.first = min(self.first or starts[0], *starts)
+            while len(self.durations) > _SAMPLES:
+                self.durations, self.every = self.durations[::2], self.every * 2
+        for line, number in _FAILED.findall(block):
+            self.failed[int(number)] = line
+
+
+def sweep_status(sweep_dir: Path, now: Optional[float] = None) -> Status:
+    """Where the sweep in ``sweep_dir`` stands, from its journal (and its locks)."""
+    path = Path(sweep_dir) / FILENAME
+    if not path.is_file():
+        raise JournalError(f"there is no journal in {sweep_dir} ({path} is not a file)")
+    now = time.time() if now is None else now
+    scan = _Pass(now)
+    state = read(path, scan)
+    statuses = bytes(state.status)
+    completed, failed = statuses.count(COMPLETED), statuses.count(FAILED)
+    totals = [run["total"] for run in state.runs if isinstance(run.get("total"), int)]
+    total = totals[-1] if totals else None
+    starts = [run["at"] for run in state.runs if isinstance(run.get("at"), (int, float))]
+    first = min([*starts, *([scan.first] if scan.first else [])], default=None)
+    in_flight = [_running(job, raw) for job, raw in sorted(state.started.items())]
+    median = statistics.median(scan.durations) if scan.durations else None
+    stragglers = [
+        job for job in in_flight
+        if median and job.since and now - job.since > max(STRAGGLER * median, 10.0)
+    ]  # fmt: skip
+    recent = scan.recent / (min(WINDOW, now - first) / 60) if first and now > first else 0.0
+    overall = scan.ends / ((now - first) / 60) if first and now > first else 0.0
+    left = None if total is None else max(total - completed, 0)
+    argv = next((r["argv"] for r in reversed(state.runs) if isinstance(r.get("argv"), list)), None)
+    return Status(
+        sweep_dir=str(Path(sweep_dir).absolute()),
+        runs=len(state.runs),
+        total=total,
+        completed=completed,
+        failed=failed,
+        running=len(in_flight),
+        not_launched=None if total is None else max(total - len(statuses) + statuses.count(0), 0),
+        ended=state.ended,
+        first_start=first,
+        last_end=scan.last,
+        recent_per_minute=recent,
+        overall_per_minute=overall,
+        eta_seconds=None
+        if left is None or not (recent or overall)
+        else 60 * left / (recent or overall),
+        median_seconds=median,
+        in_flight=in_flight,
+        stragglers=stragglers,
+        failures=_by_error(scan.failed, statuses),
+        sweeper=[holder for _, _, holder in running_now(Path(sweep_dir), -1)],
+        resume=resume_command(Path(sweep_dir), argv),
+        cancel=f"python -m hydra_plugins.hydra_python_sweeper cancel {Path(sweep_dir).absolute()}",
+        now=now,
+    )
+
+
+def _running(job: int, raw: bytes) -> Running:
+    record = json.loads(raw)
+    where = f"SLURM task {record['slurm']}" if record.get("slurm") else f"pid {record.get('pid')}"
+    return Running(job, f"{where} on {record.get('host')}", record.get("at"))
+
+
+def _by_error(failed: Dict[int, bytes], statuses: bytes) -> List[Tuple[str, int, List[int]]]:
+    """The failed jobs (those whose last line says so), grouped by their error: each with
+    its count and its first job numbers, the most frequent first."""
+    groups: Dict[str, List[int]] = {}
+    for number in sorted(failed):
+        if number < len(statuses) and statuses[number] == FAILED:
+            error = str(json.loads(failed[number]).get("return")).strip().splitlines()
+            groups.setdefault((error or ["?"])[0][:200], []).append(number)
+    ranked = sorted(groups.items(), key=lambda item: -len(item[1]))
+    return [(error, len(numbers), numbers[:5]) for error, numbers in ranked]
+
+
+def as_json(status: Status) -> str:
+    return json.dumps(asdict(status), indent=2)
+
+
+def render(status: Status) -> str:
+    """The status as a user reads it."""
+    s = status
+    lines = [f"Sweep {s.sweep_dir}: {plural(s.runs, 'run')}, " + (
+        "ended" if s.ended else "running" if s.sweeper else "not running (resume it below)"
+    )]  # fmt: skip
+    jobs = (
+        f"{s.completed} of {s.total} completed"
+        if s.total is not None
+        else f"{s.completed} completed"
+    )
+    left = f", {s.not_launched} not yet launched" if s.not_launched is not None else ""
+    lines.append(f"Jobs: {jobs}, {s.failed} failed, {s.running} running{left}")
+    pace = (
+        f"Pace: {s.recent_per_minute:.1f} jobs/min over the last {WINDOW / 60:.0f} min, "
+        f"{s.overall_per_minute:.1f} overall"
+    )
+    if s.median_seconds is not None:
+        pace += f"; median job {_duration(s.median_seconds)}"
+    if s.eta_seconds is not None and not s.ended:
+        pace += f"; about {_duration(s.eta_seconds)} left at that pace"
+    lines.append(pace)
+    for job in s.in_flight[:10]:
+        since = f" for {_duration(s.now - job.since)}" if job.since else ""
+        lines.append(f"  running #{job.job}: {job.where}{since}")
+    if len(s.in_flight) > 10:
+        lines.append(f"  ... and {len(s.in_flight) - 10} more running")
+    for job in s.stragglers[:10]:
+        assert job.since is not None
+        lines.append(
+            f"Straggler #{job.job}: {job.where}, running for {_duration(s.now - job.since)} "
+            f"(median job {_duration(s.median_seconds or 0)})"
+        )
+    if s.failures:
+        lines.append("Failures by error:")
+    for error, count, numbers in s.failures[:10]:
+        first = ", ".join(f"#{n}" for n in numbers) + (", ..." if count > len(numbers) else "")
+        lines.append(f"  {count} x {error} ({first})")
+    owner = (
+        "; ".join(s.sweeper) if s.sweeper else f"none running (checked on {socket.gethostname()})"
+    )
+    lines.append(f"Sweeper: {owner}")
+    if not s.ended or s.failed:
+        lines.append(f"To resume: {s.resume}")
+    if s.sweeper or s.running:
+        lines.append(f"To cancel: {s.cancel}")
+    return "\n".join(lines)
+
+
+def _duration(seconds: float) -> str:
+    """
+    >>> _duration(42.4), _duration(3725), _duration(200000)
+    ('42 s', '1 h 02 min', '2 d 7 h')
+    """
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    if seconds < 86400:
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    return f"{seconds // 86400} d {seconds % 86400 // 3600} h"

@@ -1,0 +1,165 @@
+"""``status``, ``cancel`` and ``read_results`` on real sweeps: finished, failed, running."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any, List
+
+import pytest
+
+from hydra_plugins.hydra_python_sweeper.utils import read_results
+
+APPS = Path(__file__).resolve().parent / "apps"
+
+
+def app(name: str, sweep_dir: Path, *extra: str) -> List[str]:
+    return [sys.executable, str(APPS / f"{name}.py"), "-m", f"hydra.sweep.dir={sweep_dir}", *extra]
+
+
+def command(*arguments: Any) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "hydra_plugins.hydra_python_sweeper", *map(str, arguments)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_status_and_results_of_a_sweep_with_a_failure(tmp_path: Path) -> None:
+    sweep_dir = tmp_path / "sweep"
+    ran = subprocess.run(
+        app("exits", sweep_dir, "how=exit", "code=3", "hydra.sweeper.fail_fast=false"),
+        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+    assert ran.returncode == 1, ran.stderr
+    shown = command("status", sweep_dir)
+    assert shown.returncode == 0, shown.stderr
+    text = shown.stdout
+    assert f"Sweep {sweep_dir}: 1 run, ended" in text
+    assert "Jobs: 6 of 7 completed, 1 failed, 0 running, 0 not yet launched" in text
+    assert "Failures by error:\n  1 x TaskExited('the task called sys.exit(3)') (#4)" in text
+    assert "To resume: python " in text and "hydra.sweeper.resume=true" in text
+    assert f"hydra.sweep.dir={sweep_dir}" in text and "exits.py -m how=exit code=3" in text
+    assert "Sweeper: none running" in text
+    status = json.loads(command("status", sweep_dir, "--json").stdout)
+    assert (status["completed"], status["failed"], status["total"]) == (6, 1, 7)
+    assert status["failures"] == [["TaskExited('the task called sys.exit(3)')", 1, [4]]]
+    assert status["median_seconds"] is not None and status["median_seconds"] >= 0
+
+    records = list(read_results(sweep_dir))
+    assert [r.number for r in records] == list(range(7))
+    assert [r.status for r in records] == ["completed"] * 4 + ["failed"] + ["completed"] * 2
+    assert records[2].overrides == {"how": "exit", "code": 3, "x": 2, "name": "job 2"}
+    assert records[2].returned == 2 and records[4].returned.startswith("TaskExited")
+    assert all(
+        r.started is not None and r.ended is not None and r.started <= r.ended for r in records
+    )
+    assert all(r.host and r.dir and r.dir.endswith(str(r.number)) for r in records)
+
+    table = tmp_path / "results.csv"
+    written = command("status", sweep_dir, "--results", table)
+    assert written.returncode == 0 and "7 jobs written" in written.stdout
+    rows = list(csv.DictReader(table.open()))
+    assert [row["number"] for row in rows] == [str(n) for n in range(7)]
+    assert rows[3]["x"] == "3" and rows[3]["name"] == "job 3" and rows[4]["status"] == "failed"
+
+
+def test_the_status_of_a_running_sweep_then_cancel_then_resume(tmp_path: Path) -> None:
+    sweep_dir = tmp_path / "sweep"
+    journal = sweep_dir / "journal.jsonl"
+    sweeper = subprocess.Popen(
+        app("durable", sweep_dir, "sleep=1.5", "hydra/launcher=submitit_local",
+            "hydra.launcher.timeout_min=5", "batch=4"),
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not journal.exists() or '"status": "started"' not in journal.read_text():
+        assert sweeper.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    shown = command("status", sweep_dir)
+    assert shown.returncode == 0, shown.stderr
+    assert f"Sweep {sweep_dir}: 1 run, running" in shown.stdout
+    assert f"Sweeper: pid {sweeper.pid} on host" in shown.stdout
+    assert "  running #0: pid " in shown.stdout and "To cancel: python -m" in shown.stdout
+    status = json.loads(command("status", sweep_dir, "--json").stdout)
+    assert status["running"] >= 1 and status["total"] is None  # a generator: not known
+
+    cancelled = command("cancel", sweep_dir)
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert f"Stopped the sweeper (pid {sweeper.pid}" in cancelled.stdout
+    assert sweeper.wait(timeout=60) == 143
+    time.sleep(1)
+    left = [p for p in Path("/proc").glob("[0-9]*") if _runs_from(p, sweep_dir)]
+    assert left == [], "a job of the cancelled sweep still runs"
+    after = command("status", sweep_dir).stdout
+    assert "not running (resume it below)" in after and "Sweeper: none running" in after
+
+    resumed = subprocess.run(
+        [*app("durable", sweep_dir, "sleep=1.5", "hydra/launcher=submitit_local",
+              "hydra.launcher.timeout_min=5", "batch=4"), "hydra.sweeper.resume=true"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=300,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    ran = Counter(int(n) for n in (sweep_dir / "completions.txt").read_text().split())
+    assert sorted(ran) == list(range(12)) and max(ran.values()) == 1
+    final = command("status", sweep_dir).stdout
+    assert "2 runs, ended" in final and "Jobs: 12 completed, 0 failed, 0 running" in final
+
+
+def _runs_from(proc: Path, sweep_dir: Path) -> bool:
+    try:
+        line = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return str(sweep_dir) in line and state not in ("Z", "X") and "status" not in line
+
+
+def test_status_of_a_dir_without_a_journal_is_one_clear_error(tmp_path: Path) -> None:
+    shown = command("status", tmp_path)
+    assert shown.returncode == 1 and "Traceback" not in shown.stderr
+    assert f"there is no journal in {tmp_path}" in shown.stderr
+
+
+def test_status_counts_stragglers_and_the_pace_from_the_journal(tmp_path: Path) -> None:
+    from hydra_plugins.hydra_python_sweeper._lines import encode, job_line, started_line
+    from hydra_plugins.hydra_python_sweeper._status import render, sweep_status
+
+    now = 1_800_000_000.0
+    lines = [{"run": 1, "total": 20, "at": now - 3600, "argv": ["train.py", "-m"]}]
+    for number in range(10):  # ten jobs of 60 s, ended over the last hour
+        ended = job_line(
+            number, [f"+i={number}"], True, number, str(number), now - 3000 + 300 * number
+        )
+        ended["ended"] = ended["started"] + 60
+        lines.append(ended)
+    slow = started_line(10, ["+i=10"])  # running for 20 min: a straggler
+    slow["at"] = now - 1200
+    quick = started_line(11, ["+i=11"])  # running for 30 s
+    quick["at"] = now - 30
+    lines += [slow, quick]
+    (tmp_path / "journal.jsonl").write_bytes(b"".join(map(encode, lines)))
+    status = sweep_status(tmp_path, now=now)
+    assert (status.completed, status.running, status.not_launched) == (10, 2, 8)
+    assert status.median_seconds == 60
+    assert [job.job for job in status.stragglers] == [10]
+    assert status.recent_per_minute == pytest.approx(2 / 10)  # 2 ends in the last 10 min
+    assert status.overall_per_minute == pytest.approx(10 / 60)
+    assert status.eta_seconds == pytest.approx(10 / (2 / 10) * 60)
+    text = render(status)
+    assert (
+        "Straggler #10: pid " in text and "running for 20 min 00 s (median job 1 min 00 s)" in text
+    )
+    assert "about 50 min 00 s left at that pace" in text
+
+
+@pytest.fixture(autouse=True)
+def _needs_posix() -> None:
+    if not hasattr(os, "fork") or not hasattr(signal, "SIGTERM"):
+        pytest.skip("POSIX only")
