@@ -25,7 +25,7 @@ ERRORS = ["RuntimeError('CUDA out of memory')", "ValueError('nan loss')", "Timeo
 
 
 def write_journal(path: Path, n: int) -> None:
-    t0 = 1_800_000_000.0
+    t0 = time.time() - 86_400.0  # a day ago
     with open(path, "wb") as f:
         f.write(encode({"run": 1, "total": n, "at": t0, "argv": ["train.py", "-m"]}))
         chunk: List[bytes] = []

@@ -36,7 +36,8 @@ WINDOW = 600.0
 #: A running job is a straggler once it has run this many times the median job.
 STRAGGLER = 3.0
 _TIMES = re.compile(rb'"started": (null|[0-9.]+), "ended": ([0-9.]+)')
-_FAILED = re.compile(rb'\n(\{"job": (\d+), "status": "failed"[^\n]*)')
+_FAILED = re.compile(rb'"status": "failed", "digest": ')
+_NUMBER = re.compile(rb'\{"job": (\d+), "status": "failed"')
 _SAMPLES = 20_000  # job durations kept for the median, at most
 
 
@@ -100,8 +101,12 @@ class _Pass:
                 self.first = min(self.first or starts[0], *starts)
             while len(self.durations) > _SAMPLES:
                 self.durations, self.every = self.durations[::2], self.every * 2
-        for line, number in _FAILED.findall(block):
-            self.failed[int(number)] = line
+        for match in _FAILED.finditer(block):  # a rare literal: no pass line by line
+            begin = block.rfind(b"\n", 0, match.start()) + 1
+            line = block[begin : block.index(b"\n", match.end())]
+            number = _NUMBER.match(line)
+            if number is not None:
+                self.failed[int(number[1])] = line
 
 
 def sweep_status(sweep_dir: Path, now: Optional[float] = None) -> Status:
