@@ -46,7 +46,7 @@ def write_journal(path: Path, n: int) -> None:
         f.write(b"".join(chunk))
 
 
-STATUS = "from hydra_plugins.hydra_python_sweeper.__main__ import main; main(['status', {d!r}])"
+STATUS = "from hydra_plugins.hydra_python_sweeper._cli import main; main(['status', {d!r}])"
 RESULTS_LOOP = (
     "from hydra_plugins.hydra_python_sweeper.utils import read_results\n"
     "count = sum(1 for _ in read_results({d!r})); print(count)"

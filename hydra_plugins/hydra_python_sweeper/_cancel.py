@@ -3,7 +3,16 @@
 The sweeper that runs the sweep (the holder of the dir's lock) is stopped first, so that it
 launches nothing more; then the sweep's SLURM arrays are cancelled (found by the tag in
 their comment, one ``squeue`` call), and the jobs the journal says started and have not ended
-are stopped where they run on this host. A later resume carries on from the journal.
+are stopped where they run on this host, with the processes of the sweep's local executor
+(submitit's, which run from its ``.submitit`` folder): SIGTERM, then SIGKILL for those still
+there after a grace period. A later resume carries on from the journal::
+
+    >>> import tempfile
+    >>> sweep_dir = Path(tempfile.mkdtemp())
+    >>> _ = (sweep_dir / "journal.jsonl").write_text("")
+    >>> print(cancel_sweep(sweep_dir))  # doctest: +ELLIPSIS
+    Nothing of the sweep was running
+    A later resume carries on: ...
 """
 
 import json
@@ -38,7 +47,7 @@ def cancel_sweep(sweep_dir: Path, wait: float = 30.0) -> str:
     for _, _, holder in running_now(Path(sweep_dir), -1):
         found = _HOLDER.search(holder)
         if found and found[2] == here:
-            os.kill(int(found[1]), signal.SIGTERM)
+            _signal(int(found[1]), signal.SIGTERM)
             stopped.append(int(found[1]))
             said.append(f"Stopped the sweeper (pid {found[1]}, SIGTERM)")
         else:
@@ -52,15 +61,46 @@ def cancel_sweep(sweep_dir: Path, wait: float = 30.0) -> str:
             command = cancel_command(tasks)
             subprocess.run(command.split(), check=False)
             said.append(f"Cancelled {len(tasks)} SLURM tasks of the sweep: {command}")
+    jobs = {}
     for job, raw in sorted(read(path).started.items()):
         record = json.loads(raw)
         pid = record.get("pid")
-        if record.get("slurm") or record.get("host") != here or not isinstance(pid, int):
-            continue
-        if _alive(pid):
-            os.kill(pid, signal.SIGTERM)
-            said.append(f"Stopped job #{job} (pid {pid}, SIGTERM)")
+        if not record.get("slurm") and record.get("host") == here and isinstance(pid, int):
+            jobs[pid] = f"job #{job}"
+    for pid in _local_executor(Path(sweep_dir)):
+        jobs.setdefault(pid, "a process of the local executor")
+    alive = [pid for pid in jobs if _alive(pid)]
+    for pid in alive:
+        _signal(pid, signal.SIGTERM)
+    deadline = time.monotonic() + min(wait, 5.0)  # some ignore SIGTERM (submitit's)
+    while any(map(_alive, alive)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for pid in alive:
+        killed = _alive(pid)
+        if killed:
+            _signal(pid, signal.SIGKILL)
+        said.append(f"Stopped {jobs[pid]} (pid {pid}, {'SIGKILL' if killed else 'SIGTERM'})")
     if not said:
         said.append("Nothing of the sweep was running")
     said.append("A later resume carries on: hydra.sweeper.resume=true, as `status` shows it")
     return "\n".join(said)
+
+
+def _local_executor(sweep_dir: Path) -> List[int]:
+    """The processes on this host that run from the sweep's ``.submitit`` folder (Linux)."""
+    folder = str(sweep_dir.absolute() / ".submitit").encode()
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if folder in (proc / "cmdline").read_bytes() and int(proc.name) != os.getpid():
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:  # it ended meanwhile
+        pass

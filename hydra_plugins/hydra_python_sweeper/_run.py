@@ -120,8 +120,8 @@ class SweepRun:
         except KeyboardInterrupt:
             self.abandon_if_nothing_launched()
             self.interrupted()
-            if self.flight.running:  # launches left in their threads: exit hooks must not
-                exit_now(self.interrupt.code)  # wait for them (loky's joins its workers)
+            if self.flight.running:  # launches left in their threads: see exit_now
+                exit_now(self.interrupt.code)
             raise SystemExit(self.interrupt.code) from None  # as a shell reports it
         finally:
             self.interrupt.restore()
@@ -224,16 +224,7 @@ class SweepRun:
         """Every batch ran: the done line, the summary, and the returns."""
         if not self.launched and not self.skipped:
             say_empty(self.settings)
-        again = (
-            f"runs the {plural(self.failed, 'failed job')} again"
-            if self.failed
-            else ("writes it and runs nothing again")
-        )
-        ran = (
-            f"Every job ran ({self.completed} completed, {self.failed} failed) and its end is "
-            "in the journal; only the line that says the sweep ended is missing: "
-            f"{resume_command(self.sweep_dir)} {again}."
-        )
+        ran = every_job_ran(self.completed, self.failed, self.sweep_dir)
         with sweep_dir_errors(self.sweep_dir, so=ran):
             line = done_line(self.run_number, self.completed, self.failed, self.skipped)
             append(self.journal_path, line)
@@ -262,6 +253,16 @@ class SweepRun:
             batches=self.batches_done,
             sweep_dir=str(self.sweep_dir),
         )
+
+
+def every_job_ran(completed: int, failed: int, sweep_dir: Path) -> str:
+    """What a done line that cannot be written means: every job ran, a resume writes it."""
+    again = f"runs the {plural(failed, 'failed job')} again" if failed else "runs nothing again"
+    return (
+        f"Every job ran ({completed} completed, {failed} failed) and its end is in the "
+        "journal; only the line that says the sweep ended is missing: "
+        f"{resume_command(sweep_dir)} writes it and {again}."
+    )
 
 
 def exit_now(code: int) -> None:
