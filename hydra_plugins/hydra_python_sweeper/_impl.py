@@ -5,6 +5,7 @@
 (:mod:`._pipeline`) and hands it to one run (:mod:`._run`), or previews it (a dry run).
 """
 
+import itertools
 import logging
 from pathlib import Path
 from typing import Any, List, Optional
@@ -26,6 +27,7 @@ from ._admission import (
     start_journal,
     take_lock,
 )
+from ._detach import say_detached, start_driver
 from ._errors import sweep_dir_errors
 from ._fence import Fence
 from ._launch import BatchLauncher
@@ -131,6 +133,8 @@ class PythonSweeperImpl(Sweeper):
             stream = self.stream(settings, arguments, journal)
             return preview(settings, stream, str(sweep_dir), self.validator(settings))
 
+        if settings.detach:
+            return self.detach(settings, arguments, sweep_dir, description)
         if not resume:  # bad input fails before any directory is made
             stream = self.stream(settings, arguments)
             if settings.sharded and stream.total == 0:  # known up front: no dir to make
@@ -178,6 +182,30 @@ class PythonSweeperImpl(Sweeper):
         finally:
             if lock is not None:
                 lock.close()
+
+    def detach(
+        self, settings: Settings, arguments: List[str], sweep_dir: Path, description: Any
+    ) -> Any:
+        """Check the sweep here as a run does before it launches (its first batch validated,
+        the dir's journal and locks), then hand it to a driver of its own (:mod:`._detach`)."""
+        resume, path = settings.resume is not None, sweep_dir / FILENAME
+        journal = check_journal(sweep_dir, description, settings.cut(), True) if resume else None
+        stream = self.stream(settings, arguments, journal)
+        validator = self.validator(settings)
+        for start, batch in itertools.islice(stream.batches, 1):
+            if validator is not None:
+                validator.check(start, batch)
+        with sweep_dir_errors(sweep_dir):
+            sweep_dir.mkdir(parents=True, exist_ok=True)
+        with sweep_dir_errors(sweep_dir), admission(sweep_dir):
+            lock = take_lock(sweep_dir, settings.shard_index, settings.num_shards)
+            if lock is not None:
+                lock.close()
+            refuse_overlap(sweep_dir, settings.shard_index, settings.num_shards)
+            if not resume and path.exists():
+                check_journal(sweep_dir, description, settings.cut(), False)
+        say_detached(sweep_dir, start_driver(sweep_dir))
+        return [] if settings.keep_returns else SweepSummary(0, 0, str(sweep_dir))
 
     def hydra_logging(self) -> None:
         """Hydra's own logging, as its launchers set it before they launch: a job that ran in

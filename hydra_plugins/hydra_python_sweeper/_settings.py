@@ -49,6 +49,7 @@ class Settings:
     poll_interval: float = 10.0
     retries: int = 0
     retry_failed: bool = False
+    detach: bool = False
     #: The settings as given, for the log line (``hydra.sweeper``'s own keys).
     given: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -115,6 +116,7 @@ class Settings:
             poll_interval=float(poll),
             retries=retries,
             retry_failed=bool(given.get("retry_failed", False)),
+            detach=bool(given.get("detach", False)),
             given=dict(given),
         )
 

@@ -51,6 +51,9 @@ class PythonSweeperConf:
     retries: int = 0
     #: Also launch again, as many times, a job that raised an error.
     retry_failed: bool = False
+    #: Check the sweep here, then run it in a driver of its own that needs no terminal
+    #: (a background process in its own session, its output in ``<sweep dir>/driver.log``).
+    detach: bool = False
 
 
 ConfigStore.instance().store(
