@@ -133,7 +133,7 @@ def kill_in_the_window_and_resume(sweep_dir: Path, launcher: str, opened: str) -
     else:
         until(lambda: '"run": 2' in journal.read_text(), "the resume's run line")
         (sweep_dir / "open").touch()
-    while resumed.wait(timeout=300) != 0:  # an orphan took the lock first: the resume waits
+    while resumed.wait(timeout=300) != 0:  # (a resume that refused: another host's job)
         assert "may still be running" in log.read_text(), log.read_text()[-3000:]
         time.sleep(0.5)
         resumed = subprocess.Popen(resume, stdout=open(log, "w"), **run)

@@ -1,11 +1,13 @@
 """Which jobs of a sweep may still run: started in the journal, not ended, their process alive.
 
-A job array outlives the process that submitted it. Before a resume launches anything,
-:func:`refuse_if_running` looks at the jobs whose last journal line says they started: on
-this host, a job whose process is gone died with it; any other may still be running, and
-resuming now would run it twice.
+A job array outlives the process that submitted it. Before a resume launches anything, it
+waits for the earlier runs' jobs that still run where it can tell (SLURM's tasks,
+:func:`wait_for_slurm`; processes on this host, :func:`wait_for_local`), their ends reaching
+the journal from the jobs; then :func:`refuse_if_running` looks at the jobs whose last
+journal line says they started: on this host, a job whose process is gone died with it; one
+on another host may still be running, and resuming now would run it twice.
 
-    >>> from ._reader import JournalState
+    >>> from ._reader import JournalState, read_more
     >>> running_elsewhere(JournalState())
     []
 """
@@ -20,7 +22,7 @@ from typing import List, Optional, Set, Tuple
 
 from ._errors import ResumeError
 from ._messages import plural
-from ._reader import JournalState
+from ._reader import JournalState, read_more
 from ._slurm import alive_tasks, cancel_command, describe
 
 log = logging.getLogger(__name__)
@@ -108,3 +110,38 @@ def wait_for_slurm(sweep_dir: Path, poll: float) -> None:
         time.sleep(poll)
         tasks = alive_tasks(sweep_dir)
     log.info("The earlier run's SLURM tasks have ended: resuming")
+
+
+def wait_for_local(journal: JournalState, path: Path, poll: float) -> None:
+    """A resume: wait while jobs of the sweep that started on this host still run (an earlier
+    run's executor outlives it: submitit's local one does), reading their ends from the
+    journal at ``path`` as they arrive, so that none of them is launched a second time."""
+    running = _alive_here(journal)
+    if not running:
+        return
+    shown = ", ".join(f"#{job} (pid {pid})" for job, pid in running[:10])
+    more = f" and {len(running) - 10} more" if len(running) > 10 else ""
+    log.warning(
+        f"{plural(len(running), 'job')} of this sweep, launched by an earlier run, still "
+        f"run on this host: {shown}{more}. Waiting for them to end before launching anything "
+        f"(to stop them instead: kill {' '.join(str(pid) for _, pid in running)})"
+    )
+    while running:
+        offset = path.stat().st_size
+        time.sleep(poll)
+        read_more(path, journal, offset)  # their ends, as they arrive
+        running = _alive_here(journal)
+    log.info("The earlier run's jobs on this host have ended: resuming")
+
+
+def _alive_here(journal: JournalState) -> List[Tuple[int, int]]:
+    """The started jobs whose process runs on this host, outside SLURM: (job, pid)."""
+    here, found = socket.gethostname(), []
+    for job, raw in sorted(journal.started.items()):
+        record = json.loads(raw)
+        pid = record.get("pid")
+        if record.get("slurm") or record.get("host") != here or not isinstance(pid, int):
+            continue
+        if pid != os.getpid() and _alive(pid):
+            found.append((job, pid))
+    return found
