@@ -663,6 +663,8 @@ def test_the_journal_is_not_followed_through_a_symlink(make_sweeper: Make, tmp_p
 def test_an_interrupt_swallowed_where_it_landed_is_raised_again_between_batches() -> None:
     from hydra_plugins.hydra_python_sweeper._run import Interrupt
 
+    # as Python sets it up, even when the tests run with SIGINT ignored (a background job)
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
     interrupt = Interrupt()
     try:
         try:
@@ -675,3 +677,4 @@ def test_an_interrupt_swallowed_where_it_landed_is_raised_again_between_batches(
     finally:
         interrupt.restore()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    signal.signal(signal.SIGINT, inherited)

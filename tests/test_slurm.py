@@ -55,6 +55,9 @@ def start(sweep_dir: Path, *arguments: str) -> "subprocess.Popen[str]":
         text=True,
         cwd=sweep_dir.parent,
         start_new_session=True,  # a signal to it reaches the sweeper alone
+        # Ctrl-C reaches it even when the tests run with SIGINT ignored (a shell's background
+        # job): Python turns SIGINT into KeyboardInterrupt only if it was not ignored at start
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
