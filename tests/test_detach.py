@@ -78,3 +78,38 @@ def test_a_mistake_surfaces_in_the_terminal_and_nothing_is_detached(tmp_path: Pa
     )  # fmt: skip
     assert typo.returncode == 1 and "slep" in typo.stderr and "Traceback" not in typo.stderr
     assert not (sweep_dir / "driver.log").exists()
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_a_driver_killed_mid_sweep_is_resumed_and_each_job_runs_once(tmp_path: Path) -> None:
+    """The driver SIGKILLed while its submitit_local array runs (its jobs go on); the resume
+    command it printed, given at once, adopts those jobs and runs the rest."""
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    sweep_dir = tmp_path / "sweep"
+    arguments = [
+        "sleep=1.5", "batch=4", "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=5",
+        "hydra.sweeper.detach=true",
+    ]  # fmt: skip
+    started = subprocess.run(
+        durable(sweep_dir, *arguments), cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    output = started.stdout + started.stderr
+    found = re.search(r"its driver runs as pid (\d+) on", output)
+    assert started.returncode == 0 and found, output
+    journal = sweep_dir / "journal.jsonl"
+    deadline = time.monotonic() + 120
+    while not journal.exists() or '"job": 5, "status": "started"' not in journal.read_text():
+        assert time.monotonic() < deadline, (sweep_dir / "driver.log").read_text()[-2000:]
+        time.sleep(0.05)
+    os.kill(int(found[1]), signal.SIGKILL)  # the driver alone: its batch's jobs run on
+    resumed = subprocess.run(
+        [*durable(sweep_dir, *arguments), "hydra.sweeper.resume=true"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    while journal.read_text().count('"done": ') < 1:
+        assert time.monotonic() < deadline + 120, (sweep_dir / "driver.log").read_text()[-3000:]
+        time.sleep(0.2)
+    assert ran(sweep_dir) == Counter(range(12))  # each job once, none twice nor never
+    log = (sweep_dir / "driver.log").read_text()
+    assert "still run on this host" in log  # the resume adopted the orphaned jobs
