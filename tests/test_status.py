@@ -163,3 +163,26 @@ def test_status_counts_stragglers_and_the_pace_from_the_journal(tmp_path: Path) 
 def _needs_posix() -> None:
     if not hasattr(os, "fork") or not hasattr(signal, "SIGTERM"):
         pytest.skip("POSIX only")
+
+
+def test_the_plot_draws_every_job_with_its_times(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from hydra_plugins.hydra_python_sweeper._lines import encode, job_line
+    from hydra_plugins.hydra_python_sweeper._plot import running_over_time
+    from hydra_plugins.hydra_python_sweeper._records import read_results as records
+
+    lines = []
+    for number in range(6):  # two slots: three waves of two jobs, #5 a straggler
+        ended = job_line(
+            number, [f"+i={number}"], number != 3, None, str(number), 60.0 * (number // 2)
+        )
+        ended["ended"] = ended["started"] + (300 if number == 5 else 50)
+        lines.append(ended)
+    (tmp_path / "journal.jsonl").write_bytes(b"".join(map(encode, lines)))
+    spans = [(r.started, r.ended) for r in records(tmp_path)]
+    times, counts = running_over_time(spans)
+    assert max(counts) == 2 and counts[-1] == 0 and times[-1] == 420  # the straggler's tail
+    drawn = command("status", tmp_path, "--plot", tmp_path / "sweep.png")
+    assert drawn.returncode == 0, drawn.stderr
+    assert "6 jobs drawn" in drawn.stdout
+    assert (tmp_path / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

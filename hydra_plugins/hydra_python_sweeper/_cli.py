@@ -1,7 +1,7 @@
 """The sweeper's commands: ``status`` of a sweep, ``cancel`` of a sweep, its results as a table.
 
     python -m hydra_plugins.hydra_python_sweeper status <sweep dir> [--json] [--watch [S]]
-                                                              [--results results.csv]
+                                                     [--results results.csv] [--plot sweep.png]
     python -m hydra_plugins.hydra_python_sweeper cancel <sweep dir>
 
 (also as the ``hydra-python-sweeper`` command)::
@@ -31,11 +31,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         help="refresh in place every SECONDS (5 by default) until Ctrl-C",
     )  # fmt: skip
     status.add_argument("--results", type=Path, help="write one row a job to this CSV file")
+    status.add_argument("--plot", type=Path, help="draw the sweep over time into this image")
     cancel = commands.add_parser("cancel", help="stop a sweep and the jobs it knows of")
     cancel.add_argument("sweep_dir", type=Path)
     arguments = parser.parse_args(argv)
 
-    from ._errors import JournalError
+    from ._errors import JournalError, SettingError
 
     try:
         if arguments.command == "cancel":
@@ -44,7 +45,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(cancel_sweep(arguments.sweep_dir))
             return 0
         return _status(arguments)
-    except JournalError as error:
+    except (JournalError, SettingError) as error:
         print(f"error: {error}", file=sys.stderr if argv is None else sys.stdout)
         return 1
 
@@ -52,6 +53,11 @@ def main(argv: Optional[List[str]] = None) -> int:
 def _status(arguments: argparse.Namespace) -> int:
     from ._status import as_json, render, sweep_status
 
+    if arguments.plot is not None:
+        from ._plot import plot
+
+        print(f"{plot(arguments.sweep_dir, arguments.plot)} jobs drawn in {arguments.plot}")
+        return 0
     if arguments.results is not None:
         from ._table import write_csv
 
