@@ -367,3 +367,29 @@ def test_a_submission_refused_for_too_many_queued_jobs_waits_for_room(sweep_dir:
     assert "SLURM refused its array (AssocMaxSubmitJobLimit: too many jobs queued)" in done.stdout
     assert "Traceback" not in done.stdout
     check_each_job_once(sweep_dir, 30)
+
+
+def test_cancel_stops_the_sweeper_and_its_arrays_then_a_resume_carries_on(
+    sweep_dir: Path,
+) -> None:
+    arguments = [
+        numbered(30), "hydra.sweeper.max_batch_size=10", "hydra.sweeper.max_in_flight=2", "sleep=2"
+    ]  # fmt: skip
+    process = start(sweep_dir, *arguments)
+    wait_until(lambda: len(tasks_of(sweep_dir, "RUNNING")) >= 4, 120, "tasks running")
+    cancelled = subprocess.run(
+        [sys.executable, "-m", "hydra_plugins.hydra_python_sweeper", "cancel", str(sweep_dir)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert f"Stopped the sweeper (pid {process.pid}" in cancelled.stdout
+    assert re.search(r"Cancelled \d+ SLURM tasks of the sweep: scancel \d+", cancelled.stdout)
+    assert process.wait(timeout=60) == 143
+    wait_until(lambda: not tasks_of(sweep_dir), 60, "no task of the sweep queued or running")
+    status = subprocess.run(
+        [sys.executable, "-m", "hydra_plugins.hydra_python_sweeper", "status", str(sweep_dir)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert "not running (resume it below)" in status.stdout, status.stdout
+    assert sweep(sweep_dir, *arguments, "hydra.sweeper.resume=true").returncode == 0
+    check_each_job_once(sweep_dir, 30)
