@@ -393,3 +393,47 @@ def test_cancel_stops_the_sweeper_and_its_arrays_then_a_resume_carries_on(
     assert "not running (resume it below)" in status.stdout, status.stdout
     assert sweep(sweep_dir, *arguments, "hydra.sweeper.resume=true").returncode == 0
     check_each_job_once(sweep_dir, 30)
+
+
+def test_a_detached_sweep_s_driver_is_a_slurm_job_that_survives_a_requeue(
+    sweep_dir: Path,
+) -> None:
+    arguments = [numbered(30), "hydra.sweeper.max_batch_size=10", "sleep=3"]
+    detached = sweep(sweep_dir, *arguments, "hydra.sweeper.detach=true", timeout=120)
+    assert detached.returncode == 0, detached.stdout[-3000:]
+    found = re.search(r"its driver runs as SLURM job (\d+),", detached.stdout)
+    assert found, detached.stdout[-3000:]
+    driver = found[1]
+    assert (sweep_dir / "driver.slurm").read_text().strip() == driver
+    assert (
+        '"done": ' not in (sweep_dir / "journal.jsonl").read_text()
+        if (sweep_dir / "journal.jsonl").exists()
+        else True
+    )  # the command returned before the sweep's end
+    wait_until(lambda: len(runs(sweep_dir)) >= 10, 120, "the first batch to end")
+    subprocess.run(["scontrol", "requeue", driver], check=True)  # as preemption would
+    journal = sweep_dir / "journal.jsonl"
+    wait_until(lambda: '"done": ' in journal.read_text(), 240, "the requeued driver to end")
+    check_each_job_once(sweep_dir, 30)
+    records = journal_records(journal)
+    assert [r["run"] for r in records if "run" in r and "done" not in r] == [1, 2]
+    # the arrays are the sweep's own: the driver's allocation did not leak into them
+    tasks = {r["slurm"].split("_")[0] for r in records if r.get("status") == "started"}
+    assert driver not in tasks and all("_" in r["slurm"] for r in records if "slurm" in r)
+
+
+def test_cancel_of_a_detached_sweep_cancels_its_driver_and_arrays(sweep_dir: Path) -> None:
+    arguments = [numbered(30), "hydra.sweeper.max_batch_size=10", "sleep=3"]
+    detached = sweep(sweep_dir, *arguments, "hydra.sweeper.detach=true", timeout=120)
+    assert detached.returncode == 0, detached.stdout[-3000:]
+    wait_until(lambda: len(tasks_of(sweep_dir, "RUNNING")) >= 5, 120, "the first array running")
+    cancelled = subprocess.run(
+        [sys.executable, "-m", "hydra_plugins.hydra_python_sweeper", "cancel", str(sweep_dir)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    driver = (sweep_dir / "driver.slurm").read_text().strip()
+    assert f"Cancelled the sweep's driver (SLURM job {driver})" in cancelled.stdout
+    wait_until(lambda: not tasks_of(sweep_dir), 60, "no task of the sweep queued or running")
+    wait_until(lambda: not squeue("-j", driver), 60, "the driver gone")
+    assert sweep(sweep_dir, *arguments, "hydra.sweeper.resume=true").returncode == 0
+    check_each_job_once(sweep_dir, 30)

@@ -1,9 +1,10 @@
 """``cancel``: stop a sweep, and every job of it still queued or running that it knows of.
 
-The sweeper that runs the sweep (the holder of the dir's lock) is stopped first, so that it
-launches nothing more; then the sweep's SLURM arrays are cancelled (found by the tag in
-their comment, one ``squeue`` call), and the jobs the journal says started and have not ended
-are stopped where they run on this host, with the processes of the sweep's local executor
+A detached sweep's SLURM driver is cancelled first, and the sweeper that runs the sweep (the
+holder of the dir's lock) is stopped, so that it launches nothing more; then the sweep's SLURM
+arrays are cancelled (found by the tag in their comment, one ``squeue`` call), and the jobs
+the journal says started and have not ended are stopped where they run on this host, with
+the processes of the sweep's local executor
 (submitit's, which run from its ``.submitit`` folder): SIGTERM, then SIGKILL for those still
 there after a grace period. A later resume carries on from the journal::
 
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import List
 
 from ._admission import running_now
+from ._driver import DRIVER_JOB
 from ._errors import JournalError
 from ._lines import FILENAME
 from ._liveness import _alive
@@ -43,6 +45,11 @@ def cancel_sweep(sweep_dir: Path, wait: float = 30.0) -> str:
         raise JournalError(f"there is no journal in {sweep_dir} ({path} is not a file)")
     said: List[str] = []
     here = socket.gethostname()
+    driver = Path(sweep_dir) / DRIVER_JOB  # a detached sweep's SLURM driver
+    if driver.exists() and shutil.which("scancel"):
+        driver_job = driver.read_text().strip()
+        subprocess.run(["scancel", driver_job], check=False)
+        said.append(f"Cancelled the sweep's driver (SLURM job {driver_job})")
     stopped = []
     for _, _, holder in running_now(Path(sweep_dir), -1):
         found = _HOLDER.search(holder)

@@ -17,7 +17,6 @@ output in ``<sweep dir>/driver.log``, and exits. The driver is an ordinary run o
 
 import logging
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -71,12 +70,12 @@ def start_driver(sweep_dir: Path, wait: float = 2.0) -> int:
     return driver.pid
 
 
-def say_detached(sweep_dir: Path, pid: int) -> None:
+def say_detached(sweep_dir: Path, where: str) -> None:
     """Where the driver runs, and the commands to follow, stop and resume the sweep."""
     here = sweep_dir.absolute()
     command = "python -m hydra_plugins.hydra_python_sweeper"
     log.info(
-        f"Sweep detached: its driver runs as pid {pid} on {socket.gethostname()}, "
+        f"Sweep detached: its driver runs {where}, "
         f"writing {here / DRIVER_LOG}; this terminal may close.\n"
         f"  where it stands: {command} status {here}   (--watch to follow)\n"
         f"  stop it:         {command} cancel {here}\n"

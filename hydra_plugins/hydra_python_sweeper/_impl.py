@@ -7,6 +7,7 @@
 
 import itertools
 import logging
+import socket
 from pathlib import Path
 from typing import Any, List, Optional
 
@@ -27,7 +28,7 @@ from ._admission import (
     start_journal,
     take_lock,
 )
-from ._detach import say_detached, start_driver
+from ._detach import driver_command, say_detached, start_driver
 from ._errors import sweep_dir_errors
 from ._fence import Fence
 from ._launch import BatchLauncher
@@ -40,7 +41,7 @@ from ._reader import JournalState, read_more
 from ._results import Results
 from ._run import SweepRun
 from ._settings import Settings, runs_jobs_in_this_process, written_list
-from ._slurm import alive_tasks
+from ._slurm import alive_tasks, is_slurm
 from ._task import ExitIsFailure
 from ._validate import BatchValidator
 from ._writer import JournalCallback, append
@@ -204,7 +205,15 @@ class PythonSweeperImpl(Sweeper):
             refuse_overlap(sweep_dir, settings.shard_index, settings.num_shards)
             if not resume and path.exists():
                 check_journal(sweep_dir, description, settings.cut(), False)
-        say_detached(sweep_dir, start_driver(sweep_dir))
+        if is_slurm(self.launcher):  # a SLURM job of its own
+            from ._driver import submit_driver
+
+            job = submit_driver(
+                sweep_dir, driver_command(sweep_dir), settings.driver, self.launcher
+            )
+            say_detached(sweep_dir, f"as SLURM job {job}")
+        else:
+            say_detached(sweep_dir, f"as pid {start_driver(sweep_dir)} on {socket.gethostname()}")
         return [] if settings.keep_returns else SweepSummary(0, 0, str(sweep_dir))
 
     def hydra_logging(self) -> None:

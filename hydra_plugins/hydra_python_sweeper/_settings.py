@@ -50,6 +50,8 @@ class Settings:
     retries: int = 0
     retry_failed: bool = False
     detach: bool = False
+    #: A detached sweep's SLURM driver's options (see :mod:`._driver`).
+    driver: Mapping[str, Any] = field(default_factory=dict)
     #: The settings as given, for the log line (``hydra.sweeper``'s own keys).
     given: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -117,6 +119,7 @@ class Settings:
             retries=retries,
             retry_failed=bool(given.get("retry_failed", False)),
             detach=bool(given.get("detach", False)),
+            driver=_mapping(given.get("driver") or {}),
             given=dict(given),
         )
 
@@ -241,3 +244,10 @@ def _plain(value: Any, resolve: bool) -> List[Any]:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _mapping(value: Any) -> Dict[str, Any]:
+    """A config node (or a dict) as a plain dict, resolved."""
+    if OmegaConf.is_config(value):
+        return dict(OmegaConf.to_container(value, resolve=True))  # type: ignore[arg-type]
+    return dict(value)

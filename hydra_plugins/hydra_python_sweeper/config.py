@@ -54,6 +54,10 @@ class PythonSweeperConf:
     #: Check the sweep here, then run it in a driver of its own that needs no terminal
     #: (a background process in its own session, its output in ``<sweep dir>/driver.log``).
     detach: bool = False
+    #: A detached sweep's driver as a SLURM job (with a SLURM launcher): ``partition`` (the
+    #: launcher's by default), ``timeout_min``, ``mem_gb``, ``cpus_per_task``,
+    #: ``additional_parameters``.
+    driver: Dict[str, Any] = field(default_factory=dict)
 
 
 ConfigStore.instance().store(
