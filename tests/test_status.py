@@ -186,3 +186,31 @@ def test_the_plot_draws_every_job_with_its_times(tmp_path: Path) -> None:
     assert drawn.returncode == 0, drawn.stderr
     assert "6 jobs drawn" in drawn.stdout
     assert (tmp_path / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_results_as_parquet_keep_each_column_s_type(tmp_path: Path) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    from hydra_plugins.hydra_python_sweeper._lines import encode, job_line
+    from hydra_plugins.hydra_python_sweeper._table import write_parquet
+
+    lines = [
+        job_line(0, ["+lr=0.1", "+layers=[32,64]", "+name=a"], True, 0.5, "0", 10.0),
+        job_line(1, ["+lr=1", "+name=b"], False, "ValueError('nan')", "1", 11.0),
+        job_line(2, ["+lr=0.01", "+layers=[8]", "+name=c", "+seed=7"], True, 0.25, "2", 12.0),
+    ]
+    (tmp_path / "journal.jsonl").write_bytes(b"".join(map(encode, lines)))
+    assert write_parquet(tmp_path, tmp_path / "results.parquet", rows_per_group=2) == 3
+    table = pq.read_table(tmp_path / "results.parquet")
+    assert table.column_names == [
+        "number", "status", "lr", "layers", "name", "seed", "returned",
+        "dir", "host", "started", "ended",
+    ]  # fmt: skip
+    rows = table.to_pylist()
+    assert [row["lr"] for row in rows] == [0.1, 1.0, 0.01]  # ints and floats: floats
+    assert [row["seed"] for row in rows] == [None, None, 7]
+    assert [row["layers"] for row in rows] == ["[32, 64]", None, "[8]"]  # lists: JSON text
+    assert [row["returned"] for row in rows] == ["0.5", "ValueError('nan')", "0.25"]
+    assert [row["status"] for row in rows] == ["completed", "failed", "completed"]
+    assert rows[2]["started"] == 12.0 and rows[2]["ended"] >= 12.0
+    assert str(table.schema.field("lr").type) == "double"
+    assert str(table.schema.field("seed").type) == "int64"

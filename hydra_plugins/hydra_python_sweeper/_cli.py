@@ -30,7 +30,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         "--watch", nargs="?", type=float, const=5.0, metavar="SECONDS",
         help="refresh in place every SECONDS (5 by default) until Ctrl-C",
     )  # fmt: skip
-    status.add_argument("--results", type=Path, help="write one row a job to this CSV file")
+    status.add_argument(
+        "--results", type=Path, help="write one row a job to this CSV (or .parquet) file"
+    )
     status.add_argument("--plot", type=Path, help="draw the sweep over time into this image")
     cancel = commands.add_parser("cancel", help="stop a sweep and the jobs it knows of")
     cancel.add_argument("sweep_dir", type=Path)
@@ -59,9 +61,9 @@ def _status(arguments: argparse.Namespace) -> int:
         print(f"{plot(arguments.sweep_dir, arguments.plot)} jobs drawn in {arguments.plot}")
         return 0
     if arguments.results is not None:
-        from ._table import write_csv
+        from ._table import write_table
 
-        rows = write_csv(arguments.sweep_dir, arguments.results)
+        rows = write_table(arguments.sweep_dir, arguments.results)
         print(f"{rows} jobs written to {arguments.results}")
         return 0
     while True:
