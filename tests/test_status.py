@@ -214,3 +214,27 @@ def test_results_as_parquet_keep_each_column_s_type(tmp_path: Path) -> None:
     assert rows[2]["started"] == 12.0 and rows[2]["ended"] >= 12.0
     assert str(table.schema.field("lr").type) == "double"
     assert str(table.schema.field("seed").type) == "int64"
+
+
+def test_watch_refreshes_in_place_until_ctrl_c(tmp_path: Path) -> None:
+    from hydra_plugins.hydra_python_sweeper._lines import encode, job_line
+
+    journal = tmp_path / "journal.jsonl"
+    journal.write_bytes(encode(job_line(0, ["+i=0"], True, 0, "0", 1.0)))
+    watching = subprocess.Popen(
+        [sys.executable, "-m", "hydra_plugins.hydra_python_sweeper", "status", str(tmp_path),
+         "--watch", "0.2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    time.sleep(1.5)
+    with open(journal, "ab") as f:  # a job ends meanwhile: the next refresh shows it
+        f.write(encode(job_line(1, ["+i=1"], False, "E()", "1", 2.0)))
+    time.sleep(1.5)
+    watching.send_signal(signal.SIGINT)
+    output, errors = watching.communicate(timeout=30)
+    assert watching.returncode == 0 and "Traceback" not in errors
+    screens = output.split("\x1b[H\x1b[2J")[1:]
+    assert len(screens) >= 3
+    assert "Jobs: 1 completed, 0 failed" in screens[0]
+    assert "Jobs: 1 completed, 1 failed" in screens[-1]

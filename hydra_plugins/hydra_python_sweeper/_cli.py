@@ -66,14 +66,14 @@ def _status(arguments: argparse.Namespace) -> int:
         rows = write_table(arguments.sweep_dir, arguments.results)
         print(f"{rows} jobs written to {arguments.results}")
         return 0
-    while True:
-        status = sweep_status(arguments.sweep_dir)
-        text = as_json(status) if arguments.json else render(status)
-        if arguments.watch is None:
-            print(text)
-            return 0
-        print("\x1b[H\x1b[2J" + text, flush=True)  # in place: home, clear
-        try:
+    try:
+        while True:
+            status = sweep_status(arguments.sweep_dir)
+            text = as_json(status) if arguments.json else render(status)
+            if arguments.watch is None:
+                print(text)
+                return 0
+            print("\x1b[H\x1b[2J" + text, flush=True)  # in place: home, clear
             time.sleep(arguments.watch)
-        except KeyboardInterrupt:
-            return 0
+    except KeyboardInterrupt:  # Ctrl-C ends the watch
+        return 0
