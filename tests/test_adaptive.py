@@ -55,6 +55,17 @@ def loss_of(job: Sequence[str]) -> float:
     return validation_loss(values["lr"], values["num_layers"], values["epochs"], values["seed"])
 
 
+def objective(tmp_path: Path, *extra: str) -> List[str]:
+    """The example's adaptive application, swept into ``tmp_path/sweep``."""
+    return [
+        sys.executable,
+        str(EXAMPLE / "objective.py"),
+        "-m",
+        f"hydra.sweep.dir={tmp_path}/sweep",
+        *extra,
+    ]
+
+
 class ObjectiveLauncher(RecordingLauncher):
     """Runs each job as the example's task would: its return value is its loss. ``fail_at``:
     a job number that fails instead."""
@@ -238,14 +249,11 @@ def test_an_adaptive_sweep_killed_midway_then_resumed_runs_each_job_once(tmp_pat
     import time
 
     journal = tmp_path / "sweep" / "journal.jsonl"
-    command = [
-        sys.executable,
-        str(EXAMPLE / "objective.py"),
-        "-m",
-        f"hydra.sweep.dir={tmp_path}/sweep",
+    command = objective(
+        tmp_path,
         "time_per_epoch=0.05",
         "hydra.sweeper.entrypoints=[{_target_: config.adaptive.asha, budget: 20}]",
-    ]
+    )
 
     def completed() -> List[Dict[str, Any]]:
         if not journal.exists():
@@ -285,18 +293,15 @@ def test_an_adaptive_sweep_killed_three_times_replays_the_same_jobs(
     import time
 
     journal = tmp_path / "sweep" / "journal.jsonl"
-    command = [
-        sys.executable,
-        str(EXAMPLE / "objective.py"),
-        "-m",
-        f"hydra.sweep.dir={tmp_path}/sweep",
+    command = objective(
+        tmp_path,
         "time_per_epoch=0.02",
         f"hydra.sweeper.max_batch_size={size}",
         "hydra.sweeper.max_in_flight=2",
         "hydra/launcher=joblib",
         "hydra.launcher.n_jobs=2",
         "hydra.sweeper.entrypoints=[{_target_: config.adaptive.asha, budget: 24}]",
-    ]
+    )
 
     def completed() -> Dict[int, List[str]]:
         records = journal_records(journal) if journal.exists() else []
