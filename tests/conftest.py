@@ -2,6 +2,7 @@
 
 import os
 import subprocess
+import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -122,12 +123,19 @@ def slurm_is_up() -> Optional[str]:
 
     if shutil.which("sinfo") is None:
         return "no SLURM here (sinfo not found): tests/slurm/start-slurm.sh starts the tests' one"
-    done = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True)
-    states = set(done.stdout.split())
-    if done.returncode != 0 or not states & {"idle", "mixed", "allocated"}:
-        found = done.stderr.strip() or sorted(states)
-        return f"no SLURM cluster answers (sinfo: {found}): tests/slurm/start-slurm.sh starts one"
-    return None
+    deadline = time.monotonic() + 90
+    while True:
+        done = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True)
+        states = set(done.stdout.split())
+        if done.returncode == 0 and states & {"idle", "mixed", "allocated"}:
+            return None
+        # nodes still cleaning up after the last test's jobs (a requeue, a cancel): wait
+        if done.returncode != 0 or not states <= {"completing"} or time.monotonic() > deadline:
+            found = done.stderr.strip() or sorted(states)
+            return (
+                f"no SLURM cluster answers (sinfo: {found}): tests/slurm/start-slurm.sh starts one"
+            )
+        time.sleep(1)
 
 
 @pytest.fixture

@@ -420,6 +420,7 @@ def test_a_detached_sweep_s_driver_is_a_slurm_job_that_survives_a_requeue(
     # the arrays are the sweep's own: the driver's allocation did not leak into them
     tasks = {r["slurm"].split("_")[0] for r in records if r.get("status") == "started"}
     assert driver not in tasks and all("_" in r["slurm"] for r in records if "slurm" in r)
+    wait_until(lambda: not squeue("-j", driver), 60, "the driver to end")
 
 
 def test_cancel_of_a_detached_sweep_cancels_its_driver_and_arrays(sweep_dir: Path) -> None:
