@@ -47,6 +47,20 @@ def fail(*numbers: int) -> RecordingLauncher:
     )
 
 
+def fail_writes(
+    monkeypatch: pytest.MonkeyPatch, when: Callable[[int, bytes], bool], error: OSError
+) -> None:
+    """The journal's writes for which ``when(fd, data)`` holds fail with ``error``."""
+    real_write = os.write
+
+    def write(fd: int, data: bytes) -> int:
+        if when(fd, data):
+            raise error
+        return real_write(fd, data)
+
+    monkeypatch.setattr(_writer.os, "write", write)
+
+
 def lines(path: Path) -> List[dict]:
     return journal_records(path)
 
@@ -394,14 +408,11 @@ def test_a_full_disk_stops_the_sweep_loudly(
     make_sweeper: Make, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     journal = str(tmp_path / "sweep" / FILENAME)
-    real_write = os.write
-
-    def write(fd: int, data: bytes) -> int:
-        if b'"job"' in data and os.readlink(f"/proc/self/fd/{fd}") == journal:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real_write(fd, data)
-
-    monkeypatch.setattr(_writer.os, "write", write)
+    fail_writes(
+        monkeypatch,
+        lambda fd, data: b'"job"' in data and os.readlink(f"/proc/self/fd/{fd}") == journal,
+        OSError(errno.ENOSPC, "No space left on device"),
+    )
     sweeper = make_sweeper(entrypoints=["spaces.counter"], max_batch_size=4)
     with pytest.raises(JournalError) as info:
         sweeper.sweep([])
@@ -589,14 +600,11 @@ def test_a_corrupt_line_is_one_clear_error_naming_it(
 def test_a_done_line_that_cannot_be_written_does_not_say_nothing_was_launched(
     make_sweeper: Make, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_write = os.write
-
-    def write(fd: int, data: bytes) -> int:
-        if data.startswith(b'{"done": '):
-            raise OSError(errno.EDQUOT, "Disk quota exceeded")
-        return real_write(fd, data)
-
-    monkeypatch.setattr(_writer.os, "write", write)
+    fail_writes(
+        monkeypatch,
+        lambda fd, data: data.startswith(b'{"done": '),
+        OSError(errno.EDQUOT, "Disk quota exceeded"),
+    )
     sweeper = make_sweeper(entrypoints=["spaces.counter"], max_batch_size=4)
     with pytest.raises(SweepDirError) as info:
         sweeper.sweep([])

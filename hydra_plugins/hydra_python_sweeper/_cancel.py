@@ -16,7 +16,6 @@ there after a grace period. A later resume carries on from the journal::
     A later resume carries on: ...
 """
 
-import json
 import os
 import re
 import shutil
@@ -31,7 +30,7 @@ from ._admission import running_now
 from ._driver import DRIVER_JOB
 from ._errors import JournalError
 from ._lines import FILENAME
-from ._liveness import _alive
+from ._liveness import _alive, alive_here
 from ._reader import read
 from ._slurm import alive_tasks, cancel_command
 
@@ -68,12 +67,7 @@ def cancel_sweep(sweep_dir: Path, wait: float = 30.0) -> str:
             command = cancel_command(tasks)
             subprocess.run(command.split(), check=False)
             said.append(f"Cancelled {len(tasks)} SLURM tasks of the sweep: {command}")
-    jobs = {}
-    for job, raw in sorted(read(path).started.items()):
-        record = json.loads(raw)
-        pid = record.get("pid")
-        if not record.get("slurm") and record.get("host") == here and isinstance(pid, int):
-            jobs[pid] = f"job #{job}"
+    jobs = {pid: f"job #{job}" for job, pid in alive_here(read(path))}
     for pid in _local_executor(Path(sweep_dir)):
         jobs.setdefault(pid, "a process of the local executor")
     alive = [pid for pid in jobs if _alive(pid)]

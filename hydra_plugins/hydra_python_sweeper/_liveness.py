@@ -116,7 +116,7 @@ def wait_for_local(journal: JournalState, path: Path, poll: float) -> None:
     """A resume: wait while jobs of the sweep that started on this host still run (an earlier
     run's executor outlives it: submitit's local one does), reading their ends from the
     journal at ``path`` as they arrive, so that none of them is launched a second time."""
-    running = _alive_here(journal)
+    running = alive_here(journal)
     if not running:
         return
     shown = ", ".join(f"#{job} (pid {pid})" for job, pid in running[:10])
@@ -130,12 +130,13 @@ def wait_for_local(journal: JournalState, path: Path, poll: float) -> None:
         offset = path.stat().st_size
         time.sleep(poll)
         read_more(path, journal, offset)  # their ends, as they arrive
-        running = _alive_here(journal)
+        running = alive_here(journal)
     log.info("The earlier run's jobs on this host have ended: resuming")
 
 
-def _alive_here(journal: JournalState) -> List[Tuple[int, int]]:
-    """The started jobs whose process runs on this host, outside SLURM: (job, pid)."""
+def alive_here(journal: JournalState) -> List[Tuple[int, int]]:
+    """The started jobs whose process runs on this host, outside SLURM (and not this
+    process): (job, pid)."""
     here, found = socket.gethostname(), []
     for job, raw in sorted(journal.started.items()):
         record = json.loads(raw)
