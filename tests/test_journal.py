@@ -29,12 +29,8 @@ from hydra_plugins.hydra_python_sweeper._lines import (
     job_line,
     journaled,
 )
-from hydra_plugins.hydra_python_sweeper._reader import (
-    JournalState,
-    consecutive_runs,
-    read,
-    resume_batches,
-)
+from hydra_plugins.hydra_python_sweeper._reader import JournalState, read
+from hydra_plugins.hydra_python_sweeper._resume_batches import consecutive_runs, resume_batches
 from hydra_plugins.hydra_python_sweeper._stages import job_digest
 from hydra_plugins.hydra_python_sweeper._watch import JournalWatch
 from hydra_plugins.hydra_python_sweeper._writer import JournalCallback, append

@@ -66,6 +66,8 @@ _ANY_STATUS = rb'([cfs])(?:ompleted|ailed|tarted)", "digest": "'
 #: A job line's head, led by the newline that ends the line before (a pattern that starts
 #: with text is searched for at C speed): number, status letter, the digest's first half.
 JOB_HEAD = re.compile(rb"\n" + _NUMBER + _ANY_STATUS + rb'(.{16}).{16}"')
+#: The same head without the digest, for a reader that needs no digests (the status).
+STATUS_HEAD = re.compile(rb"\n" + _NUMBER + rb'([cfs])(?:ompleted|ailed|tarted)", ')
 #: The same head at the start of one line, its digest's 32 hex digits checked.
 STRICT_HEAD = re.compile(_NUMBER + _ANY_STATUS + rb'([0-9a-f]{16})[0-9a-f]{16}"')
 #: The head of a line that says how a job ended, led by its newline: the job's number.
@@ -83,6 +85,7 @@ _JOURNALED = operator.attrgetter(JOURNALED)
 _CHECK = b', "check": "'
 _CHECKED = len(_CHECK) + 16 + 2  # the check's bytes at the end of a line: ', "check": "…"}'
 _check = xxhash.xxh3_64_hexdigest
+_BETWEEN = '"}, "check": "'  # from one line's check to the next's, in :func:`all_whole`
 
 
 def encode(record: Dict[str, Any]) -> bytes:
@@ -110,20 +113,16 @@ def whole(line: bytes) -> Optional[bool]:
     return _check(line[:-_CHECKED]).encode() == line[-18:-2]
 
 
-def all_whole(text: bytes) -> bool:
-    """Whether every line of ``text`` (whole lines, each led by a newline) is whole and as
-    written, by one pass over them.
+def all_whole(lines: List[bytes]) -> bool:
+    """Whether every one of ``lines`` (no newlines) is whole and as written, by C-level
+    passes: each line's last bytes are exactly its check, the digest of the text before it.
 
-    >>> all_whole(b"\\n" + encode({"a": 1}) [:-1] + b"\\n" + encode({"b": 2})[:-1])
-    True
+    >>> lines = [encode({"a": 1})[:-1], encode({"b": 2})[:-1]]
+    >>> all_whole(lines), all_whole([lines[0], lines[1].replace(b"2", b"3")])
+    (True, False)
     """
-    lines = text[1:].split(b"\n")
-    if lines and not lines[-1]:
-        lines.pop()
-    if text.count(_CHECK) != len(lines):  # one check a line (where: the digests say)
-        return False
-    digests = map(_check, [line[:-_CHECKED] for line in lines])
-    return list(map(str.encode, digests)) == [line[-18:-2] for line in lines]
+    digests = _BETWEEN.join(map(_check, [line[:-_CHECKED] for line in lines])).encode()
+    return b"".join([line[-_CHECKED:] for line in lines]) == b'%s%s"}' % (_CHECK, digests)
 
 
 def end_lines(text: bytes) -> Iterator[Tuple[int, bytes]]:

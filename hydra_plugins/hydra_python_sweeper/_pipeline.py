@@ -19,7 +19,8 @@ from ._adaptive import Adaptive
 from ._format import Formatter
 from ._messages import plural
 from ._product import lazy_product, merge_jobs, merged_product
-from ._reader import JournalState, resume_batches
+from ._reader import JournalState
+from ._resume_batches import resume_batches
 from ._settings import Settings, resolved_list, written_list
 from ._shadowing import Shadowing
 from ._sources import Generated, command_line_factors, entrypoint_factors, filters, total_jobs

@@ -14,7 +14,6 @@ with their number, so that a corrupt line is one error naming it::
 """
 
 import binascii
-import itertools
 import json
 import operator
 from dataclasses import dataclass, field
@@ -24,7 +23,6 @@ from typing import (
     BinaryIO,
     Callable,
     Dict,
-    Iterable,
     Iterator,
     List,
     Optional,
@@ -34,13 +32,14 @@ from typing import (
 
 from ._errors import JournalError, ResumeError
 from ._lines import (
-    COMPLETED,
+    FAILED,
     JOB_HEAD,
     MAX_JOBS,
     OTHER_LINE,
     STARTED,
     STATUS,
     STATUS_BYTES,
+    STATUS_HEAD,
     STRICT_HEAD,
     all_whole,
     end_lines,
@@ -59,6 +58,12 @@ class JournalState:
     digests: bytearray = field(default_factory=bytearray)
     status: bytearray = field(default_factory=bytearray)
     skipped: int = 0
+    #: How many lines say how a job ended (retries and attempts of a resume included).
+    ends: int = 0
+    #: When a dict (the status asks for it): the failed jobs' last end lines (no newline).
+    failures: Optional[Dict[int, bytes]] = None
+    #: Whether :attr:`digests` is kept (a resume checks them; the status does not).
+    with_digests: bool = True
     #: The jobs whose last line says they started (and not how they ended): their lines.
     started: Dict[int, bytes] = field(default_factory=dict)
     #: Per shard of the sweep's latest layout (one shard: the sweep), the failures of its
@@ -90,6 +95,10 @@ class JournalState:
 
     #: The journal's path (where it was read from), for messages.
     path: Optional[Path] = None
+    #: Where a part of the journal is read apart from the lines before it
+    #: (:mod:`._split_read`): its run, done and abandoned lines, with their line numbers
+    #: within the part, kept here to be read in order after the parts before.
+    deferred: Optional[List[Tuple[int, bytes]]] = None
 
     def where(self, number: int) -> str:
         """Where the journal records job ``number``'s last line, with its overrides: for a
@@ -129,12 +138,14 @@ class JournalState:
         last = dict(zip(numbers, range(len(numbers))))  # each job's last line
         low, high = min(last), max(last) + 1
         if high > len(self.status):
-            self.digests.extend(bytes(8 * (high - len(self.status))))
+            if self.with_digests:
+                self.digests.extend(bytes(8 * (high - len(self.status))))
             self.status.extend(bytes(high - len(self.status)))
         if high - low == len(last):
             lines = list(map(last.__getitem__, range(low, high)))
-            hexes = b"".join(map(digests.__getitem__, lines))
-            self.digests[8 * low : 8 * high] = binascii.unhexlify(hexes)
+            if self.with_digests:
+                hexes = b"".join(map(digests.__getitem__, lines))
+                self.digests[8 * low : 8 * high] = binascii.unhexlify(hexes)
             assigned = bytes(map(statuses.__getitem__, lines))
             self.status[low:high] = assigned
             started, at = [], assigned.find(STARTED)
@@ -143,7 +154,9 @@ class JournalState:
                 at = assigned.find(STARTED, at + 1)
         else:
             for number, line in last.items():
-                self.digests[8 * number : 8 * number + 8] = binascii.unhexlify(digests[line])
+                if self.with_digests:
+                    digest = binascii.unhexlify(digests[line])
+                    self.digests[8 * number : 8 * number + 8] = digest
                 self.status[number] = statuses[line]
             started = [number for number, line in last.items() if statuses[line] == STARTED]
         status = self.status
@@ -180,9 +193,16 @@ class JournalState:
 _FIRST_8 = operator.itemgetter(slice(0, 8))
 _BLOCK = 1 << 21  # bytes of journal read at once
 _NUMBER, _STATUS_TEXT, _DIGEST_HEX = (operator.itemgetter(i) for i in range(3))
+#: A job line's status letter (:data:`STATUS_BYTES`) to its code, for ``bytes.translate``.
+_STATUS_CODES = bytes(STATUS_BYTES.get(bytes([i]), 0) for i in range(256))
 
 
-def read(path: Path, each_block: Optional[Callable[[bytes], None]] = None) -> JournalState:
+def read(
+    path: Path,
+    each_block: Optional[Callable[[bytes], None]] = None,
+    failures: bool = False,
+    digests: bool = True,
+) -> JournalState:
     """The state a journal file records. A torn line (a writer killed mid-write) is skipped
     with a warning; any other line that is not a run or job line as written is a
     :class:`JournalError` naming its number.
@@ -190,14 +210,15 @@ def read(path: Path, each_block: Optional[Callable[[bytes], None]] = None) -> Jo
     The journal is read a block of whole lines at a time: its job lines are found and
     recorded by C-level passes over the block (:meth:`JournalState.record_lines`), its
     other lines one by one."""
-    state = JournalState(path=path)
+    state = JournalState(path=path, failures={} if failures else None, with_digests=digests)
     line = 1  # the number of the block's first line
     read = 0
     with open(path, "rb") as f:
         for lines in whole_lines(f):
-            line = _read_block(path, state, b"\n" + lines, line)
+            block = b"\n" + lines
+            line = _read_block(path, state, block, line)
             if each_block is not None:  # another reader of the same blocks (the status)
-                each_block(b"\n" + lines)
+                each_block(block)
             read += len(lines)
         f.seek(read)
         rest = f.read()
@@ -215,17 +236,27 @@ def read_more(path: Path, state: JournalState, offset: int) -> None:
             _read_block(path, state, b"\n" + lines, 0)
 
 
-def whole_lines(f: BinaryIO) -> Iterator[bytes]:
-    """Blocks of whole lines of ``f`` from where it is, each ending with a newline, about
-    :data:`_BLOCK` bytes each; a last line with no newline (being written, or torn) is not
-    among them.
+def whole_lines(f: BinaryIO, limit: Optional[int] = None) -> Iterator[bytes]:
+    """Blocks of whole lines of ``f`` from where it is (up to ``limit`` bytes on), each
+    ending with a newline, about :data:`_BLOCK` bytes each; a last line with no newline
+    (being written, or torn) is not among them.
 
     >>> import io
-    >>> list(whole_lines(io.BytesIO(b"a\\nb\\nc")))
-    [b'a\\nb\\n']
+    >>> list(whole_lines(io.BytesIO(b"a\\nb\\nc"))), list(whole_lines(io.BytesIO(b"a\\nb\\n"), 2))
+    ([b'a\\nb\\n'], [b'a\\n'])
     """
     rest = b""
-    for data in iter(lambda: f.read(_BLOCK), b""):
+    left = limit
+
+    def more() -> bytes:
+        nonlocal left
+        if left is None:
+            return f.read(_BLOCK)
+        data = f.read(min(_BLOCK, left))
+        left -= len(data)
+        return data
+
+    for data in iter(more, b""):
         data = rest + data
         whole = data.rfind(b"\n") + 1
         rest = data[whole:]
@@ -255,34 +286,47 @@ def _read_job_lines(path: Path, state: JournalState, text: bytes, line: int) -> 
     the first is line number ``line``); return the number of the line after them. By
     C-level passes when each is a job line as written, else (a torn line, a digest that is
     not hex) one by one."""
-    heads = JOB_HEAD.findall(text)
-    count = text.count(b"\n") - 1
-    if len(heads) == count and text.count(b"}\n") == count and all_whole(text):
+    lines = text[1:-1].split(b"\n")
+    heads = (JOB_HEAD if state.with_digests else STATUS_HEAD).findall(text)
+    if len(heads) == len(lines) and all_whole(lines):
         try:
-            _record_heads(path, state, heads, line, text)
-            return line + count
+            _record_heads(path, state, heads, line, text, lines)
+            return line + len(lines)
         except binascii.Error:
             pass  # the lines one by one say which
-    for number, raw in enumerate(text[1:-1].split(b"\n"), line):
+    for number, raw in enumerate(lines, line):
         head = STRICT_HEAD.match(raw)
         if head is not None and whole(raw):
-            _record_heads(path, state, [head.groups()], number, b"\n" + raw + b"\n")
+            _record_heads(path, state, [head.groups()], number, b"\n" + raw + b"\n", [raw])
         else:
             _read_other(path, state, number, raw + b"\n")
-    return line + count
+    return line + len(lines)
 
 
 def _record_heads(
-    path: Path, state: JournalState, heads: List[Tuple[bytes, ...]], line: int, text: bytes
+    path: Path,
+    state: JournalState,
+    heads: List[Tuple[bytes, ...]],
+    line: int,
+    text: bytes,
+    lines: List[bytes],
 ) -> None:
-    """Record job lines from their heads (line ``line`` onwards of ``text``)."""
+    """Record job lines from their heads (line ``line`` onwards of ``text``, split as
+    ``lines``)."""
     numbers = list(map(int, map(_NUMBER, heads)))
     if max(numbers) >= MAX_JOBS:
         index = next(i for i, number in enumerate(numbers) if number >= MAX_JOBS)
         number = numbers[index]
         raise JournalError(f"{path}, line {line + index}: job number {number} is not a job's")
-    statuses = list(map(STATUS_BYTES.__getitem__, map(_STATUS_TEXT, heads)))
-    for number in state.record_lines(numbers, statuses, list(map(_DIGEST_HEX, heads))):
+    statuses = b"".join(map(_STATUS_TEXT, heads)).translate(_STATUS_CODES)
+    state.ends += len(statuses) - statuses.count(STARTED)
+    if state.failures is not None:
+        at = statuses.find(FAILED)
+        while at >= 0:
+            state.failures[numbers[at]] = lines[at]
+            at = statuses.find(FAILED, at + 1)
+    digests = list(map(_DIGEST_HEX, heads)) if state.with_digests else []
+    for number in state.record_lines(numbers, statuses, digests):
         head = b'\n{"job": %d, "status": "started"' % number
         begin = text.rindex(head) + 1
         raw = text[begin : text.index(b"\n", begin) + 1]
@@ -295,7 +339,11 @@ def _read_other(path: Path, state: JournalState, number: int, raw: bytes) -> Non
     record = parse(path, number, raw)
     if record is None:
         return
-    if "done" in record:
+    if state.deferred is not None and (
+        "done" in record or "run" in record or "abandoned" in record
+    ):
+        state.deferred.append((number, raw))
+    elif "done" in record:
         state.end(record)
     elif "run" in record:
         record["_before"] = dict(state.shards)  # if it is abandoned
@@ -309,71 +357,11 @@ def _read_other(path: Path, state: JournalState, number: int, raw: bytes) -> Non
                 break
     elif "job" in record:  # not an adaptive sweep's draws or learnt results
         job, status = record["job"], STATUS[record["status"]]
+        state.ends += status != STARTED
+        if status == FAILED and state.failures is not None:
+            state.failures[job] = raw.rstrip(b"\n")
         if state.record_lines([job], [status], [record["digest"][:16].encode()]):
             state.started[job] = raw
-
-
-def resume_batches(
-    batches: Iterable[Tuple[int, Sequence[Sequence[str]]]], state: JournalState, size: Optional[int]
-) -> Iterator[Tuple[int, List[Sequence[str]]]]:
-    """The batches left to run: the journal's completed jobs skipped, the others (failed,
-    never finished) run under their own numbers, in batches of consecutive numbers that
-    stay within the original batches.
-
-    Every job the journal records is checked against the regenerated stream before
-    anything is yielded, so a changed sweep fails before any launch.
-
-    >>> from ._stages import job_digest
-    >>> state = JournalState()
-    >>> for n in (0, 1, 3): state.record(n, job_digest([f"a={n}"]), COMPLETED)
-    >>> batches = [(0, [["a=0"], ["a=1"]]), (2, [["a=2"], ["a=3"]]), (4, [["a=4"], ["a=5"]])]
-    >>> list(resume_batches(batches, state, 2))
-    [(2, [['a=2']]), (4, [['a=4'], ['a=5']])]
-    """
-    pending: List[Tuple[int, Sequence[str]]] = []
-    end = 0
-    batches = iter(batches)
-    for start, batch in batches:
-        if start >= state.size:
-            yield from consecutive_runs(pending, size)
-            yield start, list(batch)
-            yield from ((s, list(b)) for s, b in batches)
-            return
-        statuses = state.check(start, batch)
-        completed = statuses.count(COMPLETED)
-        state.skipped += completed
-        if completed < len(batch):
-            numbered = zip(itertools.count(start), batch)
-            pending.extend(itertools.compress(numbered, map(COMPLETED.__ne__, statuses)))
-        end = start + len(batch)
-    if any(state.status[end:]):
-        raise ResumeError(
-            f"the journal records jobs up to #{state.size - 1}, but the sweep now has only "
-            f"{end} jobs: the entrypoints, the command line or the filters changed since the "
-            "sweep ran. Nothing was launched."
-        )
-    yield from consecutive_runs(pending, size)
-
-
-def consecutive_runs(
-    jobs: Iterable[Tuple[int, Sequence[str]]], size: Optional[int]
-) -> Iterator[Tuple[int, List[Sequence[str]]]]:
-    """Numbered jobs as batches of consecutive numbers within the batches of ``size``
-    (jobs ``k * size`` to ``(k + 1) * size - 1``), so that each stays in its own batch.
-
-    >>> list(consecutive_runs([(2, "c"), (3, "d"), (4, "e"), (7, "h")], 4))
-    [(2, ['c', 'd']), (4, ['e']), (7, ['h'])]
-    """
-    start, batch = 0, []  # type: Tuple[int, List[Sequence[str]]]
-    for number, job in jobs:
-        if batch and (number != start + len(batch) or (size and number % size == 0)):
-            yield start, batch
-            batch = []
-        if not batch:
-            start = number
-        batch.append(job)
-    if batch:
-        yield start, batch
 
 
 def ended(path: Path, numbers: range, offset: int = 0) -> Dict[int, Dict[str, Any]]:

@@ -12,7 +12,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 from hydra.core.utils import JobReturn
 
 from ._launch import LaunchFailed
-from ._reader import consecutive_runs
+from ._resume_batches import consecutive_runs
 
 log = logging.getLogger(__name__)
 

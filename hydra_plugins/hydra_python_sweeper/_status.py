@@ -17,6 +17,7 @@ text, :func:`as_json` for scripts::
 """
 
 import json
+import operator
 import re
 import socket
 import statistics
@@ -29,16 +30,18 @@ from ._admission import running_now
 from ._errors import JournalError
 from ._lines import COMPLETED, FAILED, FILENAME
 from ._messages import plural, resume_command
-from ._reader import read
+from ._split_read import read_split
 
 #: The recent pace is measured over this many seconds.
 WINDOW = 600.0
 #: A running job is a straggler once it has run this many times the median job.
 STRAGGLER = 3.0
 _TIMES = re.compile(rb'"started": (null|[0-9.]+), "ended": ([0-9.]+)')
-_FAILED = re.compile(rb'"status": "failed", "digest": ')
-_NUMBER = re.compile(rb'\{"job": (\d+), "status": "failed"')
+#: How far a job's end time may be out of the journal's order (clocks, lock waits), at most.
+SKEW = 3600.0
 _SAMPLES = 20_000  # job durations kept for the median, at most
+_TAIL = 1 << 14  # the bytes at a block's end whose end times say if it is recent
+_FIRST, _SECOND = operator.itemgetter(0), operator.itemgetter(1)
 
 
 @dataclass
@@ -80,33 +83,37 @@ class _Pass:
 
     def __init__(self, now: float) -> None:
         self.now = now
-        self.ends = self.recent = 0
+        self.recent = 0
         self.first: Optional[float] = None
         self.last: Optional[float] = None
         self.durations: List[float] = []
         self.every = 1  # one duration kept in this many (halved as the sample grows)
-        self.failed: Dict[int, bytes] = {}
 
     def __call__(self, block: bytes) -> None:
-        times = _TIMES.findall(block)
+        # End lines are appended as their jobs end, so a block's end times rise with its
+        # lines, give or take the hosts' clocks and the waits for the journal's lock (far
+        # less than SKEW): its last lines tell whether any of it is recent. All of it is
+        # read only then; the durations are sampled from its first lines.
+        times = _TIMES.findall(block, max(0, len(block) - _TAIL))
+        if times and float(times[-1][1]) >= self.now - WINDOW - SKEW:
+            times = _TIMES.findall(block)
+            self.recent += sum(float(t) >= self.now - WINDOW for _, t in times)
         if times:
-            ended = list(map(float, [t[1] for t in times]))
-            self.ends += len(ended)
-            self.recent += sum(t >= self.now - WINDOW for t in ended)
-            self.last = max(self.last or 0.0, max(ended))
-            pairs = [(s, e) for (s, _), e in zip(times[:: self.every], ended[:: self.every])]
-            self.durations.extend(e - float(s) for s, e in pairs if s != b"null")
-            starts = [float(s) for s, _ in times[:64] if s != b"null"]
-            if starts:
-                self.first = min(self.first or starts[0], *starts)
-            while len(self.durations) > _SAMPLES:
-                self.durations, self.every = self.durations[::2], self.every * 2
-        for match in _FAILED.finditer(block):  # a rare literal: no pass line by line
-            begin = block.rfind(b"\n", 0, match.start()) + 1
-            line = block[begin : block.index(b"\n", match.end())]
-            number = _NUMBER.match(line)
-            if number is not None:
-                self.failed[int(number[1])] = line
+            self.last = max(self.last or 0.0, *map(float, map(_SECOND, times)))
+        sample = _TIMES.findall(block, 0, len(block) // self.every)
+        pairs = [(float(s), float(e)) for s, e in sample if s != b"null"]
+        self.durations.extend(e - s for s, e in pairs)
+        if pairs and self.first is None:
+            self.first = min(s for s, _ in pairs[:64])
+        while len(self.durations) > _SAMPLES:
+            self.durations, self.every = self.durations[::2], self.every * 2
+
+    def merge(self, later: "_Pass") -> None:
+        """Add what ``later`` read of the journal's lines after those this pass read."""
+        self.recent += later.recent
+        self.first = min(filter(None, [self.first, later.first]), default=None)
+        self.last = max(filter(None, [self.last, later.last]), default=None)
+        self.durations.extend(later.durations)
 
 
 def sweep_status(sweep_dir: Path, now: Optional[float] = None) -> Status:
@@ -115,8 +122,11 @@ def sweep_status(sweep_dir: Path, now: Optional[float] = None) -> Status:
     if not path.is_file():
         raise JournalError(f"there is no journal in {sweep_dir} ({path} is not a file)")
     now = time.time() if now is None else now
+    state, scans = read_split(path, _Pass(now), failures=True, digests=False)
     scan = _Pass(now)
-    state = read(path, scan)
+    for part in scans:
+        assert part is not None
+        scan.merge(part)
     statuses = bytes(state.status)
     completed, failed = statuses.count(COMPLETED), statuses.count(FAILED)
     totals = [run["total"] for run in state.runs if isinstance(run.get("total"), int)]
@@ -130,7 +140,7 @@ def sweep_status(sweep_dir: Path, now: Optional[float] = None) -> Status:
         if median and job.since and now - job.since > max(STRAGGLER * median, 10.0)
     ]  # fmt: skip
     recent = scan.recent / (min(WINDOW, now - first) / 60) if first and now > first else 0.0
-    overall = scan.ends / ((now - first) / 60) if first and now > first else 0.0
+    overall = state.ends / ((now - first) / 60) if first and now > first else 0.0
     left = None if total is None else max(total - completed, 0)
     argv = next((r["argv"] for r in reversed(state.runs) if isinstance(r.get("argv"), list)), None)
     return Status(
@@ -152,7 +162,7 @@ def sweep_status(sweep_dir: Path, now: Optional[float] = None) -> Status:
         median_seconds=median,
         in_flight=in_flight,
         stragglers=stragglers,
-        failures=_by_error(scan.failed, statuses),
+        failures=_by_error(state.failures or {}, statuses),
         sweeper=[holder for _, _, holder in running_now(Path(sweep_dir), -1)],
         resume=resume_command(Path(sweep_dir), argv),
         cancel=f"python -m hydra_plugins.hydra_python_sweeper cancel {Path(sweep_dir).absolute()}",
