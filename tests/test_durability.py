@@ -3,6 +3,7 @@
 import errno
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -222,7 +223,7 @@ def test_the_sweeper_killed_alone_while_its_array_runs_is_resumed_at_once_adopti
         f"hydra.sweep.dir={sweep_dir}",
         "hydra/launcher=submitit_local",
         "hydra.launcher.timeout_min=5",
-        "stagger=0.8",
+        "stagger=1.5",
     ]
     process = subprocess.Popen(
         command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -236,9 +237,10 @@ def test_the_sweeper_killed_alone_while_its_array_runs_is_resumed_at_once_adopti
         time.sleep(0.05)
     process.kill()  # the sweeper alone: its job array runs on, as on a cluster
     process.wait()
-    # at once: the resume adopts the array's jobs that still run (it waits for them, their
-    # ends reaching the journal from the jobs), then runs the rest, each job once
-    resumed = resume(command, tmp_path, timeout=300)
+    # at once: the resume adopts the array's jobs that still run (batch 1's: their group
+    # takes one of the two places in flight, their ends reaching the journal from the jobs)
+    # and launches the last batch beside them, each job once
+    resumed = resume([*command, "hydra.sweeper.max_in_flight=2"], tmp_path, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     output = resumed.stdout + resumed.stderr
     assert "launched by an earlier run, still run on this host" in output
@@ -246,6 +248,16 @@ def test_the_sweeper_killed_alone_while_its_array_runs_is_resumed_at_once_adopti
     ran = [int(n) for n in (sweep_dir / "completions.txt").read_text().split()]
     assert sorted(ran) == list(range(12))  # each job once: none launched while it still ran
     assert not any(str(sweep_dir / ".submitit") in p for p in _command_lines())
+    adopted = [int(n) for n in re.findall(r"#(\d+) \(pid \d+\)", output)]
+    assert adopted
+    lines = [json.loads(line) for line in (sweep_dir / FILENAME).read_text().splitlines()]
+    resumed_at = next(i for i, line in enumerate(lines) if line.get("run") == 2)
+    adopted_end = max(line["ended"] for line in lines if line.get("job") in adopted
+                      and "ended" in line)  # fmt: skip
+    first_launch = min(line["at"] for line in lines[resumed_at:]
+                       if line.get("status") == "started")  # fmt: skip
+    assert first_launch < adopted_end  # launched beside the adopted jobs, not after them
+    assert re.search(r"Adopted: jobs #\d+( to #\d+)? of an earlier run", output)
 
 
 def _command_lines() -> List[str]:

@@ -28,12 +28,13 @@ from ._admission import (
     start_journal,
     take_lock,
 )
+from ._adoption import adopt, adopting
 from ._detach import driver_command, say_detached, start_driver
 from ._errors import sweep_dir_errors
 from ._fence import Fence
 from ._launch import BatchLauncher
 from ._lines import FILENAME, abandoned_line
-from ._liveness import refuse_if_running, wait_for_local, wait_for_slurm
+from ._liveness import refuse_if_running, wait_for_slurm
 from ._messages import plural, resume_command
 from ._pipeline import Stream, assemble
 from ._preview import SweepSummary, preview, say_empty
@@ -253,10 +254,10 @@ class PythonSweeperImpl(Sweeper):
             wait_for_slurm(path.parent, settings.poll_interval)
             read_more(path, journal, offset)  # what they wrote meanwhile
             slurm = {task.job_id for task in alive_tasks(path.parent)}
-        if settings.resume != "force":  # jobs still running here: adopted, waited for
-            wait_for_local(journal, path, min(settings.poll_interval, 1.0))
-        refuse_if_running(journal, settings.resume == "force", slurm)
-        return self.stream(settings, arguments, journal)
+        assert self.adaptive is not None
+        adoption = adopt(journal, path, settings, self.adaptive.active)  # running here
+        refuse_if_running(journal, settings.resume == "force", slurm, adoption)
+        return adopting(self.stream(settings, arguments, journal), adoption)
 
     def record_jobs_in(self, path: Path, fence: Fence) -> None:
         """Have every job record how it ended in the journal at ``path``, from inside the job

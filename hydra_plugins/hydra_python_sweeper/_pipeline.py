@@ -11,7 +11,7 @@ drawing a job (settings, entrypoint paths and arguments, the adaptive rules) is 
 it is assembled.
 """
 
-from typing import Any, Iterator, NamedTuple, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Iterator, NamedTuple, Optional, Sequence, Tuple
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
@@ -35,6 +35,9 @@ from ._stages import (
     select_shard,
 )
 
+if TYPE_CHECKING:
+    from ._adoption import Adoption
+
 
 class Stream(NamedTuple):
     """The sweep's numbered batches, how many jobs they hold when that is known, and the
@@ -46,6 +49,8 @@ class Stream(NamedTuple):
     duplicates: Optional[Dropped] = None
     #: Jobs that repeat an earlier one since a source's key replaced another's (kept).
     repeated: Optional[Dropped] = None
+    #: A resume's jobs of an earlier run still running on this host (:mod:`._adoption`).
+    adoption: Optional["Adoption"] = None
 
     def dropped(self) -> str:
         """What the filters and ``remove_duplicates`` dropped so far, for the logs.

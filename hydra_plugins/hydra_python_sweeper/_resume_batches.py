@@ -2,11 +2,13 @@
 under their own numbers, each within its original batch (:func:`resume_batches`)."""
 
 import itertools
-from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Iterable, Iterator, List, Optional, Sequence, Tuple, TypeVar
 
 from ._errors import ResumeError
 from ._lines import COMPLETED
 from ._reader import JournalState
+
+J = TypeVar("J")
 
 
 def resume_batches(
@@ -52,15 +54,15 @@ def resume_batches(
 
 
 def consecutive_runs(
-    jobs: Iterable[Tuple[int, Sequence[str]]], size: Optional[int]
-) -> Iterator[Tuple[int, List[Sequence[str]]]]:
+    jobs: Iterable[Tuple[int, J]], size: Optional[int]
+) -> Iterator[Tuple[int, List[J]]]:
     """Numbered jobs as batches of consecutive numbers within the batches of ``size``
     (jobs ``k * size`` to ``(k + 1) * size - 1``), so that each stays in its own batch.
 
     >>> list(consecutive_runs([(2, "c"), (3, "d"), (4, "e"), (7, "h")], 4))
     [(2, ['c', 'd']), (4, ['e']), (7, ['h'])]
     """
-    start, batch = 0, []  # type: Tuple[int, List[Sequence[str]]]
+    start, batch = 0, []  # type: Tuple[int, List[J]]
     for number, job in jobs:
         if batch and (number != start + len(batch) or (size and number % size == 0)):
             yield start, batch

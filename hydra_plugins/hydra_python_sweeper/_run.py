@@ -8,11 +8,10 @@ line and summary. A failure (``fail_fast``), an error or Ctrl-C ends it with the
 far and the command that resumes the sweep; nothing that finished is lost.
 """
 
+import itertools
 import logging
 import operator
-import os
 import signal
-import sys
 import threading
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
@@ -20,27 +19,25 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 from hydra.core.utils import JobReturn, JobStatus
 
 from ._adaptive import Adaptive
-from ._errors import JobsFailed, PythonSweeperError, sweep_dir_errors
+from ._adoption import Adopted, returned_by
+from ._ending import Ending, exit_now
+from ._errors import PythonSweeperError, sweep_dir_errors
 from ._flight import Flight
 from ._launch import BatchLauncher
-from ._lines import COMPLETED, FAILED, abandoned_line, done_line
-from ._messages import plural, progress, resume_command
+from ._messages import plural, progress
 from ._pipeline import Stream
-from ._preview import SweepSummary, say_empty
-from ._reader import JournalState, read
+from ._reader import JournalState
 from ._retries import Retries, Retry
 from ._settings import Settings
-from ._slurm import alive_tasks, cancel_command, describe
 from ._task import CTRL_C
 from ._watch import JournalWatch, write_missing
-from ._writer import append
 
 log = logging.getLogger(__name__)
 
 Batch = Tuple[int, Sequence[Sequence[str]]]
 
 
-class SweepRun:
+class SweepRun(Ending):
     """Launches ``stream``'s batches with ``launcher`` (see :mod:`._launch`) into
     ``sweep_dir``, whose journal is at ``journal_path`` (``journal``: what it held, on a
     resume). ``validate`` checks a batch's jobs before it is launched; ``adaptive`` learns
@@ -87,16 +84,14 @@ class SweepRun:
         """Jobs the journal had as completed, skipped by a resume (so far)."""
         return self.journal.skipped if self.journal is not None else 0
 
-    @property
-    def completed(self) -> int:
-        return self.launched - self.failed - self.retried
-
     def run(self) -> Any:
         """Validate and launch each batch, up to ``max_in_flight`` at once; return as
         BasicSweeper, or a :class:`SweepSummary`."""
         self.interrupt = Interrupt()
         try:
-            batches: Iterator[Batch] = self.with_retries(self.stream.batches)
+            batches: Iterator[Any] = self.with_retries(self.stream.batches)
+            if self.stream.adoption is not None:  # each group takes a place in flight
+                batches = itertools.chain(self.stream.adoption.items(), batches)
             while True:
                 for item, results in self.flight.run(batches, self.work, self.prepare):
                     self.interrupt.check()
@@ -110,12 +105,7 @@ class SweepRun:
         except PythonSweeperError as error:
             self.abandon_if_nothing_launched()
             if self.launched:
-                error.args = (
-                    f"{error}\n({plural(self.launched, 'job')} in "
-                    f"{plural(self.batches_done, 'batch')} completed before this error; their "
-                    f"outputs are in {self.sweep_dir}. To run the rest once it is fixed: "
-                    f"{resume_command(self.sweep_dir)})",
-                )
+                error.args = (f"{error}\n({self.before_error()})",)
             raise
         except KeyboardInterrupt:
             self.abandon_if_nothing_launched()
@@ -131,6 +121,9 @@ class SweepRun:
         """Batch ``item`` is about to be launched: log it, validate it, await its ends."""
         assert self.interrupt is not None
         self.interrupt.check()
+        if isinstance(item, Adopted):
+            log.info(f"Adopted: jobs {item} of an earlier run, still running")
+            return
         start, batch = item
         self.drawn += len(batch)
         busy = f"; {plural(self.flight.running, 'batch')} in flight" if self.concurrent else ""
@@ -145,18 +138,11 @@ class SweepRun:
 
     def work(self, item: Batch) -> Sequence[JobReturn]:
         self.handed += 1
+        if isinstance(item, Adopted):  # no launch: their ends, once they exited
+            poll = min(self.settings.poll_interval, 1.0)
+            assert self.stream.adoption is not None
+            return item.wait(self.journal_path, self.stream.adoption.offset, poll)
         return self.launcher(item)
-
-    def abandon_if_nothing_launched(self) -> None:
-        """The run stops before it handed any job to the launcher (a bad filter, a job that
-        cannot be composed, Ctrl-C): the journal says so, and the dir does not hold it
-        against the corrected run."""
-        if self.handed:
-            return
-        try:
-            append(self.journal_path, abandoned_line(self.run_number))
-        except OSError:
-            pass  # the run stays in the journal: a resume or another dir then
 
     @property
     def concurrent(self) -> bool:
@@ -172,18 +158,16 @@ class SweepRun:
     def returned(self, item: Batch, results: Sequence[JobReturn]) -> None:
         """Batch ``item``'s launch returned ``results``: count them, record the ends the
         journal lacks, learn them (an adaptive sweep)."""
+        if isinstance(item, Adopted):
+            self.adopted(item, results)
+            return
         start, batch = item
         statuses = list(map(_status, results))  # a C-level pass: failures are rare
         for index in _indices(statuses, JobStatus.FAILED):
             if self.retries.again(start + index, batch[index], results[index]):
                 self.retried += 1
                 continue
-            self.failed += 1
-            if len(self.first_failed) < 10:
-                self.first_failed.append(start + index)
-            if self.settings.fail_fast and self.first_failure is None:
-                self.first_failure = results[index]
-                self.flight.stop()  # no new launch; the batches in flight end
+            self.failure(start + index, results[index])
         write_missing(self.watch, self.journal_path, start, results)
         if self.adaptive is not None:
             with sweep_dir_errors(self.sweep_dir):
@@ -202,105 +186,27 @@ class SweepRun:
                 f"{plural(self.flight.running, 'batch')} in flight"
             )
 
-    def interrupted(self) -> None:
-        """Ctrl-C: what the journal holds, what still runs on the cluster, how to go on."""
-        if self.hydra_logging is not None:
-            self.hydra_logging()
-        log.warning(interrupted(self.journal_path, self.sweep_dir, self.launcher.slurm))
+    def failure(self, number: int, result: JobReturn) -> None:
+        """Job ``number`` failed (and is not launched again)."""
+        self.failed += 1
+        if len(self.first_failed) < 10:
+            self.first_failed.append(number)
+        if self.settings.fail_fast and self.first_failure is None:
+            self.first_failure = result
+            self.flight.stop()  # no new launch; the batches in flight end
 
-    def stopped(self) -> None:
-        """``fail_fast``: a job failed, the batches in flight ended; raise its error."""
-        assert self.first_failure is not None
-        log.warning(
-            f"Sweep stopped (fail_fast) after job #{self.first_failed[0]} failed: "
-            f"{self.completed} completed, {self.failed} failed, "
-            f"{self.skipped} skipped as already done; journal: "
-            f"{self.journal_path}. To run the failed and remaining jobs: "
-            f"{resume_command(self.sweep_dir)}"
-        )
-        _ = self.first_failure.return_value  # raises the job's error, as BasicSweeper
-
-    def done(self) -> Any:
-        """Every batch ran: the done line, the summary, and the returns."""
-        if not self.launched and not self.skipped:
-            say_empty(self.settings)
-        ran = every_job_ran(self.completed, self.failed, self.sweep_dir)
-        with sweep_dir_errors(self.sweep_dir, so=ran):
-            line = done_line(self.run_number, self.completed, self.failed, self.skipped)
-            append(self.journal_path, line)
-        log.info(
-            f"Sweep done: {self.completed} completed, {self.failed} failed, "
-            f"{self.skipped} skipped as already done{self.stream.dropped()}; journal: "
-            f"{self.journal_path}"
-        )
-        if self.failed:
-            shown = ", ".join(f"#{n}" for n in self.first_failed)
-            shown += ", ..." if self.failed > 10 else ""
-            jobs = self.launched - self.retried
-            raise JobsFailed(
-                f"{plural(self.failed, 'job')} of {jobs} failed ({shown}); the journal "
-                f"{self.journal_path} records their errors. To run the failed jobs again: "
-                f"{resume_command(self.sweep_dir)}"
-            )
-        if self.settings.keep_returns:
-            returns = self.retried_returns
-            return [
-                [returns.get(n, r) for n, r in enumerate(self.returns[start], start)]
-                for start in sorted(self.returns)
-            ]
-        return SweepSummary(
-            jobs=self.launched - self.retried,
-            batches=self.batches_done,
-            sweep_dir=str(self.sweep_dir),
-        )
-
-
-def every_job_ran(completed: int, failed: int, sweep_dir: Path) -> str:
-    """What a done line that cannot be written means: every job ran, a resume writes it."""
-    again = f"runs the {plural(failed, 'failed job')} again" if failed else "runs nothing again"
-    return (
-        f"Every job ran ({completed} completed, {failed} failed) and its end is in the "
-        "journal; only the line that says the sweep ended is missing: "
-        f"{resume_command(sweep_dir)} writes it and {again}."
-    )
-
-
-def exit_now(code: int) -> None:
-    """End the process with ``code`` at once, its output flushed, without the exit hooks:
-    a launcher's (joblib's loky joins its executor's thread, which waits for workers that the
-    same signal killed) would hang the interrupted sweep for ever."""
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
-
-
-def interrupted(journal: Path, sweep_dir: Path, slurm: bool) -> str:
-    """What a Ctrl-C of the sweep says: what the journal holds, the SLURM tasks still queued
-    or running (``slurm``) and how to cancel them, and how to go on."""
-    completed, failed = journal_counts(journal)
-    message = (
-        f"Interrupted: the journal {journal} holds every job that finished "
-        f"({completed} completed, {failed} failed)."
-    )
-    tasks = alive_tasks(sweep_dir) if slurm else []
-    if tasks:
-        message += (
-            f" {plural(len(tasks), 'SLURM task')} of this sweep are still queued or running, "
-            f"and go on without this process: {describe(tasks)}. To cancel them: "
-            f"{cancel_command(tasks)}. A resume waits for them to end."
-        )
-    return f"{message} To run the others: {resume_command(sweep_dir)}"
-
-
-def journal_counts(path: Path) -> Tuple[int, int]:
-    """How many jobs the journal at ``path`` holds as completed and as failed (their last
-    line); ``(0, 0)`` if it cannot be read."""
-    try:
-        status = read(path).status
-    except (OSError, PythonSweeperError):
-        return 0, 0
-    return status.count(COMPLETED), status.count(FAILED)
+    def adopted(self, item: Adopted, ends: Dict[int, Dict[str, Any]]) -> None:
+        """Adopted jobs exited, ``ends`` the end lines they wrote: counted as this run's;
+        those that wrote none are launched again."""
+        assert self.stream.adoption is not None
+        self.retries.pending.extend(self.stream.adoption.ended(item.numbers, ends))
+        for number, end in sorted(ends.items()):
+            result = returned_by(end)
+            self.launched += 1
+            if result.status == JobStatus.FAILED:
+                self.failure(number, result)
+            if self.settings.keep_returns:
+                self.returns[number] = [result]
 
 
 class Interrupt:
