@@ -176,7 +176,8 @@ def test_the_sweeper_killed_while_arrays_run_then_resumed_runs_each_job_once(
     assert tasks_of(sweep_dir)  # its arrays run on without it
     done = sweep(sweep_dir, *arguments, "hydra.sweeper.resume=true")
     assert done.returncode == 0, done.stdout[-3000:]
-    assert "submitted by an earlier run, are still queued or running" in done.stdout
+    assert re.search(r"launched by an earlier run, still run: #\d+ \(SLURM task \d+_\d+\)",
+                     done.stdout), done.stdout[-3000:]  # fmt: skip
     check_each_job_once(sweep_dir, 60)
     assert runs(sweep_dir, "start") == Counter(range(60))  # none even started twice
 
@@ -194,15 +195,15 @@ def test_a_sweep_stopped_with_arrays_queued_then_resumed_runs_each_job_once(
     if how != "SIGKILL":  # it says what still waits in the queue, and how to cancel it
         assert "20 SLURM tasks of this sweep are still queued or running" in log, log[-3000:]
         assert "To cancel them: scancel " in log and "Traceback" not in log
-    resumed = start(sweep_dir, *arguments, "hydra.sweeper.resume=true")
-    wait_until(
-        lambda: "Waiting for them to end" in (sweep_dir.parent / "sweeper.log").read_text(),
-        60,
-        "the resume to wait for the queued arrays",
-    )
-    for task in {task.split("_")[0] for task in tasks_of(sweep_dir, "PENDING")}:
-        subprocess.run(["scontrol", "release", task], check=True)
-    assert resumed.wait(timeout=240) == 0, (sweep_dir.parent / "sweeper.log").read_text()[-3000:]
+    held = {task.split("_")[0] for task in tasks_of(sweep_dir, "PENDING")}
+    # the resume cancels the queued tasks (started now, they would stand down) and launches
+    # their jobs itself
+    resumed = sweep(sweep_dir, *arguments, "hydra.sweeper.resume=true")
+    assert resumed.returncode == 0, resumed.stdout[-3000:]
+    assert "20 SLURM tasks of this sweep, submitted by an earlier run, were still queued: " \
+        "cancelled" in resumed.stdout  # fmt: skip
+    assert not tasks_of(sweep_dir)  # nothing of the earlier arrays left queued
+    assert held  # (they were its arrays)
     check_each_job_once(sweep_dir, 20)
 
 

@@ -1,14 +1,17 @@
-"""Jobs an earlier run launched that still run on this host, adopted by the resume.
+"""Jobs an earlier run launched that still run, adopted by the resume.
 
-An executor can outlive the run that started it (submitit's local one does): when a resume
-begins, jobs of the earlier run may still be running. The resume neither runs them a second
-time nor waits for them before launching anything: each group of them (the jobs of one
-earlier batch) takes a place among the batches in flight, as an :class:`Adopted` item, until
-its last process exits; the stream's batches leave them out (:meth:`Adoption.set_aside`).
-A job whose process exited without writing its end is launched again, under its own
-number, like any job a resume runs again::
+An executor or a job array outlives the run that started it (submitit's local executor
+does; a SLURM array does): when a resume begins, jobs of the earlier run may still be
+running. The resume neither runs them a second time nor waits for them before launching
+anything: each group of them (the jobs of one earlier batch) takes a place among the batches
+in flight, as an :class:`Adopted` item, until its last process exits (on this host) or SLURM
+no longer has its task; the stream's batches leave them out (:meth:`Adoption.set_aside`). A
+job that ended without writing its end (killed, cancelled, its node lost) is launched again,
+under its own number, like any job a resume runs again. On SLURM, the earlier run's tasks
+still queued are cancelled first: having not started, they would stand down once started
+(:mod:`._fence`), and this run launches their jobs itself::
 
-    >>> adoption = Adoption({2: 101, 3: 102, 7: 103}, batch_size=4)
+    >>> adoption = Adoption({2: 101, 3: 102, 7: 103}, batch_size=4, alive=lambda pids: False)
     >>> [item.numbers for item in adoption.items()]
     [[2, 3], [7]]
     >>> batches = adoption.set_aside(iter([(0, [["a=0"], ["a=1"], ["a=2"], ["a=3"]])]))
@@ -19,18 +22,21 @@ number, like any job a resume runs again::
 """
 
 import logging
+import subprocess
 import time
+from functools import partial
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from hydra.core.utils import JobReturn, JobStatus
 
-from ._liveness import _alive, alive_here, wait_for_local
+from ._liveness import _alive, alive_here, wait_for_local, wait_for_slurm
 from ._messages import plural
 from ._pipeline import Stream
-from ._reader import JournalState, ended
+from ._reader import JournalState, ended, read_more
 from ._resume_batches import consecutive_runs
 from ._settings import Settings
+from ._slurm import QUEUED, describe, sweep_tasks
 
 log = logging.getLogger(__name__)
 
@@ -39,42 +45,54 @@ Batch = Tuple[int, Sequence[Sequence[str]]]
 
 class Adopted:
     """A group of adopted jobs (of one earlier batch): a place among the batches in flight
-    until each of their processes has exited."""
+    until none of them runs (``alive``, given where each runs, says whether any does)."""
 
-    def __init__(self, numbers: List[int], pids: Dict[int, int]) -> None:
+    def __init__(
+        self, numbers: List[int], where: Dict[int, Any], alive: Callable[[List[Any]], bool]
+    ) -> None:
         self.numbers = numbers
-        self.pids = pids
+        self.where = where
+        self.alive = alive
 
     def __str__(self) -> str:
         first, last = self.numbers[0], self.numbers[-1]
         return f"#{first}" if first == last else f"#{first} to #{last}"
 
     def wait(self, path: Path, offset: int, poll: float) -> Dict[int, Dict[str, Any]]:
-        """Wait until each job's process has exited; their end lines in the journal at
-        ``path`` (written from byte ``offset`` on), for those that wrote one."""
-        while any(_alive(self.pids[number]) for number in self.numbers):
+        """Wait until none of the jobs runs; their end lines in the journal at ``path``
+        (written from byte ``offset`` on), for those that wrote one."""
+        while self.alive([self.where[number] for number in self.numbers]):
             time.sleep(poll)
         found = ended(path, range(self.numbers[0], self.numbers[-1] + 1), offset)
         return {number: found[number] for number in self.numbers if number in found}
 
 
 class Adoption:
-    """The jobs adopted by a resume (job number -> its process on this host), grouped by the
-    earlier run's batches of ``batch_size``; see the module's docstring."""
+    """The jobs adopted by a resume (job number -> where it runs: its pid on this host, or
+    its SLURM task), grouped by the earlier run's batches of ``batch_size``, their ends read
+    from byte ``offset`` of the journal on; ``alive`` tells whether any of a group still
+    runs. See the module's docstring."""
 
-    def __init__(self, pids: Dict[int, int], batch_size: Optional[int], offset: int = 0) -> None:
-        self.pids = pids
+    def __init__(
+        self,
+        where: Dict[int, Any],
+        batch_size: Optional[int],
+        offset: int = 0,
+        alive: Callable[[List[Any]], bool] = lambda pids: any(map(_alive, pids)),
+    ) -> None:
+        self.where = where
         self.batch_size = batch_size
-        self.offset = offset  # where in the journal their ends are to be read from
-        self.running: Set[int] = set(pids)  # adopted, not known to have exited
+        self.offset = offset
+        self.alive = alive
+        self.running: Set[int] = set(where)  # adopted, not known to have ended
         self.held: Dict[int, Sequence[str]] = {}  # their jobs, as the stream regenerated them
-        self.exited: Dict[int, bool] = {}  # exited: whether with an end line
+        self.exited: Dict[int, bool] = {}  # ended: whether with an end line
 
     def items(self) -> List[Adopted]:
         """The groups, each a place among the batches in flight."""
-        numbered = [(number, number) for number in sorted(self.pids)]
+        numbered = [(number, number) for number in sorted(self.where)]
         groups = [group for _, group in consecutive_runs(numbered, self.batch_size)]
-        return [Adopted(group, {n: self.pids[n] for n in group}) for group in groups]
+        return [Adopted(group, self.where, self.alive) for group in groups]
 
     def set_aside(self, batches: Iterator[Batch]) -> Iterator[Batch]:
         """The stream's batches without the adopted jobs (a batch left empty is skipped):
@@ -106,37 +124,68 @@ class Adoption:
                 again.append((number, job))
         return again
 
-    def announce(self) -> None:
-        shown = ", ".join(f"#{job} (pid {pid})" for job, pid in sorted(self.pids.items())[:10])
-        more = f" and {len(self.pids) - 10} more" if len(self.pids) > 10 else ""
+    def announce(self, label: str) -> None:
+        """Say which jobs are adopted, each where it runs (``label``: "pid", "SLURM task")."""
+        jobs = sorted(self.where.items())
+        shown = ", ".join(f"#{job} ({label} {where})" for job, where in jobs[:10])
+        more = f" and {len(jobs) - 10} more" if len(jobs) > 10 else ""
         log.warning(
-            f"{plural(len(self.pids), 'job')} of this sweep, launched by an earlier run, still "
-            f"run on this host: {shown}{more}. They are adopted: each group takes a place "
-            "among the batches in flight until it ends, and a job that ends without its end "
-            f"line is launched again (to stop them instead: kill "
-            f"{' '.join(str(pid) for pid in self.pids.values())})"
+            f"{plural(len(jobs), 'job')} of this sweep, launched by an earlier run, still "
+            f"run: {shown}{more}. They are adopted: each group takes a place among the "
+            "batches in flight until it ends, and a job that ends without its end line is "
+            "launched again"
         )
 
 
 def adopt(
-    journal: JournalState, path: Path, settings: Settings, adaptive: bool
+    journal: JournalState, path: Path, settings: Settings, adaptive: bool, slurm: bool
 ) -> Optional[Adoption]:
-    """The jobs of ``journal`` still running on this host, adopted (``None``: none, or
-    ``resume=force``); their ends are read from the journal at ``path`` as it is now on. An
-    ``adaptive`` sweep learns results in order: it waits for them instead, before it launches
-    anything."""
+    """The jobs of ``journal`` that still run, on this host or, with a ``slurm`` launcher, as
+    SLURM tasks, adopted (``None``: none); their ends are read from the journal at ``path``
+    as it is now on. With ``resume=force`` (they run again) or for an ``adaptive`` sweep
+    (which learns results in order), they are waited for instead, before anything is
+    launched."""
     poll = min(settings.poll_interval, 1.0)
-    if settings.resume == "force":  # they run again
+    if settings.resume == "force" or adaptive:
+        if slurm:
+            offset = path.stat().st_size
+            wait_for_slurm(path.parent, settings.poll_interval)
+            read_more(path, journal, offset)  # what they wrote meanwhile
+        if not settings.resume == "force":
+            wait_for_local(journal, path, poll)
         return None
-    if adaptive:
-        wait_for_local(journal, path, poll)
+    offset = path.stat().st_size
+    if slurm:
+        where = _slurm_tasks(path.parent)
+        adoption = Adoption(where, settings.batch_size, offset, partial(_slurm_alive, path.parent))
+        label = "SLURM task"
+    else:
+        adoption = Adoption(dict(alive_here(journal)), settings.batch_size, offset)
+        label = "pid"
+    if not adoption.where:
         return None
-    pids = dict(alive_here(journal))
-    if not pids:
-        return None
-    adoption = Adoption(pids, settings.batch_size, path.stat().st_size)
-    adoption.announce()
+    adoption.announce(label)
     return adoption
+
+
+def _slurm_tasks(sweep_dir: Path) -> Dict[int, str]:
+    """The sweep's SLURM tasks that run (job number -> task id), the queued ones cancelled:
+    they would stand down once started, and this run launches their jobs."""
+    tasks = [task for task in sweep_tasks(sweep_dir) or [] if task.alive]
+    queued = [task for task in tasks if task.state in QUEUED]
+    if queued:
+        subprocess.run(["scancel", *[task.job_id for task in queued]], check=False)
+        log.warning(
+            f"{plural(len(queued), 'SLURM task')} of this sweep, submitted by an earlier run, "
+            f"were still queued: cancelled, this run launches their jobs ({describe(queued)})"
+        )
+    return {task.number: task.job_id for task in tasks if task.state not in QUEUED}
+
+
+def _slurm_alive(sweep_dir: Path, ids: List[str]) -> bool:
+    """Whether SLURM still has any of the tasks ``ids`` (yes when it cannot be asked)."""
+    tasks = sweep_tasks(sweep_dir)
+    return tasks is None or bool({task.job_id for task in tasks if task.alive} & set(ids))
 
 
 def adopting(stream: Stream, adoption: Optional[Adoption]) -> Stream:

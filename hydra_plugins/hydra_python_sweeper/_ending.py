@@ -170,7 +170,8 @@ def interrupted(journal: Path, sweep_dir: Path, slurm: bool) -> str:
         message += (
             f" {plural(len(tasks), 'SLURM task')} of this sweep are still queued or running, "
             f"and go on without this process: {describe(tasks)}. To cancel them: "
-            f"{cancel_command(tasks)}. A resume waits for them to end."
+            f"{cancel_command(tasks)}. A resume adopts those that run and cancels those "
+            "still queued (it launches their jobs)."
         )
     return f"{message} To run the others: {resume_command(sweep_dir)}"
 

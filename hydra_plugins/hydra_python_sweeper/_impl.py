@@ -34,7 +34,7 @@ from ._errors import sweep_dir_errors
 from ._fence import Fence
 from ._launch import BatchLauncher
 from ._lines import FILENAME, abandoned_line
-from ._liveness import refuse_if_running, wait_for_slurm
+from ._liveness import refuse_if_running
 from ._messages import plural, resume_command
 from ._pipeline import Stream, assemble
 from ._preview import SweepSummary, preview, say_empty
@@ -244,18 +244,13 @@ class PythonSweeperImpl(Sweeper):
     ) -> Stream:
         """A resume, its run line written (jobs of older runs that start from now stand
         down): the jobs that started since the journal was read (from byte ``offset``) are
-        read too; on SLURM, the earlier run's tasks still queued or running are waited for;
-        the resume is refused while a job may still run elsewhere (``path``: the journal).
-        The stream of what is left to run."""
+        read too; the earlier run's jobs still running here or as SLURM tasks are adopted
+        (:mod:`._adoption`); the resume is refused while a job may still run elsewhere
+        (``path``: the journal). The stream of what is left to run."""
         read_more(path, journal, offset)
-        slurm = None
-        if launcher.slurm:  # an earlier run's arrays: their jobs end once
-            offset = path.stat().st_size
-            wait_for_slurm(path.parent, settings.poll_interval)
-            read_more(path, journal, offset)  # what they wrote meanwhile
-            slurm = {task.job_id for task in alive_tasks(path.parent)}
         assert self.adaptive is not None
-        adoption = adopt(journal, path, settings, self.adaptive.active)  # running here
+        adoption = adopt(journal, path, settings, self.adaptive.active, launcher.slurm)
+        slurm = {task.job_id for task in alive_tasks(path.parent)} if launcher.slurm else None
         refuse_if_running(journal, settings.resume == "force", slurm, adoption)
         return adopting(self.stream(settings, arguments, journal), adoption)
 

@@ -82,8 +82,8 @@ def refuse_if_running(
     unless ``force`` (``resume=force``): then say which run again. ``slurm``: the ids of
     the sweep's tasks SLURM has queued or running, when it was asked; ``adopted``: the jobs
     the resume adopts (an :class:`._adoption.Adoption`)."""
-    pids = adopted.pids if adopted is not None else {}
-    running = [job for job in running_elsewhere(journal, slurm) if job[0] not in pids]
+    taken = adopted.where if adopted is not None else {}
+    running = [job for job in running_elsewhere(journal, slurm) if job[0] not in taken]
     if not running:
         return
     shown = ", ".join(f"#{job} ({where})" for job, where in running[:10])

@@ -39,6 +39,8 @@ ALIVE = frozenset(
         "RESV_DEL_HOLD",
     }
 )
+#: The states of a task that has not started (and may yet).
+QUEUED = frozenset({"PENDING", "REQUEUED", "REQUEUE_FED", "REQUEUE_HOLD", "RESV_DEL_HOLD"})
 _FORMAT = "%i|%F|%K|%T|%k|%R"  # job id, array job id, task index, state, comment, where/why
 
 
