@@ -47,3 +47,21 @@ def test_an_adopted_group_waits_for_its_processes_then_reads_their_ends(tmp_path
     sleeper.wait()
     assert sorted(ends) == [5]  # 6 wrote no end
     assert returned_by(ends[5]).return_value == 0.5
+
+
+def test_a_group_whose_jobs_all_wrote_their_end_is_done_while_their_worker_lives(
+    tmp_path: Path,
+) -> None:
+    """joblib's worker that ran an adopted job lives on after it: its end line decides."""
+    path = tmp_path / "journal.jsonl"
+    append(path, job_line(0, ["a=0"], True, 0, "0"))
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        item = Adoption({3: worker.pid, 4: worker.pid}, None).items()[0]
+        append(path, job_line(3, ["a=3"], True, 3, "3"), job_line(4, ["a=4"], False, "E", "4"))
+        ends = item.wait(path, 0, poll=0.05)
+        assert worker.poll() is None  # it returned with the worker alive
+        assert {n: end["status"] for n, end in ends.items()} == {3: "completed", 4: "failed"}
+    finally:
+        worker.kill()
+        worker.wait()

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import List
 
 import pytest
+from conftest import journal_records
 
 APPS = Path(__file__).resolve().parent / "apps"
 NOPE = "launched_spaces.nope"  # an entrypoint that does not exist
@@ -80,16 +81,23 @@ def test_a_mistake_surfaces_in_the_terminal_and_nothing_is_detached(tmp_path: Pa
     assert not (sweep_dir / "driver.log").exists()
 
 
+LAUNCHERS = {
+    "submitit_local": ["hydra/launcher=submitit_local", "hydra.launcher.timeout_min=5"],
+    "joblib": ["hydra/launcher=joblib", "hydra.launcher.n_jobs=4"],
+}
+
+
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
-def test_a_driver_killed_mid_sweep_is_resumed_and_each_job_runs_once(tmp_path: Path) -> None:
-    """The driver SIGKILLed while its submitit_local array runs (its jobs go on); the resume
-    command it printed, given at once, adopts those jobs and runs the rest."""
-    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+@pytest.mark.parametrize("launcher", sorted(LAUNCHERS))
+def test_a_driver_killed_mid_sweep_is_resumed_and_each_job_runs_once(
+    tmp_path: Path, launcher: str
+) -> None:
+    """The driver SIGKILLed while its batch runs (submitit_local's jobs go on and are
+    adopted; joblib's workers die with it); the resume command it printed, given at once,
+    runs the rest: every job ends once, none is launched while it still runs."""
+    pytest.importorskip(f"hydra_plugins.hydra_{launcher.split('_')[0]}_launcher")
     sweep_dir = tmp_path / "sweep"
-    arguments = [
-        "sleep=1.5", "batch=4", "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=5",
-        "hydra.sweeper.detach=true",
-    ]  # fmt: skip
+    arguments = ["sleep=1.5", "batch=4", *LAUNCHERS[launcher], "hydra.sweeper.detach=true"]
     started = subprocess.run(
         durable(sweep_dir, *arguments), cwd=tmp_path, capture_output=True, text=True, timeout=120
     )
@@ -112,4 +120,7 @@ def test_a_driver_killed_mid_sweep_is_resumed_and_each_job_runs_once(tmp_path: P
         time.sleep(0.2)
     assert ran(sweep_dir) == Counter(range(12))  # each job once, none twice nor never
     log = (sweep_dir / "driver.log").read_text()
-    assert "still run on this host" in log  # the resume adopted the orphaned jobs
+    if launcher == "submitit_local":  # its jobs outlived the driver: adopted
+        assert re.search(r"launched by an earlier run, still run: #\d+ \(pid \d+\)", log), log
+    ends = [r for r in journal_records(journal) if r.get("status") in ("completed", "failed")]
+    assert sorted(r["job"] for r in ends) == list(range(12))  # one end each

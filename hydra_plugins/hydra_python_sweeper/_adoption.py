@@ -33,7 +33,7 @@ from hydra.core.utils import JobReturn, JobStatus
 from ._liveness import _alive, alive_here, wait_for_local, wait_for_slurm
 from ._messages import plural
 from ._pipeline import Stream
-from ._reader import JournalState, ended, read_more
+from ._reader import JournalState, ends_since, read_more
 from ._resume_batches import consecutive_runs
 from ._settings import Settings
 from ._slurm import QUEUED, describe, sweep_tasks
@@ -59,12 +59,19 @@ class Adopted:
         return f"#{first}" if first == last else f"#{first} to #{last}"
 
     def wait(self, path: Path, offset: int, poll: float) -> Dict[int, Dict[str, Any]]:
-        """Wait until none of the jobs runs; their end lines in the journal at ``path``
-        (written from byte ``offset`` on), for those that wrote one."""
-        while self.alive([self.where[number] for number in self.numbers]):
+        """Wait until each job has written its end line in the journal at ``path`` (from
+        byte ``offset`` on) or no longer runs (a worker that ran it may live on: joblib's);
+        their end lines, for those that wrote one."""
+        found: Dict[int, Dict[str, Any]] = {}
+        numbers = set(self.numbers)
+        while True:
+            offset = ends_since(path, numbers, offset, found)
+            left = [self.where[number] for number in self.numbers if number not in found]
+            if not left or not self.alive(left):
+                break
             time.sleep(poll)
-        found = ended(path, range(self.numbers[0], self.numbers[-1] + 1), offset)
-        return {number: found[number] for number in self.numbers if number in found}
+        ends_since(path, numbers, offset, found)  # a last end written as its process exited
+        return found
 
 
 class Adoption:

@@ -22,6 +22,7 @@ from typing import (
     Any,
     BinaryIO,
     Callable,
+    Container,
     Dict,
     Iterator,
     List,
@@ -377,10 +378,20 @@ def ended(path: Path, numbers: range, offset: int = 0) -> Dict[int, Dict[str, An
     {5: 'failed'}
     """
     found: Dict[int, Dict[str, Any]] = {}
+    ends_since(path, numbers, offset, found)
+    return found
+
+
+def ends_since(
+    path: Path, numbers: Container[int], offset: int, found: Dict[int, Dict[str, Any]]
+) -> int:
+    """Add to ``found`` the end lines of jobs ``numbers`` written from byte ``offset`` of the
+    journal on (as :func:`ended`); return where its whole lines end, to read on from."""
     with open(path, "rb") as f:
         f.seek(offset)
         for lines in whole_lines(f):
+            offset += len(lines)
             for number, line in end_lines(b"\n" + lines):
                 if number in numbers:
                     found[number] = json.loads(line)
-    return found
+    return offset
