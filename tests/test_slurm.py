@@ -120,6 +120,8 @@ def sweep_dir(tmp_path: Path) -> Path:
 def _cancel_what_is_left(sweep_dir: Path) -> Any:
     yield
     left = tasks_of(sweep_dir, "all")
+    if (sweep_dir / "driver.slurm").exists():  # a detached sweep's driver
+        left.append((sweep_dir / "driver.slurm").read_text().strip())
     if left:
         subprocess.run(["scancel", *{task.split("_")[0] for task in left}], check=False)
 
@@ -439,3 +441,60 @@ def test_cancel_of_a_detached_sweep_cancels_its_driver_and_arrays(sweep_dir: Pat
     wait_until(lambda: not squeue("-j", driver), 60, "the driver gone")
     assert sweep(sweep_dir, *arguments, "hydra.sweeper.resume=true").returncode == 0
     check_each_job_once(sweep_dir, 30)
+
+
+def test_a_detached_sweep_s_driver_killed_is_resumed_adopting_its_running_tasks(
+    sweep_dir: Path,
+) -> None:
+    """The driver (a SLURM job) SIGKILLed while its arrays run; the resume, given from the
+    login node, adopts the running tasks and launches the rest beside them: every job
+    starts and ends once."""
+    arguments = [
+        numbered(30), "hydra.sweeper.max_batch_size=10", "hydra.sweeper.max_in_flight=2",
+        "sleep=4",
+    ]  # fmt: skip
+    detached = sweep(sweep_dir, *arguments, "hydra.sweeper.detach=true", timeout=120)
+    assert detached.returncode == 0, detached.stdout[-3000:]
+    driver = (sweep_dir / "driver.slurm").read_text().strip()
+    wait_until(lambda: len(tasks_of(sweep_dir, "RUNNING")) >= 5, 120, "an array running")
+    subprocess.run(["scancel", "--signal=KILL", "--full", driver], check=True)
+    wait_until(lambda: not squeue("-j", driver), 60, "the driver killed")
+    assert tasks_of(sweep_dir, "RUNNING")  # its arrays run on without it
+    resumed = sweep(sweep_dir, *arguments, "hydra.sweeper.resume=true")
+    assert resumed.returncode == 0, resumed.stdout[-3000:]
+    assert re.search(r"still run: #\d+ \(SLURM task \d+_\d+\)", resumed.stdout), resumed.stdout
+    check_each_job_once(sweep_dir, 30)
+    assert runs(sweep_dir, "start") == Counter(range(30))  # none even started twice
+
+
+def test_a_detached_sweep_s_driver_checkpointed_before_its_time_limit_carries_on(
+    sweep_dir: Path,
+) -> None:
+    """SLURM's signal before the driver's time limit (USR2, which submitit asks for
+    ``signal_delay_s`` before it), sent now by scancel rather than by the clock: the driver
+    stops its sweep, is requeued, and the new one carries on, adopting the running tasks
+    (both arrays: nothing is left to launch)."""
+    arguments = [
+        numbered(20), "hydra.sweeper.max_batch_size=10", "hydra.sweeper.max_in_flight=2",
+        "sleep=20", "+hydra.sweeper.driver.signal_delay_s=60",
+    ]  # fmt: skip
+    detached = sweep(sweep_dir, *arguments, "hydra.sweeper.detach=true", timeout=120)
+    assert detached.returncode == 0, detached.stdout[-3000:]
+    driver = (sweep_dir / "driver.slurm").read_text().strip()
+    batch = subprocess.run(["scontrol", "show", "job", driver], capture_output=True, text=True)
+    assert "USR2@60" in batch.stdout.replace("=", "").replace("SIGUSR2", "USR2") or (
+        "--signal=USR2@60" in (sweep_dir / ".driver").joinpath(f"{driver}_submission.sh")
+        .read_text()
+    )  # fmt: skip
+    wait_until(lambda: len(tasks_of(sweep_dir, "RUNNING")) >= 5, 120, "an array running")
+    subprocess.run(["scancel", "--signal=USR2", driver], check=True)
+    journal = sweep_dir / "journal.jsonl"
+    wait_until(lambda: '"done": ' in journal.read_text(), 240, "the requeued driver to end")
+    check_each_job_once(sweep_dir, 20)
+    assert runs(sweep_dir, "start") == Counter(range(20))  # none even started twice
+    records = journal_records(journal)
+    assert [r["run"] for r in records if "run" in r and "done" not in r] == [1, 2]
+    log = (sweep_dir / "driver.log").read_text()
+    assert "Interrupted: the journal" in log, log[-3000:]  # stopped by the driver, in order
+    assert re.search(r"still run: #\d+ \(SLURM task \d+_\d+\)", log), log[-3000:]
+    wait_until(lambda: not squeue("-j", driver), 60, "the driver to end")

@@ -3,15 +3,17 @@
 With a SLURM launcher, ``hydra.sweeper.detach=true`` submits the driver (the sweep's own
 command, attached, :func:`._detach.driver_command`) as a one-CPU SLURM job, with submitit;
 its options under ``hydra.sweeper.driver`` (``partition``, ``timeout_min``, ``mem_gb``,
-``cpus_per_task``, ``additional_parameters``), the partition the launcher's by default.
+``cpus_per_task``, ``signal_delay_s``, ``additional_parameters``), the partition the
+launcher's by default.
 
 - The sweep's command runs without the driver's own allocation in its environment (the
   ``SLURM_*`` and ``SBATCH_*`` variables ``sbatch`` would read), so that the arrays it submits
   are the sweep's own.
-- Before its time limit (submitit's checkpoint signal) or when preempted, the driver stops the
-  sweep (its arrays run on) and is requeued; a driver that starts again, or that SLURM
-  requeued, runs the sweep as a resume: it waits for the arrays still queued or running (their
-  jobs' ends reach the journal from the jobs), then launches what is left.
+- Before its time limit (submitit's checkpoint signal, ``signal_delay_s`` before it: 120 s
+  by default) or when preempted, the driver stops the sweep (its arrays run on) and is
+  requeued; a driver that starts again, or that SLURM requeued, runs the sweep as a resume:
+  it adopts the tasks still running (their jobs' ends reach the journal from the jobs),
+  cancels those still queued, and launches what is left (:mod:`._adoption`).
 - Its job id is kept in ``<sweep dir>/driver.slurm``, for ``cancel``.
 
     >>> clean_environment({"SLURM_JOB_ID": "7", "SBATCH_PARTITION": "gpu", "HOME": "/h"})
@@ -21,10 +23,12 @@ its options under ``hydra.sweeper.driver`` (``partition``, ``timeout_min``, ``me
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
 from ._lines import FILENAME
+from ._liveness import _alive
 
 #: Where the driver's SLURM job id is kept, in the sweep dir.
 DRIVER_JOB = "driver.slurm"
@@ -57,6 +61,9 @@ class Driver:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=clean_environment(os.environ),
+                # SLURM's signal before the time limit reaches every process of the job:
+                # the sweep leaves it to this one, which stops it with a SIGTERM
+                preexec_fn=_ignore_checkpoint_signal,
             )
             code = self.process.wait()
         if code != 0:
@@ -68,13 +75,19 @@ class Driver:
         arrays run on; the next driver waits for them) and be submitted again."""
         import submitit
 
-        if self.process is not None and self.process.poll() is None:
+        if self.process is not None:
+            # not Popen.wait(): this handler interrupts __call__'s wait, which holds its lock
             self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
+            deadline = time.monotonic() + 60
+            while _alive(self.process.pid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            if _alive(self.process.pid):
                 self.process.kill()
         return submitit.helpers.DelayedSubmission(Driver(self.command, self.sweep_dir))
+
+
+def _ignore_checkpoint_signal() -> None:
+    signal.signal(signal.SIGUSR2, signal.SIG_IGN)
 
 
 def submit_driver(
@@ -86,13 +99,14 @@ def submit_driver(
     given = dict(options or {})
     partition = given.pop("partition", None) or _launcher_option(launcher, "partition")
     additional = dict(given.pop("additional_parameters", None) or {})
+    delay = given.pop("signal_delay_s", 120)
     parameters = {**_DEFAULTS, **given}
     executor = submitit.AutoExecutor(folder=str(sweep_dir / ".driver"), cluster="slurm")
     executor.update_parameters(
         name="hydra-sweep-driver",
         slurm_partition=partition,
         slurm_additional_parameters=additional,
-        slurm_signal_delay_s=120,
+        slurm_signal_delay_s=delay,
         **parameters,
     )
     job = executor.submit(Driver(command, str(sweep_dir.absolute())))

@@ -56,7 +56,7 @@ class PythonSweeperConf:
     detach: bool = False
     #: A detached sweep's driver as a SLURM job (with a SLURM launcher): ``partition`` (the
     #: launcher's by default), ``timeout_min``, ``mem_gb``, ``cpus_per_task``,
-    #: ``additional_parameters``.
+    #: ``signal_delay_s`` (its checkpoint, before the time limit), ``additional_parameters``.
     driver: Dict[str, Any] = field(default_factory=dict)
 
 
