@@ -1,3 +1,3 @@
 """hydra-python-sweeper: Hydra sweeps defined by Python functions, streamed lazily."""
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"
