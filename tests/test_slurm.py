@@ -415,6 +415,13 @@ def test_a_detached_sweep_s_driver_is_a_slurm_job_that_survives_a_requeue(
         else True
     )  # the command returned before the sweep's end
     wait_until(lambda: len(runs(sweep_dir)) >= 10, 120, "the first batch to end")
+    status = subprocess.run(
+        [sys.executable, "-m", "hydra_plugins.hydra_python_sweeper", "status", str(sweep_dir)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert re.search(rf"^Driver: SLURM job {driver}, RUNNING on node\d", status.stdout, re.M), (
+        status.stdout + status.stderr
+    )
     subprocess.run(["scontrol", "requeue", driver], check=True)  # as preemption would
     journal = sweep_dir / "journal.jsonl"
     wait_until(lambda: '"done": ' in journal.read_text(), 240, "the requeued driver to end")
@@ -425,6 +432,11 @@ def test_a_detached_sweep_s_driver_is_a_slurm_job_that_survives_a_requeue(
     tasks = {r["slurm"].split("_")[0] for r in records if r.get("status") == "started"}
     assert driver not in tasks and all("_" in r["slurm"] for r in records if "slurm" in r)
     wait_until(lambda: not squeue("-j", driver), 60, "the driver to end")
+    status = subprocess.run(
+        [sys.executable, "-m", "hydra_plugins.hydra_python_sweeper", "status", str(sweep_dir)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert f"Driver: SLURM job {driver}, no longer queued or running" in status.stdout
 
 
 def test_cancel_of_a_detached_sweep_cancels_its_driver_and_arrays(sweep_dir: Path) -> None:

@@ -21,12 +21,14 @@ import operator
 import re
 import socket
 import statistics
+import subprocess
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from ._admission import running_now
+from ._driver import DRIVER_JOB
 from ._errors import JournalError
 from ._lines import COMPLETED, FAILED, FILENAME
 from ._messages import plural, resume_command
@@ -73,6 +75,10 @@ class Status:
     stragglers: List[Running] = field(default_factory=list)
     failures: List[Tuple[str, int, List[int]]] = field(default_factory=list)
     sweeper: List[str] = field(default_factory=list)
+    #: A detached sweep's SLURM driver: its job and what SLURM says of it ("": none).
+    driver: str = ""
+    #: Whether SLURM has that driver queued or running.
+    driver_alive: bool = False
     resume: str = ""
     cancel: str = ""
     now: float = 0.0
@@ -164,10 +170,31 @@ def sweep_status(sweep_dir: Path, now: Optional[float] = None) -> Status:
         stragglers=stragglers,
         failures=_by_error(state.failures or {}, statuses),
         sweeper=[holder for _, _, holder in running_now(Path(sweep_dir), -1)],
+        **_driver(Path(sweep_dir)),
         resume=resume_command(Path(sweep_dir), argv),
         cancel=f"python -m hydra_plugins.hydra_python_sweeper cancel {Path(sweep_dir).absolute()}",
         now=now,
     )
+
+
+def _driver(sweep_dir: Path) -> Dict[str, Any]:
+    """A detached sweep's SLURM driver, as SLURM has it: one ``squeue`` call (the only
+    scheduler call the status makes), when the sweep has such a driver."""
+    path = sweep_dir / DRIVER_JOB
+    if not path.is_file():
+        return {}
+    job = path.read_text().strip()
+    try:
+        done = subprocess.run(
+            ["squeue", "-h", "-j", job, "-o", "%T|%R"], capture_output=True, text=True, timeout=20
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return {"driver": f"SLURM job {job} (squeue cannot be asked: {error})"}
+    state, _, where = done.stdout.strip().partition("|")
+    if not state:  # not in the queue (squeue says so, or that it does not know the job)
+        return {"driver": f"SLURM job {job}, no longer queued or running"}
+    where = f" on {where}" if state == "RUNNING" else f" ({where})" if where else ""
+    return {"driver": f"SLURM job {job}, {state}{where}", "driver_alive": True}
 
 
 def _running(job: int, raw: bytes) -> Running:
@@ -196,7 +223,9 @@ def render(status: Status) -> str:
     """The status as a user reads it."""
     s = status
     lines = [f"Sweep {s.sweep_dir}: {plural(s.runs, 'run')}, " + (
-        "ended" if s.ended else "running" if s.sweeper else "not running (resume it below)"
+        "ended" if s.ended else "running" if s.sweeper
+        else "waiting for its driver to start" if s.driver_alive
+        else "not running (resume it below)"
     )]  # fmt: skip
     jobs = (
         f"{s.completed} of {s.total} completed"
@@ -234,6 +263,8 @@ def render(status: Status) -> str:
         "; ".join(s.sweeper) if s.sweeper else f"none running (checked on {socket.gethostname()})"
     )
     lines.append(f"Sweeper: {owner}")
+    if s.driver:
+        lines.append(f"Driver: {s.driver}")
     if not s.ended or s.failed:
         lines.append(f"To resume: {s.resume}")
     if s.sweeper or s.running:
