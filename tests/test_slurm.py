@@ -402,7 +402,7 @@ def test_cancel_stops_the_sweeper_and_its_arrays_then_a_resume_carries_on(
 def test_a_detached_sweep_s_driver_is_a_slurm_job_that_survives_a_requeue(
     sweep_dir: Path,
 ) -> None:
-    arguments = [numbered(30), "hydra.sweeper.max_batch_size=10", "sleep=3"]
+    arguments = [numbered(20), "hydra.sweeper.max_batch_size=10", "sleep=3"]
     detached = sweep(sweep_dir, *arguments, "hydra.sweeper.detach=true", timeout=120)
     assert detached.returncode == 0, detached.stdout[-3000:]
     found = re.search(r"its driver runs as SLURM job (\d+),", detached.stdout)
@@ -425,7 +425,7 @@ def test_a_detached_sweep_s_driver_is_a_slurm_job_that_survives_a_requeue(
     subprocess.run(["scontrol", "requeue", driver], check=True)  # as preemption would
     journal = sweep_dir / "journal.jsonl"
     wait_until(lambda: '"done": ' in journal.read_text(), 240, "the requeued driver to end")
-    check_each_job_once(sweep_dir, 30)
+    check_each_job_once(sweep_dir, 20)
     records = journal_records(journal)
     assert [r["run"] for r in records if "run" in r and "done" not in r] == [1, 2]
     # the arrays are the sweep's own: the driver's allocation did not leak into them
