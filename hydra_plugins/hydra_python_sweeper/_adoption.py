@@ -4,8 +4,9 @@ An executor or a job array outlives the run that started it (submitit's local ex
 does; a SLURM array does): when a resume begins, jobs of the earlier run may still be
 running. The resume neither runs them a second time nor waits for them before launching
 anything: each group of them (the jobs of one earlier batch) takes a place among the batches
-in flight, as an :class:`Adopted` item, until its last process exits (on this host) or SLURM
-no longer has its task; the stream's batches leave them out (:meth:`Adoption.set_aside`). A
+in flight, as an :class:`Adopted` item, until each of its jobs has written its end line or no
+longer runs (its process gone from this host, its task from SLURM's queue); the stream's
+batches leave them out (:meth:`Adoption.set_aside`). A
 job that ended without writing its end (killed, cancelled, its node lost) is launched again,
 under its own number, like any job a resume runs again. On SLURM, the earlier run's tasks
 still queued are cancelled first: having not started, they would stand down once started
