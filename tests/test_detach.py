@@ -124,3 +124,7 @@ def test_a_driver_killed_mid_sweep_is_resumed_and_each_job_runs_once(
         assert re.search(r"launched by an earlier run, still run: #\d+ \(pid \d+\)", log), log
     ends = [r for r in journal_records(journal) if r.get("status") in ("completed", "failed")]
     assert sorted(r["job"] for r in ends) == list(range(12))  # one end each
+    try:  # what is left of the killed driver's session (idle joblib workers): not left behind
+        os.killpg(int(found[1]), signal.SIGKILL)
+    except ProcessLookupError:
+        pass

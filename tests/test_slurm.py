@@ -133,22 +133,22 @@ def numbered(n: int) -> str:
 def test_batches_in_flight_as_arrays_run_each_job_once(sweep_dir: Path) -> None:
     done = sweep(
         sweep_dir,
-        numbered(150),
-        "hydra.sweeper.max_batch_size=25",
+        numbered(90),
+        "hydra.sweeper.max_batch_size=15",
         "hydra.sweeper.max_in_flight=3",
         "hydra.sweeper.keep_returns=false",
     )
     assert done.returncode == 0, done.stdout[-3000:]
-    check_each_job_once(sweep_dir, 150)
+    check_each_job_once(sweep_dir, 90)
     lines = journal(sweep_dir)
     started = [r for r in lines if r.get("status") == "started"]
-    assert len(started) == 150
+    assert len(started) == 90
     # each job's started line says which SLURM array task ran it, and on which node
     assert all(r["slurm"].split("_")[1].isdigit() and r["node"].startswith("node") for r in started)
     ran_on = {r["job"]: r["slurm"] for r in started}
     assert {r["num"]: r["slurm"] for r in ledger(sweep_dir)} == ran_on
     assert len({r["node"] for r in started}) == 3  # the three nodes took jobs
-    assert "Sweep done: 150 completed, 0 failed" in done.stdout
+    assert "Sweep done: 90 completed, 0 failed" in done.stdout
     assert "; 2 batches in flight)" in done.stdout
 
 
@@ -440,7 +440,7 @@ def test_a_detached_sweep_s_driver_is_a_slurm_job_that_survives_a_requeue(
 
 
 def test_cancel_of_a_detached_sweep_cancels_its_driver_and_arrays(sweep_dir: Path) -> None:
-    arguments = [numbered(30), "hydra.sweeper.max_batch_size=10", "sleep=3"]
+    arguments = [numbered(20), "hydra.sweeper.max_batch_size=10", "sleep=3"]
     detached = sweep(sweep_dir, *arguments, "hydra.sweeper.detach=true", timeout=120)
     assert detached.returncode == 0, detached.stdout[-3000:]
     wait_until(lambda: len(tasks_of(sweep_dir, "RUNNING")) >= 5, 120, "the first array running")
@@ -453,7 +453,7 @@ def test_cancel_of_a_detached_sweep_cancels_its_driver_and_arrays(sweep_dir: Pat
     wait_until(lambda: not tasks_of(sweep_dir), 60, "no task of the sweep queued or running")
     wait_until(lambda: not squeue("-j", driver), 60, "the driver gone")
     assert sweep(sweep_dir, *arguments, "hydra.sweeper.resume=true").returncode == 0
-    check_each_job_once(sweep_dir, 30)
+    check_each_job_once(sweep_dir, 20)
 
 
 def test_a_detached_sweep_s_driver_killed_is_resumed_adopting_its_running_tasks(
