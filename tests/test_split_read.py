@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, List, Tuple
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from hydra_plugins.hydra_python_sweeper import _split_read, _status
@@ -62,6 +62,7 @@ def same(one: JournalState, split: JournalState) -> None:
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
+@example(journal=[("run", 1)], processes=3, torn=encode({"done": 1})[:-1])  # in a middle part
 @given(
     journal=st.lists(events, max_size=120),
     processes=st.integers(2, 5),
@@ -124,3 +125,29 @@ def test_the_status_read_in_parts_is_the_status_read_whole(
     # Job 3 failed then completed; job 10 failed then started again.
     assert (status["completed"], status["failed"], status["running"]) == (250, 39, 11)
     assert sorted(count for _, count, _ in status["failures"]) == [19, 20]
+
+
+class Appender:
+    """A scan that appends job lines to the journal while it is read, as a running sweep's
+    jobs do (once, from the first part that calls it)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.done = False
+
+    def __call__(self, block: bytes) -> None:
+        if not self.done and not (self.path.parent / "appended").exists():
+            (self.path.parent / "appended").touch()
+            with open(self.path, "ab") as f:
+                f.write(b"".join(encode(job_line(n, [f"+a={n}"], True, n, "d")) for n in (50, 51)))
+        self.done = True
+
+
+def test_lines_appended_while_a_journal_is_read_in_parts_are_not_an_error(tmp_path: Path) -> None:
+    """A running sweep's journal grows while the status reads it: what was appended after
+    the read began is not taken for one torn line."""
+    path = tmp_path / "journal.jsonl"
+    write(path, [("started", n % 40) for n in range(200)], b"")
+    state, _ = read_split(path, Appender(path), processes=3, least=0)
+    assert sorted(state.started) == list(range(40))  # the lines there when the read began
+    assert set(state.status[50:]) <= {1}  # an appended line: whole, or not read

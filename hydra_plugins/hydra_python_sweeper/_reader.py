@@ -212,17 +212,10 @@ def read(
     recorded by C-level passes over the block (:meth:`JournalState.record_lines`), its
     other lines one by one."""
     state = JournalState(path=path, failures={} if failures else None, with_digests=digests)
-    line = 1  # the number of the block's first line
-    read = 0
     with open(path, "rb") as f:
-        for lines in whole_lines(f):
-            block = b"\n" + lines
-            line = _read_block(path, state, block, line)
-            if each_block is not None:  # another reader of the same blocks (the status)
-                each_block(block)
-            read += len(lines)
+        line, read = read_blocks(path, state, f, 1, None, each_block)
         f.seek(read)
-        rest = f.read()
+        rest = f.readline()  # (one line: any after it was appended since)
     if rest:  # a last line with no newline: torn, or written whole by an older writer
         _read_other(path, state, line, rest)
     return state
@@ -233,8 +226,29 @@ def read_more(path: Path, state: JournalState, offset: int) -> None:
     jobs that started or ended since ``state`` was read)."""
     with open(path, "rb") as f:
         f.seek(offset)
-        for lines in whole_lines(f):
-            _read_block(path, state, b"\n" + lines, 0)
+        read_blocks(path, state, f, 0)
+
+
+def read_blocks(
+    path: Path,
+    state: JournalState,
+    f: BinaryIO,
+    line: int,
+    limit: Optional[int] = None,
+    each_block: Optional[Callable[[bytes], None]] = None,
+) -> Tuple[int, int]:
+    """Record in ``state`` the whole lines of ``f`` from where it is (up to ``limit`` bytes
+    on), the first of which is line number ``line``, a block at a time, each block given to
+    ``each_block`` too (another reader of the same blocks: the status). Returns the number
+    of the line after them, and where they end in ``f``."""
+    read = f.tell()
+    for lines in whole_lines(f, limit):
+        block = b"\n" + lines
+        line = _read_block(path, state, block, line)
+        if each_block is not None:
+            each_block(block)
+        read += len(lines)
+    return line, read
 
 
 def whole_lines(f: BinaryIO, limit: Optional[int] = None) -> Iterator[bytes]:

@@ -28,7 +28,7 @@ from typing import BinaryIO, List, Optional, Tuple, TypeVar
 
 from ._errors import JournalError
 from ._lines import STARTED
-from ._reader import JournalState, _read_block, _read_other, read, whole_lines
+from ._reader import JournalState, _read_other, read, read_blocks
 
 T = TypeVar("T")
 #: A journal smaller than this is read in one process (the processes cost more than they save).
@@ -64,18 +64,16 @@ def read_split(
     state = JournalState(path=path, failures={} if failures else None, with_digests=digests)
     deferred: List[Tuple[int, bytes]] = []
     lines = 0
-    for part, _, count in parts:  # type: ignore[misc]
+    for part, _, count, _ in parts:  # type: ignore[misc]
         merge(state, part)
         deferred.extend((lines + number, raw) for number, raw in part.deferred or ())
         lines += count
     for number, raw in deferred:
         _read_other(path, state, number, raw)
-    with open(path, "rb") as f:
-        f.seek(_last_line_start(f, size))
-        rest = f.read()
+    rest = b"".join(part[3] for part in parts)  # type: ignore[index]
     if rest:  # a last line with no newline, as :func:`._reader.read` reads it
         _read_other(path, state, lines + 1, rest)
-    return state, [scanned for _, scanned, _ in parts]  # type: ignore[misc]
+    return state, [part[1] for part in parts]  # type: ignore[index]
 
 
 def merge(state: JournalState, part: JournalState) -> None:
@@ -111,27 +109,26 @@ def merge(state: JournalState, part: JournalState) -> None:
 
 def _read_part(
     path: Path, begin: int, end: int, kind: Tuple[Optional[T], bool, bool]
-) -> Optional[Tuple[JournalState, Optional[T], int]]:
+) -> Optional[Tuple[JournalState, Optional[T], int, bytes]]:
     """The lines that start in bytes ``begin`` to ``end`` of the journal, read into a state
     of their own (their run, done and abandoned lines kept aside), ``scan`` given each
-    block, and how many lines they are; ``None`` for a part with an error in it. ``kind``
-    is ``scan`` and :func:`read_split`'s ``failures`` and ``digests``."""
+    block; how many lines they are; and the journal's last line if it starts in the part
+    and has no newline (as :func:`._reader.read` reads it: one part at most has it).
+    ``None`` for a part with an error in it. ``kind`` is ``scan`` and :func:`read_split`'s
+    ``failures`` and ``digests``."""
     scan, failures, digests = kind
     state = JournalState(path=path, deferred=[], failures={} if failures else None)
     state.with_digests = digests
-    line = 1
     with open(path, "rb") as f:
         start, stop = _line_start(f, begin), _line_start(f, end)
         f.seek(start)
         try:
-            for lines in whole_lines(f, stop - start):
-                block = b"\n" + lines
-                line = _read_block(path, state, block, line)
-                if scan is not None:
-                    scan(block)  # type: ignore[operator]
+            line, read = read_blocks(path, state, f, 1, stop - start, scan)  # type: ignore[arg-type]
         except JournalError:
             return None
-    return state, scan, line - 1
+        f.seek(read)
+        rest = f.readline() if read < stop else b""  # (one line: any after was appended since)
+    return state, scan, line - 1, rest
 
 
 def _cpus() -> int:
@@ -153,17 +150,3 @@ def _line_start(f: BinaryIO, offset: int) -> int:
             return at + newline + 1
         at += len(data)
     return at
-
-
-def _last_line_start(f: BinaryIO, size: int) -> int:
-    """Where the last line of ``f`` (of ``size`` bytes) starts if it has no newline (``size``
-    if it has one)."""
-    at = size
-    while at > 0:
-        step = min(at, 1 << 16)
-        f.seek(at - step)
-        newline = f.read(step).rfind(b"\n")
-        if newline >= 0:
-            return at - step + newline + 1
-        at -= step
-    return 0
