@@ -159,7 +159,7 @@ def adopt(
             offset = path.stat().st_size
             wait_for_slurm(path.parent, settings.poll_interval)
             read_more(path, journal, offset)  # what they wrote meanwhile
-        if not settings.resume == "force":
+        if settings.resume != "force":
             wait_for_local(journal, path, poll)
         return None
     offset = path.stat().st_size

@@ -124,16 +124,20 @@ class Ending:
 
 def in_order(
     returns: Dict[int, Sequence[JobReturn]], instead: Dict[int, JobReturn]
-) -> List[List[JobReturn]]:
+) -> List[Sequence[JobReturn]]:
     """The batches' returns (by first job number) in order, a job's last attempt (in
-    ``instead``) in place of its first.
+    ``instead``) in place of its first; an attempt of a job no batch returned (an adopted job
+    launched again) as a batch of its own, in its place.
 
-    >>> in_order({2: ["c"], 0: ["a", "b"]}, {1: "B"})
-    [['a', 'B'], ['c']]
+    >>> in_order({2: ["c"], 0: ["a", "b"]}, {1: "B", 5: "F"})
+    [['a', 'B'], ['c'], ['F']]
     """
+    covered = {n for start, batch in returns.items() for n in range(start, start + len(batch))}
+    alone = {n: [r] for n, r in instead.items() if n not in covered}
+    batches = {**returns, **alone}
     return [
-        [instead.get(n, r) for n, r in enumerate(returns[start], start)]
-        for start in sorted(returns)
+        [instead.get(n, r) for n, r in enumerate(batches[start], start)]
+        for start in sorted(batches)
     ]
 
 

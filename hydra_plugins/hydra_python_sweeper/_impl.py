@@ -251,7 +251,8 @@ class PythonSweeperImpl(Sweeper):
         assert self.adaptive is not None
         adoption = adopt(journal, path, settings, self.adaptive.active, launcher.slurm)
         slurm = {task.job_id for task in alive_tasks(path.parent)} if launcher.slurm else None
-        refuse_if_running(journal, settings.resume == "force", slurm, adoption)
+        adopted = adoption.where if adoption is not None else {}
+        refuse_if_running(journal, settings.resume == "force", slurm, adopted)
         return adopting(self.stream(settings, arguments, journal), adoption)
 
     def record_jobs_in(self, path: Path, fence: Fence) -> None:

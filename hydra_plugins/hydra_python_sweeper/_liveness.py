@@ -18,7 +18,7 @@ import os
 import socket
 import time
 from pathlib import Path
-from typing import Any, List, Optional, Set, Tuple
+from typing import Container, List, Optional, Set, Tuple
 
 from ._errors import ResumeError
 from ._messages import plural
@@ -76,14 +76,13 @@ def refuse_if_running(
     journal: JournalState,
     force: bool,
     slurm: Optional[Set[str]] = None,
-    adopted: Optional[Any] = None,
+    adopted: Container[int] = (),
 ) -> None:
     """Refuse to resume while jobs of the sweep may still run (an orphaned job array),
     unless ``force`` (``resume=force``): then say which run again. ``slurm``: the ids of
     the sweep's tasks SLURM has queued or running, when it was asked; ``adopted``: the jobs
-    the resume adopts (an :class:`._adoption.Adoption`)."""
-    taken = adopted.where if adopted is not None else {}
-    running = [job for job in running_elsewhere(journal, slurm) if job[0] not in taken]
+    the resume adopts (:mod:`._adoption`)."""
+    running = [job for job in running_elsewhere(journal, slurm) if job[0] not in adopted]
     if not running:
         return
     shown = ", ".join(f"#{job} ({where})" for job, where in running[:10])

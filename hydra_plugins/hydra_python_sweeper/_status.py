@@ -43,7 +43,7 @@ _TIMES = re.compile(rb'"started": (null|[0-9.]+), "ended": ([0-9.]+)')
 SKEW = 3600.0
 _SAMPLES = 20_000  # job durations kept for the median, at most
 _TAIL = 1 << 14  # the bytes at a block's end whose end times say if it is recent
-_FIRST, _SECOND = operator.itemgetter(0), operator.itemgetter(1)
+_SECOND = operator.itemgetter(1)
 
 
 @dataclass
