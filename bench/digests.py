@@ -19,7 +19,7 @@ from typing import Any, Callable, List
 
 import xxhash
 
-from hydra_plugins.hydra_python_sweeper._digests import DigestSet
+from hydra_python_sweeper.space.digests import DigestSet
 
 
 def digests(n: int) -> List[bytes]:
@@ -31,7 +31,7 @@ def peak_rss(n: int, kind: str) -> int:
     a time, to a ``DigestSet`` or (``kind="set"``) to a Python set."""
     code = (
         "import sys, xxhash\n"
-        "from hydra_plugins.hydra_python_sweeper._digests import DigestSet\n"
+        "from hydra_python_sweeper.space.digests import DigestSet\n"
         f"seen = {'set' if kind == 'set' else 'DigestSet'}()\n"
         "add = seen.update if isinstance(seen, set) else seen.add_all\n"
         "n = int(sys.argv[1])\n"

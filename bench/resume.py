@@ -22,11 +22,11 @@ sys.path.insert(0, str(HERE))
 from hydra.core.override_parser.overrides_parser import OverridesParser  # noqa: E402
 from scaling import run_once  # noqa: E402
 
-from hydra_plugins.hydra_python_sweeper._adaptive import Adaptive  # noqa: E402
-from hydra_plugins.hydra_python_sweeper._lines import encode  # noqa: E402
-from hydra_plugins.hydra_python_sweeper._pipeline import assemble  # noqa: E402
-from hydra_plugins.hydra_python_sweeper._settings import Settings  # noqa: E402
-from hydra_plugins.hydra_python_sweeper._stages import job_digest  # noqa: E402
+from hydra_python_sweeper.journal.lines import encode  # noqa: E402
+from hydra_python_sweeper.run.adaptive import Adaptive  # noqa: E402
+from hydra_python_sweeper.run.pipeline import assemble  # noqa: E402
+from hydra_python_sweeper.run.settings import Settings  # noqa: E402
+from hydra_python_sweeper.space.stages import job_digest  # noqa: E402
 
 
 def main() -> None:

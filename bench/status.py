@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import List, Tuple
 
-from hydra_plugins.hydra_python_sweeper._lines import encode, job_line, started_line
+from hydra_python_sweeper.journal.lines import encode, job_line, started_line
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ERRORS = ["RuntimeError('CUDA out of memory')", "ValueError('nan loss')", "TimeoutError()"]
@@ -50,7 +50,7 @@ def write_journal(path: Path, n: int) -> None:
         f.write(b"".join(chunk))
 
 
-STATUS = "from hydra_plugins.hydra_python_sweeper._cli import main; main(['status', {d!r}])"
+STATUS = "from hydra_python_sweeper.commands.cli import main; main(['status', {d!r}])"
 RESULTS_LOOP = (
     "from hydra_plugins.hydra_python_sweeper.utils import read_results\n"
     "count = sum(1 for _ in read_results({d!r})); print(count)"

@@ -16,12 +16,12 @@ from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from more_itertools import chunked
 
-from hydra_plugins.hydra_python_sweeper._adaptive import Adaptive
-from hydra_plugins.hydra_python_sweeper._format import Formatter
-from hydra_plugins.hydra_python_sweeper._pipeline import assemble
-from hydra_plugins.hydra_python_sweeper._product import lazy_product, merge_jobs, merged_product
-from hydra_plugins.hydra_python_sweeper._settings import Settings
-from hydra_plugins.hydra_python_sweeper._stages import (
+from hydra_python_sweeper.run.adaptive import Adaptive
+from hydra_python_sweeper.run.pipeline import assemble
+from hydra_python_sweeper.run.settings import Settings
+from hydra_python_sweeper.space.format import Formatter
+from hydra_python_sweeper.space.product import lazy_product, merge_jobs, merged_product
+from hydra_python_sweeper.space.stages import (
     UniqueJobs,
     batched,
     format_batches,

@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from test_same_as_hydra import load_app  # noqa: E402
 
-from hydra_plugins.hydra_python_sweeper._validate import ShapeValidator  # noqa: E402
+from hydra_python_sweeper.run.validate import ShapeValidator  # noqa: E402
 
 FULL_SAMPLE = 50
 
@@ -101,7 +101,7 @@ def own_shapes(n: int) -> Dict[str, float]:
     """The groups app when every job is a shape of its own: the cache of composed shapes
     keeps one, and the jobs alternate between two group choices, so each job is composed
     (the cost when every job is its own combination of config groups)."""
-    from hydra_plugins.hydra_python_sweeper import _validate
+    from hydra_python_sweeper.run import validate as _validate
 
     conf, name, jobs = APPS["groups"]
     load_app().store_schemas()

@@ -13,7 +13,7 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra.types import HydraContext
 from omegaconf import OmegaConf
 
-from hydra_plugins.hydra_python_sweeper._impl import PythonSweeperImpl
+from hydra_python_sweeper.run.sweeper import PythonSweeperImpl
 
 # Discover Hydra's plugins now, once: it registers the core plugins' configs
 # (hydra/sweeper=basic, ...), which Hydra 1.4 does only on discovery, before the
@@ -152,7 +152,7 @@ def slurm() -> None:
 def journal_records(path: Path) -> List[Dict[str, Any]]:
     """The records of the journal at ``path`` as the sweeper reads them: each line checked
     (a line not as written fails the test), its check dropped; a torn last line skipped."""
-    from hydra_plugins.hydra_python_sweeper._parse import parse
+    from hydra_python_sweeper.journal.parse import parse
 
     records = (parse(path, n, raw) for n, raw in enumerate(path.read_bytes().splitlines(), 1))
     return [record for record in records if record is not None]

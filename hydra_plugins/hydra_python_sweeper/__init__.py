@@ -1,3 +1,5 @@
-"""hydra-python-sweeper: Hydra sweeps defined by Python functions, streamed lazily."""
+"""hydra-python-sweeper's Hydra plugin: a thin folder over :mod:`hydra_python_sweeper`."""
 
-__version__ = "0.5.0"
+from hydra_python_sweeper.version import __version__
+
+__all__ = ["__version__"]

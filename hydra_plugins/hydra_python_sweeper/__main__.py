@@ -1,4 +1,5 @@
-"""``python -m hydra_plugins.hydra_python_sweeper``: the sweeper's commands (:mod:`._cli`).
+"""``python -m hydra_plugins.hydra_python_sweeper``: the sweeper's commands
+(:mod:`hydra_python_sweeper.commands.cli`).
 
 Hydra imports this module when it discovers plugins: it does nothing unless run.
 """
@@ -6,6 +7,6 @@ Hydra imports this module when it discovers plugins: it does nothing unless run.
 if __name__ == "__main__":
     import sys
 
-    from hydra_plugins.hydra_python_sweeper._cli import main
+    from hydra_python_sweeper.commands.cli import main
 
     sys.exit(main())

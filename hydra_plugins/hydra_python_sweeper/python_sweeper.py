@@ -1,4 +1,4 @@
-"""Hydra's entry point to the sweeper: wires Hydra to :mod:`._impl`.
+"""Hydra's entry point to the sweeper: wires Hydra to :mod:`hydra_python_sweeper.run.sweeper`.
 
 This module is imported by Hydra's plugin discovery at every application start,
 so it imports nothing heavy; the pipeline is imported when a sweep is set up.
@@ -17,7 +17,7 @@ class PythonSweeper(Sweeper):
     """Sweeps over the jobs that Python entrypoints return; see the README."""
 
     def __init__(self, **settings: Any) -> None:
-        from ._impl import PythonSweeperImpl
+        from hydra_python_sweeper.run.sweeper import PythonSweeperImpl
 
         self.sweeper = PythonSweeperImpl(**settings)
 

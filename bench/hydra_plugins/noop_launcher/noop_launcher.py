@@ -97,8 +97,8 @@ class NoopLauncher(Launcher):
         path = os.path.join(str(self.config.hydra.sweep.dir), "journal.jsonl")
         if not os.path.exists(path):
             return  # not a PythonSweeper sweep
-        from hydra_plugins.hydra_python_sweeper._lines import JOURNALED
-        from hydra_plugins.hydra_python_sweeper._stages import job_digests
+        from hydra_python_sweeper.journal.lines import JOURNALED
+        from hydra_python_sweeper.space.stages import job_digests
 
         # The bytes json.dumps(job_line(number, job, True, None, "")) writes, made cheaply:
         # the lines are the jobs', and their cost should not crowd the sweeper's process.

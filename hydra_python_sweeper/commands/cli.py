@@ -1,0 +1,79 @@
+"""The sweeper's commands: ``status`` of a sweep, ``cancel`` of a sweep, its results as a table.
+
+    python -m hydra_plugins.hydra_python_sweeper status <sweep dir> [--json] [--watch [S]]
+                                                     [--results results.csv] [--plot sweep.png]
+    python -m hydra_plugins.hydra_python_sweeper cancel <sweep dir>
+
+(also as the ``hydra-python-sweeper`` command)::
+
+    >>> main(["status", "/nowhere"])
+    error: there is no journal in /nowhere (/nowhere/journal.jsonl is not a file)
+    1
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import List, Optional
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="hydra-python-sweeper", description=__doc__.split("\n")[0]
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    status = commands.add_parser("status", help="where a sweep stands, from its journal")
+    status.add_argument("sweep_dir", type=Path)
+    status.add_argument("--json", action="store_true", help="as JSON, for scripts")
+    status.add_argument(
+        "--watch", nargs="?", type=float, const=5.0, metavar="SECONDS",
+        help="refresh in place every SECONDS (5 by default) until Ctrl-C",
+    )  # fmt: skip
+    status.add_argument(
+        "--results", type=Path, help="write one row a job to this CSV (or .parquet) file"
+    )
+    status.add_argument("--plot", type=Path, help="draw the sweep over time into this image")
+    cancel = commands.add_parser("cancel", help="stop a sweep and the jobs it knows of")
+    cancel.add_argument("sweep_dir", type=Path)
+    arguments = parser.parse_args(argv)
+
+    from hydra_python_sweeper.errors import JournalError, SettingError
+
+    try:
+        if arguments.command == "cancel":
+            from hydra_python_sweeper.commands.cancel import cancel_sweep
+
+            print(cancel_sweep(arguments.sweep_dir))
+            return 0
+        return _status(arguments)
+    except (JournalError, SettingError) as error:
+        print(f"error: {error}", file=sys.stderr if argv is None else sys.stdout)
+        return 1
+
+
+def _status(arguments: argparse.Namespace) -> int:
+    from hydra_python_sweeper.commands.status import as_json, render, sweep_status
+
+    if arguments.plot is not None:
+        from hydra_python_sweeper.commands.plot import plot
+
+        print(f"{plot(arguments.sweep_dir, arguments.plot)} jobs drawn in {arguments.plot}")
+        return 0
+    if arguments.results is not None:
+        from hydra_python_sweeper.commands.table import write_table
+
+        rows = write_table(arguments.sweep_dir, arguments.results)
+        print(f"{rows} jobs written to {arguments.results}")
+        return 0
+    try:
+        while True:
+            status = sweep_status(arguments.sweep_dir)
+            text = as_json(status) if arguments.json else render(status)
+            if arguments.watch is None:
+                print(text)
+                return 0
+            print("\x1b[H\x1b[2J" + text, flush=True)  # in place: home, clear
+            time.sleep(arguments.watch)
+    except KeyboardInterrupt:  # Ctrl-C ends the watch
+        return 0

@@ -1,0 +1,264 @@
+"""One batch handed to the launcher, and what came of it, whatever the launcher did.
+
+A launcher's ``launch()`` returns one ``JobReturn`` per job once its whole batch has ended.
+On a cluster it may instead raise (submitit raises for a task that was cancelled, or lost
+to its node, while the other tasks of its array run on), or never return (submitit waits
+for ever on a queued task that was cancelled). :class:`BatchLauncher` makes either a fact
+about the batch: its jobs whose end line is in the journal ended as that line says; the
+others failed, with the launcher's or SLURM's reason, once SLURM no longer has them queued
+or running. Nothing waits without an end, and the sweep goes on as ``fail_fast`` says.
+
+With SLURM, each batch's array is tagged (:mod:`cluster.slurm`), so the batch's tasks are asked
+of SLURM by one ``squeue`` call every ``poll_interval`` seconds while it runs; a submission
+refused by a limit on queued jobs is tried again when the sweep's other arrays have made
+room, and a batch larger than the cluster's ``MaxArraySize`` is refused before it is
+submitted::
+
+    >>> import tempfile
+    >>> class Broken:
+    ...     def launch(self, jobs, initial_job_idx):
+    ...         raise RuntimeError("node lost")
+    >>> journal = Path(tempfile.mkdtemp()) / "journal.jsonl"
+    >>> journal.touch()
+    >>> returns = BatchLauncher(Broken(), journal.parent, journal)((0, [["a=1"]]))
+    >>> returns[0].status.name, str(returns[0]._return_value)  # doctest: +ELLIPSIS
+    ('FAILED', 'job #0 did not end: RuntimeError: node lost (...)')
+"""
+
+import logging
+import re
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
+
+from hydra.core.utils import JobReturn, JobStatus
+
+from hydra_python_sweeper.cluster.slurm import (
+    Task,
+    alive_tasks,
+    batch_comment,
+    is_slurm,
+    max_array_size,
+    sweep_tasks,
+    tagged,
+)
+from hydra_python_sweeper.errors import PythonSweeperError, SettingError, describe_exception
+from hydra_python_sweeper.journal.lines import JOURNALED
+from hydra_python_sweeper.journal.reader import ended
+from hydra_python_sweeper.run.settings import runs_jobs_in_this_process
+
+log = logging.getLogger(__name__)
+
+#: What SLURM says when a submission would pass a limit on the jobs a user may queue.
+_QUEUE_LIMIT = re.compile(
+    r"MaxSubmitJob|AssocMaxSubmitJobLimit|QOSMaxSubmitJobPerUserLimit|job submit limit"
+)
+
+
+class LaunchFailed(PythonSweeperError):
+    """A job that the launcher (or the cluster) lost: it wrote no end, and does not run."""
+
+
+class JobFailed(Exception):
+    """A job's failure as its journal line records it (its error, as text)."""
+
+
+class BatchLauncher:
+    """Launches batches with ``launcher`` for the sweep in ``sweep_dir`` (its journal at
+    ``journal``); see the module's docstring."""
+
+    def __init__(
+        self,
+        launcher: Any,
+        sweep_dir: Path,
+        journal: Path,
+        poll_interval: float = 10.0,
+        batch_size: Optional[int] = None,
+    ) -> None:
+        self.launcher = launcher
+        self.sweep_dir = sweep_dir
+        self.journal = journal
+        self.poll = poll_interval
+        self.slurm = is_slurm(launcher)
+        self.limit = max_array_size() if self.slurm else None
+        self.launches: Dict[int, str] = {}  # by a batch's first job: its latest launch
+        if batch_size is not None:
+            self.check(0, batch_size, "hydra.sweeper.max_batch_size=")
+
+    def check(self, start: int, size: int, what: str = "") -> None:
+        """Refuse a batch of ``size`` jobs that SLURM would refuse as one array."""
+        if self.limit is not None and size > self.limit:
+            what = what or f"batch of jobs #{start} to #{start + size - 1}: "
+            raise SettingError(
+                f"{what}{size} jobs, but this SLURM cluster's MaxArraySize is {self.limit} "
+                "(scontrol show config): each batch is one job array, of at most that many "
+                "tasks. Set hydra.sweeper.max_batch_size to at most "
+                f"{self.limit}. Nothing of this batch was launched."
+            )
+
+    def __call__(self, item: Tuple[int, Sequence[Sequence[str]]]) -> Sequence[JobReturn]:
+        start, jobs = item
+        offset = self.journal.stat().st_size  # this launch's end lines come after it
+        if not self.slurm:
+            try:
+                return self.launcher.launch(jobs, initial_job_idx=start)  # type: ignore[no-any-return]
+            except Exception as error:
+                self.failed_launch(start, jobs, error)
+                returns = self.settle(start, jobs, offset, describe_exception(error), watch=False)
+                return self.rest_after(start, jobs, returns)
+        while True:
+            outcome = self.watched(start, jobs)
+            if isinstance(outcome, list):
+                return outcome
+            if isinstance(outcome, BaseException) and self.refused_for_room(start, outcome):
+                continue
+            reason = describe_exception(outcome) if outcome is not None else "lost"
+            if outcome is not None:
+                self.failed_launch(start, jobs, outcome)
+            return self.settle(start, jobs, offset, reason, watch=True)
+
+    def rest_after(
+        self, start: int, jobs: Sequence[Sequence[str]], returns: List[JobReturn]
+    ) -> List[JobReturn]:
+        """A launcher that runs the batch's jobs one after the other in this process (Hydra's
+        basic launcher) raised at the first job without an end (its config could not be
+        composed, with ``validate=false``): that job failed; the jobs after it never began,
+        and are launched now."""
+        if not runs_jobs_in_this_process(self.launcher):
+            return returns
+        first = next((i for i, r in enumerate(returns) if not getattr(r, JOURNALED, False)), None)
+        if first is None or first + 1 >= len(jobs):
+            return returns
+        rest = self((start + first + 1, jobs[first + 1 :]))
+        return [*returns[: first + 1], *rest]
+
+    def watched(self, start: int, jobs: Sequence[Sequence[str]]) -> Any:
+        """Run the batch's ``launch()`` on a thread of its own, and ask SLURM about its
+        tasks every poll: the launch's returns, or its exception, or ``None`` when every
+        task of the batch has ended while ``launch()`` still waits (it is left waiting)."""
+        launch = uuid.uuid4().hex[:8]  # this launch's tasks, not an earlier attempt's
+        launcher = tagged(self.launcher, batch_comment(self.sweep_dir, start, launch))
+        self.launches[start] = launch
+        outcome: List[Any] = []
+
+        def target() -> None:
+            try:
+                outcome.append(list(launcher.launch(jobs, initial_job_idx=start)))
+            except BaseException as error:
+                outcome.append(error)
+
+        thread = threading.Thread(target=target, name="hydra-python-sweeper-slurm", daemon=True)
+        thread.start()
+        numbers = range(start, start + len(jobs))
+        seen = False
+        while True:
+            thread.join(self.poll)
+            if not thread.is_alive():
+                return outcome[0]
+            tasks = self.tasks(numbers)
+            if tasks is None:
+                continue  # SLURM cannot be asked now: wait for the launch
+            seen = seen or bool(tasks)
+            if seen and not any(task.alive for task in tasks.values()):
+                thread.join(self.poll)  # a last chance to return as it should
+                if not thread.is_alive():
+                    return outcome[0]
+                log.warning(
+                    f"Jobs #{start} to #{numbers[-1]}: SLURM has none of their tasks queued or "
+                    "running, but the launcher still waits for them: the sweeper stops waiting"
+                )
+                return None
+
+    def tasks(self, numbers: range) -> Optional[Dict[int, Task]]:
+        """The batch's tasks as SLURM shows them: those its latest launch submitted."""
+        tasks = sweep_tasks(self.sweep_dir)
+        if tasks is None:
+            return None
+        launch = self.launches.get(numbers.start)
+        return {
+            task.number: task
+            for task in tasks
+            if task.number in numbers and (launch is None or task.launch == launch)
+        }
+
+    def refused_for_room(self, start: int, error: BaseException) -> bool:
+        """Whether SLURM refused the batch's array for a limit on queued jobs while other
+        arrays of this sweep are queued or running: then it waits for room and says so."""
+        limit = _QUEUE_LIMIT.search(str(error))
+        if limit is None:
+            return False
+        mine = alive_tasks(self.sweep_dir)
+        if not mine:
+            return False
+        log.warning(
+            f"Batch of jobs from #{start}: SLURM refused its array ({limit[0]}"
+            f": too many jobs queued); {len(mine)} tasks of this sweep are queued or running. "
+            f"Trying again in {self.poll:g} s, while they make room."
+        )
+        time.sleep(self.poll)
+        return True
+
+    def failed_launch(
+        self, start: int, jobs: Sequence[Sequence[str]], error: BaseException
+    ) -> None:
+        log.error(
+            f"Jobs #{start} to #{start + len(jobs) - 1}: the launcher raised "
+            f"{describe_exception(error)}. Their jobs with an end in the journal count as it "
+            "says; the others fail with this reason"
+        )
+
+    def settle(
+        self, start: int, jobs: Sequence[Sequence[str]], offset: int, reason: str, watch: bool
+    ) -> List[JobReturn]:
+        """The batch's returns, from the journal (from byte ``offset``, where the batch was
+        launched): each job that wrote its end, as it ended;
+        the others (once SLURM has none of them queued or running, when ``watch``) failed
+        with ``reason``, or with the state SLURM last showed them in."""
+        numbers = range(start, start + len(jobs))
+        states: Dict[int, str] = {}
+        while watch:
+            tasks = self.tasks(numbers)
+            if tasks is None:
+                break
+            ends = ended(self.journal, numbers, offset)
+            running = {n for n, task in tasks.items() if task.alive and n not in ends}
+            states.update({n: task.state for n, task in tasks.items() if not task.alive})
+            if not running:
+                time.sleep(min(self.poll, 2.0))  # an end line written as the task ended
+                break
+            log.info(
+                f"Jobs #{start} to #{numbers[-1]}: waiting for {len(running)} tasks SLURM still "
+                f"has queued or running (#{min(running)} first)"
+            )
+            time.sleep(self.poll)
+        ends = ended(self.journal, numbers, offset)
+        returns = []
+        lost: Set[int] = set()
+        for number, job in zip(numbers, jobs):
+            record = ends.get(number)
+            if record is not None:
+                completed = record.get("status") == "completed"
+                value = record.get("return")
+                result = JobReturn(
+                    overrides=list(job),
+                    status=JobStatus.COMPLETED if completed else JobStatus.FAILED,
+                    _return_value=value if completed else JobFailed(str(value)),
+                )
+                setattr(result, JOURNALED, True)
+            else:
+                lost.add(number)
+                why = f"SLURM state {states[number]}" if number in states else reason
+                result = JobReturn(
+                    overrides=list(job),
+                    status=JobStatus.FAILED,
+                    _return_value=LaunchFailed(f"job #{number} did not end: {why}"),
+                )
+            returns.append(result)
+        if lost:
+            log.warning(
+                f"Jobs #{start} to #{numbers[-1]}: {len(lost)} of them wrote no end and do not "
+                f"run (#{min(lost)} first): counted as failed; a resume runs them again"
+            )
+        return returns

@@ -1,0 +1,130 @@
+"""``hydra.sweeper.detach=true``: checked in the terminal, run by a driver that needs none."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import List
+
+import pytest
+from conftest import journal_records
+
+APPS = Path(__file__).resolve().parents[1] / "apps"
+NOPE = "launched_spaces.nope"  # an entrypoint that does not exist
+
+
+def durable(sweep_dir: Path, *extra: str) -> List[str]:
+    return [sys.executable, str(APPS / "durable.py"), "-m", f"hydra.sweep.dir={sweep_dir}", *extra]
+
+
+def ran(sweep_dir: Path) -> Counter:
+    path = sweep_dir / "completions.txt"
+    return Counter(int(n) for n in path.read_text().split()) if path.exists() else Counter()
+
+
+@pytest.mark.skipif(not hasattr(os, "getsid"), reason="POSIX sessions")
+def test_a_detached_sweep_returns_at_once_survives_its_terminal_and_completes(
+    tmp_path: Path,
+) -> None:
+    sweep_dir = tmp_path / "sweep"
+    terminal = subprocess.Popen(  # in a session of its own, as a login shell's would be
+        durable(sweep_dir, "sleep=0.5", "hydra.sweeper.detach=true"),
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    output = terminal.communicate(timeout=120)[0]
+    assert terminal.returncode == 0, output
+    journal = (
+        (sweep_dir / "journal.jsonl").read_text() if (sweep_dir / "journal.jsonl").exists() else ""
+    )
+    assert '"done": ' not in journal  # the command returned before the sweep's end
+    found = re.search(r"its driver runs as pid (\d+) on", output)
+    assert found, output
+    driver = int(found[1])
+    assert os.getsid(driver) == driver != os.getsid(0)  # a session of its own
+    assert "this terminal may close" in output and "status " in output and "cancel " in output
+    try:
+        os.killpg(terminal.pid, signal.SIGHUP)  # the terminal closes
+    except ProcessLookupError:
+        pass  # its group is gone already
+    deadline = time.monotonic() + 120
+    while '"done": ' not in (sweep_dir / "journal.jsonl").read_text():
+        assert time.monotonic() < deadline, (sweep_dir / "driver.log").read_text()[-2000:]
+        time.sleep(0.2)
+    assert ran(sweep_dir) == Counter(range(12))
+    assert "Sweep done: 12 completed" in (sweep_dir / "driver.log").read_text()
+    status = subprocess.run(
+        [sys.executable, "-m", "hydra_plugins.hydra_python_sweeper", "status", str(sweep_dir)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert "1 run, ended" in status.stdout and "Jobs: 12 completed, 0 failed" in status.stdout
+
+
+def test_a_mistake_surfaces_in_the_terminal_and_nothing_is_detached(tmp_path: Path) -> None:
+    sweep_dir = tmp_path / "sweep"
+    done = subprocess.run(
+        durable(sweep_dir, "hydra.sweeper.detach=true", f"hydra.sweeper.entrypoints=[{NOPE}]"),
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "launched_spaces.nope" in done.stderr and "Traceback" not in done.stderr
+    assert not (sweep_dir / "driver.log").exists() and not (sweep_dir / "journal.jsonl").exists()
+    typo = subprocess.run(  # a key the config does not have, at the first batch's validation
+        durable(sweep_dir, "hydra.sweeper.detach=true", "slep=1"),
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert typo.returncode == 1 and "slep" in typo.stderr and "Traceback" not in typo.stderr
+    assert not (sweep_dir / "driver.log").exists()
+
+
+LAUNCHERS = {
+    "submitit_local": ["hydra/launcher=submitit_local", "hydra.launcher.timeout_min=5"],
+    "joblib": ["hydra/launcher=joblib", "hydra.launcher.n_jobs=4"],
+}
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+@pytest.mark.parametrize("launcher", sorted(LAUNCHERS))
+def test_a_driver_killed_mid_sweep_is_resumed_and_each_job_runs_once(
+    tmp_path: Path, launcher: str
+) -> None:
+    """The driver SIGKILLed while its batch runs (submitit_local's jobs go on and are
+    adopted; joblib's workers die with it); the resume command it printed, given at once,
+    runs the rest: every job ends once, none is launched while it still runs."""
+    pytest.importorskip(f"hydra_plugins.hydra_{launcher.split('_')[0]}_launcher")
+    sweep_dir = tmp_path / "sweep"
+    arguments = ["sleep=1.5", "batch=4", *LAUNCHERS[launcher], "hydra.sweeper.detach=true"]
+    started = subprocess.run(
+        durable(sweep_dir, *arguments), cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    output = started.stdout + started.stderr
+    found = re.search(r"its driver runs as pid (\d+) on", output)
+    assert started.returncode == 0 and found, output
+    journal = sweep_dir / "journal.jsonl"
+    deadline = time.monotonic() + 120
+    while not journal.exists() or '"job": 5, "status": "started"' not in journal.read_text():
+        assert time.monotonic() < deadline, (sweep_dir / "driver.log").read_text()[-2000:]
+        time.sleep(0.05)
+    os.kill(int(found[1]), signal.SIGKILL)  # the driver alone: its batch's jobs run on
+    resumed = subprocess.run(
+        [*durable(sweep_dir, *arguments), "hydra.sweeper.resume=true"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    while journal.read_text().count('"done": ') < 1:
+        assert time.monotonic() < deadline + 120, (sweep_dir / "driver.log").read_text()[-3000:]
+        time.sleep(0.2)
+    assert ran(sweep_dir) == Counter(range(12))  # each job once, none twice nor never
+    log = (sweep_dir / "driver.log").read_text()
+    if launcher == "submitit_local":  # its jobs outlived the driver: adopted
+        assert re.search(r"launched by an earlier run, still run: #\d+ \(pid \d+\)", log), log
+    ends = [r for r in journal_records(journal) if r.get("status") in ("completed", "failed")]
+    assert sorted(r["job"] for r in ends) == list(range(12))  # one end each
+    try:  # what is left of the killed driver's session (idle joblib workers): not left behind
+        os.killpg(int(found[1]), signal.SIGKILL)
+    except ProcessLookupError:
+        pass
