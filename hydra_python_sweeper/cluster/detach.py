@@ -23,7 +23,9 @@ import time
 from pathlib import Path
 from typing import List
 
-from hydra_python_sweeper.errors import SweepDirError
+from hydra_python_sweeper.cluster.processes import lock_holders
+from hydra_python_sweeper.cluster.slurm import sweep_drivers
+from hydra_python_sweeper.errors import SweepBusy, SweepDirError
 from hydra_python_sweeper.messages import resume_command
 from hydra_python_sweeper.space.values import format_value
 
@@ -45,10 +47,14 @@ def driver_command(sweep_dir: Path) -> List[str]:
     return [sys.executable, sys.argv[0], *arguments, where, "hydra.sweeper.detach=false"]
 
 
-def start_driver(sweep_dir: Path, wait: float = 2.0) -> int:
-    """Start the sweep's driver in a session of its own; its pid. A driver that ends within
-    ``wait`` seconds (it could not start the sweep) is an error that shows its log's end."""
+def start_driver(sweep_dir: Path, shard_index: int = 0, wait: float = 120.0) -> int:
+    """Start the sweep's driver in a session of its own; its pid, once it holds the sweep
+    (the shard's lock, as the kernel says) or has ended well. A driver that ends without
+    holding it (it could not start the sweep, or another process holds it) is an error that
+    shows its log's end: the terminal that started it is told, with a non-zero exit code.
+    After ``wait`` seconds without either, it is left starting (and said so)."""
     log_path = sweep_dir / DRIVER_LOG
+    lock = sweep_dir / f".shard-{shard_index}.lock"
     with open(log_path, "ab") as output:
         driver = subprocess.Popen(
             driver_command(sweep_dir),
@@ -59,7 +65,12 @@ def start_driver(sweep_dir: Path, wait: float = 2.0) -> int:
             close_fds=True,
         )
     deadline = time.monotonic() + wait
-    while time.monotonic() < deadline and driver.poll() is None:
+    while driver.poll() is None and driver.pid not in lock_holders(lock):
+        if time.monotonic() > deadline:
+            log.warning(
+                f"The driver (pid {driver.pid}) has not taken the sweep yet after {wait:.0f} s"
+            )
+            break
         time.sleep(0.05)
     if driver.returncode is not None and driver.returncode != 0:
         tail = log_path.read_text(errors="replace").strip().splitlines()[-5:]
@@ -68,6 +79,18 @@ def start_driver(sweep_dir: Path, wait: float = 2.0) -> int:
             f"{log_path}:\n" + "\n".join(tail)
         )
     return driver.pid
+
+
+def refuse_second_driver(sweep_dir: Path) -> None:
+    """:class:`SweepBusy` if SLURM has a driver of this sweep queued or running (known by its
+    tag): a second one would fail on the sweep's lock once it starts, hours later maybe."""
+    drivers = sweep_drivers(sweep_dir)
+    if drivers:
+        shown = ", ".join(f"SLURM job {job.job_id} ({job.state})" for job in drivers)
+        raise SweepBusy(
+            f"{sweep_dir} already has a driver queued or running: {shown}. Nothing was "
+            "submitted; follow it with status, or cancel it first"
+        )
 
 
 def say_detached(sweep_dir: Path, where: str) -> None:

@@ -14,7 +14,9 @@ launcher's by default.
   requeued; a driver that starts again, or that SLURM requeued, runs the sweep as a resume:
   it adopts the tasks still running (their jobs' ends reach the journal from the jobs),
   cancels those still queued, and launches what is left (:mod:`run.adoption`).
-- Its job id is kept in ``<sweep dir>/driver.slurm``, for ``cancel``.
+- It carries the sweep's tag in its comment (:func:`.slurm.driver_comment`): ``status`` and
+  ``cancel`` know it by that, from SLURM. Its job id is also written to
+  ``<sweep dir>/driver.slurm``, which says only that the sweep was detached on SLURM.
 
     >>> clean_environment({"SLURM_JOB_ID": "7", "SBATCH_PARTITION": "gpu", "HOME": "/h"})
     {'HOME': '/h'}
@@ -27,7 +29,8 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
-from hydra_python_sweeper.cluster.liveness import pid_alive
+from hydra_python_sweeper.cluster.processes import pid_alive
+from hydra_python_sweeper.cluster.slurm import driver_comment
 from hydra_python_sweeper.journal.lines import FILENAME
 
 #: Where the driver's SLURM job id is kept, in the sweep dir.
@@ -107,6 +110,7 @@ def submit_driver(
         slurm_partition=partition,
         slurm_additional_parameters=additional,
         slurm_signal_delay_s=delay,
+        slurm_comment=driver_comment(sweep_dir),
         **parameters,
     )
     job = executor.submit(Driver(command, str(sweep_dir.absolute())))

@@ -4,8 +4,9 @@ A job array outlives the process that submitted it. Before a resume launches any
 waits for the earlier runs' jobs that still run where it can tell (SLURM's tasks,
 :func:`wait_for_slurm`; processes on this host, :func:`wait_for_local`), their ends reaching
 the journal from the jobs; then :func:`refuse_if_running` looks at the jobs whose last
-journal line says they started: on this host, a job whose process is gone died with it; one
-on another host may still be running, and resuming now would run it twice.
+journal line says they started: on this host, a job whose process is gone died with it (a
+process that took its pid since is not it: :class:`.processes.Process`); one on another host
+may still be running, and resuming now would run it twice.
 
     >>> from hydra_python_sweeper.journal.reader import JournalState, read_more
     >>> running_elsewhere(JournalState())
@@ -18,8 +19,9 @@ import os
 import socket
 import time
 from pathlib import Path
-from typing import Container, List, Optional, Set, Tuple
+from typing import Any, Container, Dict, List, Optional, Set, Tuple
 
+from hydra_python_sweeper.cluster.processes import Process
 from hydra_python_sweeper.cluster.slurm import alive_tasks, cancel_command, describe
 from hydra_python_sweeper.errors import ResumeError
 from hydra_python_sweeper.journal.reader import JournalState, read_more
@@ -41,35 +43,18 @@ def running_elsewhere(
         try:
             record = json.loads(raw)
             host, pid = record.get("host"), record.get("pid")
-        except ValueError:
+        except (ValueError, RecursionError):
             record, host, pid = {}, None, None
         task = record.get("slurm")
         if slurm is not None and isinstance(task, str):
             if task in slurm:
                 running.append((job, f"SLURM task {task}"))
             continue  # SLURM has it no more: it ended without a line (cancelled, lost)
-        if host == here and isinstance(pid, int) and not pid_alive(pid):
-            continue  # its process is gone: it died with it
+        if host == here and isinstance(pid, int) and not process_of(record).alive():
+            continue  # its process is gone (or its pid is another's now): it died with it
         where = f"pid {pid} on this host" if host == here else f"pid {pid} on host {host}"
         running.append((job, where))
     return running
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` runs on this host (a zombie, killed and not yet reaped, does
-    not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        pass  # it exists, and is another user's
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            state = f.read().rsplit(b")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True  # no /proc to tell: alive
-    return state not in (b"Z", b"X")
 
 
 def refuse_if_running(
@@ -140,15 +125,27 @@ def wait_for_local(journal: JournalState, path: Path, poll: float) -> None:
     log.info("The earlier run's jobs on this host have ended: resuming")
 
 
-def alive_here(journal: JournalState) -> List[Tuple[int, int]]:
+def alive_here(journal: JournalState) -> List[Tuple[int, Process]]:
     """The started jobs whose process runs on this host, outside SLURM (and not this
-    process): (job, pid)."""
+    process): each with its :class:`Process`, the same one its started line names (a line
+    written before 0.6 names a pid only: a process alive under it counts, unproven)."""
     here, found = socket.gethostname(), []
     for job, raw in sorted(journal.started.items()):
         record = json.loads(raw)
         pid = record.get("pid")
         if record.get("slurm") or record.get("host") != here or not isinstance(pid, int):
             continue
-        if pid != os.getpid() and pid_alive(pid):
-            found.append((job, pid))
+        process = process_of(record)
+        if pid != os.getpid() and process.alive():
+            found.append((job, process))
     return found
+
+
+def process_of(record: Dict[str, Any]) -> Process:
+    """The process a job's started line names (its ``pid`` and ``since``).
+
+    >>> process_of({"pid": 12, "since": 345})
+    Process(pid=12, since=345)
+    """
+    since = record.get("since")
+    return Process(record["pid"], since if isinstance(since, int) else None)

@@ -84,6 +84,16 @@ def batch_comment(sweep_dir: Path, start: int, launch: str) -> str:
     return f"{TAG}:{sweep_id(sweep_dir)}:{start}:{launch}"  # no spaces: an #SBATCH line
 
 
+def driver_comment(sweep_dir: Path) -> str:
+    """The comment of a detached sweep's driver job: the sweep's tag, so that ``status`` and
+    ``cancel`` know it by what SLURM says, not by a file that names a job id.
+
+    >>> driver_comment(Path("/runs/a")) == f"{TAG}:{sweep_id(Path('/runs/a'))}:driver"
+    True
+    """
+    return f"{TAG}:{sweep_id(sweep_dir)}:driver"
+
+
 def tagged(launcher: Any, comment: str) -> Any:
     """A copy of the submitit ``launcher`` whose arrays carry ``comment`` (after the user's
     own comment, if any); the launcher itself is not changed, so batches launched at once
@@ -118,23 +128,49 @@ def parse_tasks(output: str, sweep: str) -> List[Task]:
     return tasks
 
 
-def sweep_tasks(sweep_dir: Path) -> Optional[List[Task]]:
-    """Every task of this sweep's arrays that SLURM still shows (queued, running, or ended
-    recently), from one ``squeue`` call; ``None`` if SLURM cannot be asked."""
+def parse_drivers(output: str, sweep: str) -> List[Task]:
+    """The driver jobs of the sweep ``sweep`` in ``squeue -o`` output (``number`` -1).
+
+    >>> parse_drivers("9|9|N/A|PENDING|hydra-python-sweeper:1a2b:driver|(None)\\n", "1a2b")
+    [Task(array='9', task=-1, number=-1, state='PENDING', where='(None)', launch='')]
+    >>> parse_drivers("9|9|N/A|PENDING|x|(None)\\n", "1a2b")
+    []
+    """
+    pattern = re.compile(rf"(?:^|[\s,]){TAG}:{re.escape(sweep)}:driver(?:[\s,]|$)")
+    found = []
+    for line in output.splitlines():
+        fields = line.split("|")
+        if len(fields) >= 6 and pattern.search(fields[4]):
+            found.append(Task(fields[0], -1, -1, fields[3].split()[0], fields[5]))
+    return found
+
+
+def sweep_drivers(sweep_dir: Path) -> Optional[List[Task]]:
+    """The driver jobs of this sweep that SLURM has queued or running, known by their tag
+    (:func:`driver_comment`), from one ``squeue`` call; ``None`` if SLURM cannot be asked."""
+    output = _squeue(["-h", "-o", _FORMAT])
+    if output is None:
+        return None
+    return [job for job in parse_drivers(output, sweep_id(sweep_dir)) if job.alive]
+
+
+def _squeue(arguments: List[str]) -> Optional[str]:
     try:
-        done = subprocess.run(
-            ["squeue", "-h", "-r", "-t", "all", "-o", _FORMAT],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        done = subprocess.run(["squeue", *arguments], capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as error:
         log.warning(f"squeue cannot be asked about the sweep's SLURM jobs: {error}")
         return None
     if done.returncode != 0:
         log.warning(f"squeue cannot be asked about the sweep's SLURM jobs: {done.stderr.strip()}")
         return None
-    return parse_tasks(done.stdout, sweep_id(sweep_dir))
+    return done.stdout
+
+
+def sweep_tasks(sweep_dir: Path) -> Optional[List[Task]]:
+    """Every task of this sweep's arrays that SLURM still shows (queued, running, or ended
+    recently), from one ``squeue`` call; ``None`` if SLURM cannot be asked."""
+    output = _squeue(["-h", "-r", "-t", "all", "-o", _FORMAT])
+    return None if output is None else parse_tasks(output, sweep_id(sweep_dir))
 
 
 def alive_tasks(sweep_dir: Path) -> List[Task]:

@@ -1,12 +1,14 @@
-"""``cancel``: stop a sweep, and every job of it still queued or running that it knows of.
+"""``cancel``: stop a sweep, and every job of it still queued or running that it can prove is
+the sweep's; say what it found and left alone.
 
-A detached sweep's SLURM driver is cancelled first, and the sweeper that runs the sweep (the
-holder of the dir's lock) is stopped, so that it launches nothing more; then the sweep's SLURM
-arrays are cancelled (found by the tag in their comment, one ``squeue`` call), and the jobs
-the journal says started and have not ended are stopped where they run on this host, with
-the processes of the sweep's local executor
-(submitit's, which run from its ``.submitit`` folder): SIGTERM, then SIGKILL for those still
-there after a grace period. A later resume carries on from the journal::
+In order: the sweep's SLURM drivers (the jobs carrying its driver tag, as SLURM lists them),
+the sweeper (the holders of the dir's shard locks, as this host's kernel lists them), the
+sweep's SLURM arrays (their tag, one ``squeue`` call; cancelled with ``scancel``, never by
+pid), then the processes of this host that are provably the sweep's: each job's process whose
+pid *and start time* are its started line's, and submitit's local executor for the sweep's own
+``.submitit`` folder (:mod:`..cluster.processes`). Each is signalled only once pinned and
+proved (SIGTERM, then SIGKILL after a grace period). A pid that a file names but that cannot be
+proved is named in the output, and left alone. A later resume carries on from the journal::
 
     >>> import tempfile
     >>> sweep_dir = Path(tempfile.mkdtemp())
@@ -16,92 +18,121 @@ there after a grace period. A later resume carries on from the journal::
     A later resume carries on: ...
 """
 
-import os
-import re
 import shutil
 import signal
-import socket
 import subprocess
 import time
+from functools import partial
 from pathlib import Path
-from typing import List
+from typing import Callable, Dict, List, Tuple
 
 from hydra_python_sweeper.cluster.driver import DRIVER_JOB
-from hydra_python_sweeper.cluster.liveness import alive_here, pid_alive
-from hydra_python_sweeper.cluster.slurm import alive_tasks, cancel_command
+from hydra_python_sweeper.cluster.liveness import alive_here
+from hydra_python_sweeper.cluster.processes import (
+    Process,
+    executor_of,
+    local_executor,
+    lock_holders,
+    send,
+)
+from hydra_python_sweeper.cluster.slurm import alive_tasks, cancel_command, sweep_drivers
 from hydra_python_sweeper.errors import JournalError
 from hydra_python_sweeper.journal.admission import running_now
+from hydra_python_sweeper.journal.files import check_regular
 from hydra_python_sweeper.journal.lines import FILENAME
+from hydra_python_sweeper.journal.origin import process_start
 from hydra_python_sweeper.journal.reader import read
 
-_HOLDER = re.compile(r"pid (\d+) on host (\S+?),")
+#: A process to stop: what it is, and the proof, asked again before each signal.
+Target = Tuple[str, Callable[[], bool]]
 
 
 def cancel_sweep(sweep_dir: Path, wait: float = 30.0) -> str:
-    """Cancel the sweep in ``sweep_dir``; what was done, said line by line."""
-    path = Path(sweep_dir) / FILENAME
+    """Cancel the sweep in ``sweep_dir``; what was done, and left alone, line by line."""
+    sweep_dir = Path(sweep_dir)
+    path = sweep_dir / FILENAME
+    check_regular(path)
     if not path.is_file():
         raise JournalError(f"there is no journal in {sweep_dir} ({path} is not a file)")
     said: List[str] = []
-    here = socket.gethostname()
-    driver = Path(sweep_dir) / DRIVER_JOB  # a detached sweep's SLURM driver
-    if driver.exists() and shutil.which("scancel"):
-        driver_job = driver.read_text().strip()
-        subprocess.run(["scancel", driver_job], check=False)
-        said.append(f"Cancelled the sweep's driver (SLURM job {driver_job})")
-    stopped = []
-    for _, _, holder in running_now(Path(sweep_dir), -1):
-        found = _HOLDER.search(holder)
-        if found and found[2] == here:
-            _signal(int(found[1]), signal.SIGTERM)
-            stopped.append(int(found[1]))
-            said.append(f"Stopped the sweeper (pid {found[1]}, SIGTERM)")
-        else:
-            said.append(f"The sweeper runs elsewhere ({holder}): stop it there")
-    deadline = time.monotonic() + wait
-    while any(map(pid_alive, stopped)) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    if (sweep_dir / DRIVER_JOB).exists() and shutil.which("squeue"):
+        said.extend(_cancel_drivers(sweep_dir))
+    _stop(_sweepers(sweep_dir, said), said, wait, kill=False)  # it stops in order
     if shutil.which("squeue"):
-        tasks = alive_tasks(Path(sweep_dir))
+        tasks = alive_tasks(sweep_dir)
         if tasks:
             command = cancel_command(tasks)
             subprocess.run(command.split(), check=False)
             said.append(f"Cancelled {len(tasks)} SLURM tasks of the sweep: {command}")
-    jobs = {pid: f"job #{job}" for job, pid in alive_here(read(path))}
-    for pid in _local_executor(Path(sweep_dir)):
-        jobs.setdefault(pid, "a process of the local executor")
-    alive = [pid for pid in jobs if pid_alive(pid)]
-    for pid in alive:
-        _signal(pid, signal.SIGTERM)
-    deadline = time.monotonic() + min(wait, 5.0)  # some ignore SIGTERM (submitit's)
-    while any(map(pid_alive, alive)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    for pid in alive:
-        killed = pid_alive(pid)
-        if killed:
-            _signal(pid, signal.SIGKILL)
-        said.append(f"Stopped {jobs[pid]} (pid {pid}, {'SIGKILL' if killed else 'SIGTERM'})")
+    targets: Dict[int, Target] = {}
+    for job, process in alive_here(read(path)):
+        if process.proven:
+            targets[process.pid] = (f"job #{job}", process.is_it)
+        else:
+            said.append(
+                f"Left alone pid {process.pid}: job #{job}'s started line names it, but was "
+                "written before 0.6 and records no process start to prove it is still the "
+                "job (stop it yourself if it is)"
+            )
+    for pid, what in local_executor(sweep_dir).items():
+        targets.setdefault(pid, (what, partial(executor_of, pid, sweep_dir)))
+    _stop(targets, said, min(wait, 5.0))  # some ignore SIGTERM (submitit's): SIGKILL after
     if not said:
         said.append("Nothing of the sweep was running")
     said.append("A later resume carries on: hydra.sweeper.resume=true, as `status` shows it")
     return "\n".join(said)
 
 
-def _local_executor(sweep_dir: Path) -> List[int]:
-    """The processes on this host that run from the sweep's ``.submitit`` folder (Linux)."""
-    folder = str(sweep_dir.absolute() / ".submitit").encode()
-    found = []
-    for proc in Path("/proc").glob("[0-9]*"):
-        try:
-            if folder in (proc / "cmdline").read_bytes() and int(proc.name) != os.getpid():
-                found.append(int(proc.name))
-        except OSError:
-            continue
+def _cancel_drivers(sweep_dir: Path) -> List[str]:
+    """Cancel the SLURM jobs that carry the sweep's driver tag (never one a file names)."""
+    drivers = sweep_drivers(sweep_dir)
+    if drivers is None:
+        return ["SLURM cannot be asked for the sweep's driver (squeue failed): none cancelled"]
+    named = (sweep_dir / DRIVER_JOB).read_text(errors="replace").strip()
+    said = []
+    for job in drivers:
+        subprocess.run(["scancel", job.job_id], check=False)
+        said.append(f"Cancelled the sweep's driver (SLURM job {job.job_id}, {job.state})")
+    if named and named not in {job.job_id for job in drivers}:
+        said.append(
+            f"Left alone SLURM job {named[:40]}: {DRIVER_JOB} names it, but SLURM has no job "
+            "of that id queued or running with this sweep's driver tag"
+        )
+    return said
+
+
+def _sweepers(sweep_dir: Path, said: List[str]) -> Dict[int, Target]:
+    """The processes that run the sweep: the holders of its shard locks, as the kernel says
+    (the text in a lock only says who wrote it)."""
+    found: Dict[int, Target] = {}
+    for index, _, holder in running_now(sweep_dir, -1):
+        lock = sweep_dir / f".shard-{index}.lock"
+        pids = lock_holders(lock)
+        if not pids:
+            said.append(f"The sweeper runs on another host ({holder}): stop it there")
+        for pid in pids:
+            found[pid] = ("the sweeper", partial(_holds, pid, lock))
     return found
 
 
-def _signal(pid: int, sig: int) -> None:
-    try:
-        os.kill(pid, sig)
-    except ProcessLookupError:  # it ended meanwhile
-        pass
+def _holds(pid: int, lock: Path) -> bool:
+    return pid in lock_holders(lock)
+
+
+def _stop(targets: Dict[int, Target], said: List[str], grace: float, kill: bool = True) -> None:
+    """SIGTERM each target, proved, and wait up to ``grace`` seconds for them to exit; then
+    (``kill``) SIGKILL those still there, still proved; say what was done."""
+    started = {pid: process_start(pid) for pid in targets}
+    sent = [pid for pid, (_, proof) in targets.items() if send(pid, signal.SIGTERM, proof)]
+    running = [Process(pid, started[pid]) for pid in sent]
+    deadline = time.monotonic() + grace
+    while any(p.alive() for p in running) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for process in running:
+        what, proof = targets[process.pid]
+        killed = kill and process.alive() and send(process.pid, signal.SIGKILL, proof)
+        said.append(f"Stopped {what} (pid {process.pid}, {'SIGKILL' if killed else 'SIGTERM'})")
+    if kill and running:  # what was killed has exited before the next step
+        deadline = time.monotonic() + 5.0
+        while any(p.alive() for p in running) and time.monotonic() < deadline:
+            time.sleep(0.05)

@@ -21,16 +21,19 @@ import operator
 import re
 import socket
 import statistics
-import subprocess
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from hydra_python_sweeper.cluster.driver import DRIVER_JOB
+from hydra_python_sweeper.cluster.liveness import process_of
+from hydra_python_sweeper.cluster.slurm import sweep_drivers
 from hydra_python_sweeper.errors import JournalError
 from hydra_python_sweeper.journal.admission import running_now
+from hydra_python_sweeper.journal.files import check_regular
 from hydra_python_sweeper.journal.lines import COMPLETED, FAILED, FILENAME
+from hydra_python_sweeper.journal.parse import loads
 from hydra_python_sweeper.journal.split_read import read_split
 from hydra_python_sweeper.messages import plural, resume_command
 
@@ -79,6 +82,9 @@ class Status:
     driver: str = ""
     #: Whether SLURM has that driver queued or running.
     driver_alive: bool = False
+    #: Jobs that started on this host and whose process is gone without an end line (killed,
+    #: cancelled): not running; a resume runs them again.
+    stopped: List[Running] = field(default_factory=list)
     resume: str = ""
     cancel: str = ""
     now: float = 0.0
@@ -125,6 +131,7 @@ class _Pass:
 def sweep_status(sweep_dir: Path, now: Optional[float] = None) -> Status:
     """Where the sweep in ``sweep_dir`` stands, from its journal (and its locks)."""
     path = Path(sweep_dir) / FILENAME
+    check_regular(path)
     if not path.is_file():
         raise JournalError(f"there is no journal in {sweep_dir} ({path} is not a file)")
     now = time.time() if now is None else now
@@ -139,14 +146,20 @@ def sweep_status(sweep_dir: Path, now: Optional[float] = None) -> Status:
     total = totals[-1] if totals else None
     starts = [run["at"] for run in state.runs if isinstance(run.get("at"), (int, float))]
     first = min([*starts, *([scan.first] if scan.first else [])], default=None)
-    in_flight = [_running(job, raw) for job, raw in sorted(state.started.items())]
+    in_flight: List[Running] = []
+    stopped: List[Running] = []
+    for job, raw in sorted(state.started.items()):
+        record = loads(raw, f"{path}, the started line of job #{job}")
+        gone = _gone_here(record)
+        (stopped if gone else in_flight).append(_running(record, job))
     median = statistics.median(scan.durations) if scan.durations else None
     stragglers = [
         job for job in in_flight
         if median and job.since and now - job.since > max(STRAGGLER * median, 10.0)
     ]  # fmt: skip
     recent = scan.recent / (min(WINDOW, now - first) / 60) if first and now > first else 0.0
-    overall = state.ends / ((now - first) / 60) if first and now > first else 0.0
+    # jobs that ended, each once (a job run again, after a failure or lost, ends twice)
+    overall = (completed + failed) / ((now - first) / 60) if first and now > first else 0.0
     left = None if total is None else max(total - completed, 0)
     argv = next((r["argv"] for r in reversed(state.runs) if isinstance(r.get("argv"), list)), None)
     return Status(
@@ -168,7 +181,8 @@ def sweep_status(sweep_dir: Path, now: Optional[float] = None) -> Status:
         median_seconds=median,
         in_flight=in_flight,
         stragglers=stragglers,
-        failures=_by_error(state.failures or {}, statuses),
+        stopped=stopped,
+        failures=_by_error(path, state.failures or {}, statuses),
         sweeper=[holder for _, _, holder in running_now(Path(sweep_dir), -1)],
         **_driver(Path(sweep_dir)),
         resume=resume_command(Path(sweep_dir), argv),
@@ -178,38 +192,51 @@ def sweep_status(sweep_dir: Path, now: Optional[float] = None) -> Status:
 
 
 def _driver(sweep_dir: Path) -> Dict[str, Any]:
-    """A detached sweep's SLURM driver, as SLURM has it: one ``squeue`` call (the only
-    scheduler call the status makes), when the sweep has such a driver."""
-    path = sweep_dir / DRIVER_JOB
-    if not path.is_file():
+    """A detached sweep's SLURM driver, as SLURM has it: the jobs that carry the sweep's
+    driver tag, from one ``squeue`` call (the only scheduler call the status makes), asked
+    when the sweep was detached on SLURM (``driver.slurm`` is there)."""
+    if not (sweep_dir / DRIVER_JOB).is_file():
         return {}
-    job = path.read_text().strip()
-    try:
-        done = subprocess.run(
-            ["squeue", "-h", "-j", job, "-o", "%T|%R"], capture_output=True, text=True, timeout=20
-        )
-    except (OSError, subprocess.TimeoutExpired) as error:
-        return {"driver": f"SLURM job {job} (squeue cannot be asked: {error})"}
-    state, _, where = done.stdout.strip().partition("|")
-    if not state:  # not in the queue (squeue says so, or that it does not know the job)
-        return {"driver": f"SLURM job {job}, no longer queued or running"}
-    where = f" on {where}" if state == "RUNNING" else f" ({where})" if where else ""
-    return {"driver": f"SLURM job {job}, {state}{where}", "driver_alive": True}
+    drivers = sweep_drivers(sweep_dir)
+    if drivers is None:
+        return {"driver": "SLURM cannot be asked (squeue failed)"}
+    if not drivers:
+        return {"driver": "no SLURM job of this sweep's driver is queued or running"}
+    shown = []
+    for job in drivers:
+        if job.state == "RUNNING":
+            shown.append(f"SLURM job {job.job_id}, RUNNING on {job.where}")
+        else:
+            why = job.where.strip("()")
+            waits = f" ({why})" if why and why != "None" else ""
+            shown.append(f"SLURM job {job.job_id}, {job.state}{waits}")
+    return {"driver": "; ".join(shown), "driver_alive": True}
 
 
-def _running(job: int, raw: bytes) -> Running:
-    record = json.loads(raw)
+def _gone_here(record: Dict[str, Any]) -> bool:
+    """Whether a started line names a process of this host (outside SLURM) that is gone: no
+    process under its pid, or another one than it recorded (a reused pid)."""
+    pid = record.get("pid")
+    if record.get("slurm") or record.get("host") != socket.gethostname():
+        return False
+    return isinstance(pid, int) and not process_of(record).alive()
+
+
+def _running(record: Dict[str, Any], job: int) -> Running:
     where = f"SLURM task {record['slurm']}" if record.get("slurm") else f"pid {record.get('pid')}"
     return Running(job, f"{where} on {record.get('host')}", record.get("at"))
 
 
-def _by_error(failed: Dict[int, bytes], statuses: bytes) -> List[Tuple[str, int, List[int]]]:
+def _by_error(
+    path: Path, failed: Dict[int, bytes], statuses: bytes
+) -> List[Tuple[str, int, List[int]]]:
     """The failed jobs (those whose last line says so), grouped by their error: each with
     its count and its first job numbers, the most frequent first."""
     groups: Dict[str, List[int]] = {}
     for number in sorted(failed):
         if number < len(statuses) and statuses[number] == FAILED:
-            error = str(json.loads(failed[number]).get("return")).strip().splitlines()
+            record = loads(failed[number], f"{path}, the last line of job #{number}")
+            error = str(record.get("return")).strip().splitlines()
             groups.setdefault((error or ["?"])[0][:200], []).append(number)
     ranked = sorted(groups.items(), key=lambda item: -len(item[1]))
     return [(error, len(numbers), numbers[:5]) for error, numbers in ranked]
@@ -234,6 +261,13 @@ def render(status: Status) -> str:
     )
     left = f", {s.not_launched} not yet launched" if s.not_launched is not None else ""
     lines.append(f"Jobs: {jobs}, {s.failed} failed, {s.running} running{left}")
+    if s.stopped:
+        shown = ", ".join(f"#{job.job}" for job in s.stopped[:10])
+        more = f" and {len(s.stopped) - 10} more" if len(s.stopped) > 10 else ""
+        lines.append(
+            f"Stopped without an end: {shown}{more} (their process on this host is gone; "
+            "a resume runs them again)"
+        )
     pace = (
         f"Pace: {s.recent_per_minute:.1f} jobs/min over the last {WINDOW / 60:.0f} min, "
         f"{s.overall_per_minute:.1f} overall"

@@ -28,9 +28,10 @@ from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 from hydra_python_sweeper.errors import ResumeError, SweepBusy, SweepDirError, sweep_dir_errors
 from hydra_python_sweeper.journal.fence import Fence
+from hydra_python_sweeper.journal.files import check_regular, open_regular
 from hydra_python_sweeper.journal.lines import FILENAME, fingerprint, run_line
 from hydra_python_sweeper.journal.reader import JournalState, read
-from hydra_python_sweeper.journal.writer import NOFOLLOW, append
+from hydra_python_sweeper.journal.writer import append
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +195,7 @@ def admission(sweep_dir: Path) -> Iterator[None]:
     except ImportError:  # not POSIX: no lock
         yield
         return
-    fd = os.open(sweep_dir / ".admission.lock", os.O_RDWR | os.O_CREAT | NOFOLLOW, 0o644)
+    fd = open_regular(sweep_dir / ".admission.lock", os.O_RDWR | os.O_CREAT)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -236,6 +237,8 @@ def admit(
     """
     with sweep_dir_errors(sweep_dir):
         sweep_dir.mkdir(parents=True, exist_ok=True)
+    for name in (FILENAME, ".admission.lock", f".shard-{shard_index}.lock"):
+        check_regular(sweep_dir / name)  # before any lock is held: a FIFO would block
     with sweep_dir_errors(sweep_dir), admission(sweep_dir):
         lock = take_lock(sweep_dir, shard_index, num_shards)
         try:
@@ -259,7 +262,7 @@ def take_lock(sweep_dir: Path, shard_index: int, num_shards: int = 1) -> Any:
     except ImportError:  # not POSIX: no lock
         return None
     path = sweep_dir / f".shard-{shard_index}.lock"
-    handle = open(os.open(path, os.O_RDWR | os.O_CREAT | NOFOLLOW, 0o644), "r+")
+    handle = open(open_regular(path, os.O_RDWR | os.O_CREAT), "r+")
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -296,7 +299,7 @@ def running_now(sweep_dir: Path, mine: int) -> List[Tuple[int, Optional[int], st
         index = path.name[len(".shard-") : -len(".lock")]
         if not index.isdigit() or int(index) == mine:
             continue
-        with open(os.open(path, os.O_RDONLY | NOFOLLOW)) as handle:
+        with open(open_regular(path, os.O_RDONLY)) as handle:
             try:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
                 continue  # nobody holds it

@@ -49,7 +49,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import xxhash
 
-from hydra_python_sweeper.journal.origin import job_environment
+from hydra_python_sweeper.journal.origin import job_environment, this_process
 from hydra_python_sweeper.space.stages import job_digest
 
 FILENAME = "journal.jsonl"
@@ -140,7 +140,7 @@ def end_lines(text: bytes) -> Iterator[Tuple[int, bytes]]:
         if check is None:
             try:
                 record = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
             check = isinstance(record, dict) and record.get("job") == int(match[1])
         if check:
@@ -178,15 +178,17 @@ def run_line(
 
 
 def started_line(number: int, overrides: Sequence[str]) -> Dict[str, Any]:
-    """The line a job writes when it starts, with the host and process that run it (and,
-    under SLURM, its array task, node and restart count), and when (``at``, seconds since
-    the epoch)."""
+    """The line a job writes when it starts, with the host and process that run it (the
+    process's start time, ``since``, proves later that a process is still it:
+    :mod:`.origin`; under SLURM, its array task, node and restart count), and when (``at``,
+    seconds since the epoch)."""
     return {
         "job": number,
         "status": "started",
         "digest": job_digest(overrides).hex(),
         "host": socket.gethostname(),
         "pid": os.getpid(),
+        **this_process(),
         **job_environment(),
         "at": round(time.time(), 3),
     }

@@ -124,6 +124,8 @@ def _invalid(record: Dict[str, Any]) -> Optional[str]:
         return f"job #{job} has digest {digest!r}, not 32 hex digits"
     if not _count(record.get("pid", 1), 1, 2**31):
         return f"job #{job} has pid {record['pid']!r}, not a process id"
+    if not _count(record.get("since", 0), 0, 2**63):
+        return f"job #{job} has a process start {record['since']!r} that is not a count"
     if not isinstance(record.get("host", ""), str) or not isinstance(record.get("dir", ""), str):
         return f"job #{job} has a host or dir that is not a string"
     times = [record.get(key) for key in ("at", "started", "ended")]
@@ -136,3 +138,21 @@ def _invalid(record: Dict[str, Any]) -> Optional[str]:
         if job_digest(overrides).hex() != digest:
             return f"job #{job}'s overrides are not the ones its digest was made of"
     return None
+
+
+def loads(raw: bytes, where: str) -> Any:
+    """A line the fast readers kept, as JSON: :class:`JournalError` naming ``where`` (the file
+    and its line) if it is not JSON or is nested too deep to read.
+
+    >>> loads(b'{"job": 1}', "j, line 2")
+    {'job': 1}
+    >>> loads(b"[" * 100000, "j, line 3")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    hydra_python_sweeper.errors.JournalError: j, line 3 is not JSON (or nested too deep): '[[[[...
+    """
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        text = raw.decode("utf-8", "replace").strip()[:80]
+        raise JournalError(f"{where} is not JSON (or nested too deep): {text!r}") from None

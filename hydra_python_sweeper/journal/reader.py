@@ -32,6 +32,7 @@ from typing import (
 )
 
 from hydra_python_sweeper.errors import JournalError, ResumeError
+from hydra_python_sweeper.journal.files import open_journal
 from hydra_python_sweeper.journal.lines import (
     FAILED,
     JOB_HEAD,
@@ -46,7 +47,7 @@ from hydra_python_sweeper.journal.lines import (
     end_lines,
     whole,
 )
-from hydra_python_sweeper.journal.parse import parse
+from hydra_python_sweeper.journal.parse import loads, parse
 from hydra_python_sweeper.space.stages import job_digests
 
 
@@ -107,7 +108,7 @@ class JournalState:
         if self.path is None:
             return "the journal"
         head, found = b'{"job": %d, ' % number, None
-        with open(self.path, "rb") as f:
+        with open_journal(self.path) as f:
             for line_number, raw in enumerate(f, 1):
                 if raw.startswith(head):
                     found = line_number, raw
@@ -115,7 +116,7 @@ class JournalState:
             return f"the journal {self.path}"
         try:
             overrides = json.loads(found[1]).get("overrides")
-        except ValueError:
+        except (ValueError, RecursionError):
             overrides = None
         shown = f" (as {' '.join(overrides)!r})" if isinstance(overrides, list) else ""
         return f"{self.path}, line {found[0]}{shown},"
@@ -212,7 +213,7 @@ def read(
     recorded by C-level passes over the block (:meth:`JournalState.record_lines`), its
     other lines one by one."""
     state = JournalState(path=path, failures={} if failures else None, with_digests=digests)
-    with open(path, "rb") as f:
+    with open_journal(path) as f:
         line, read = read_blocks(path, state, f, 1, None, each_block)
         f.seek(read)
         rest = f.readline()  # (one line: any after it was appended since)
@@ -224,7 +225,7 @@ def read(
 def read_more(path: Path, state: JournalState, offset: int) -> None:
     """Add to ``state`` the whole lines written to the journal from byte ``offset`` on (the
     jobs that started or ended since ``state`` was read)."""
-    with open(path, "rb") as f:
+    with open_journal(path) as f:
         f.seek(offset)
         read_blocks(path, state, f, 0)
 
@@ -401,11 +402,11 @@ def ends_since(
 ) -> int:
     """Add to ``found`` the end lines of jobs ``numbers`` written from byte ``offset`` of the
     journal on (as :func:`ended`); return where its whole lines end, to read on from."""
-    with open(path, "rb") as f:
+    with open_journal(path) as f:
         f.seek(offset)
         for lines in whole_lines(f):
             offset += len(lines)
             for number, line in end_lines(b"\n" + lines):
                 if number in numbers:
-                    found[number] = json.loads(line)
+                    found[number] = loads(line, f"{path}, the end line of job #{number}")
     return offset

@@ -17,7 +17,6 @@ flat memory. A job's last line decides: its end (the latest attempt's), or its s
 """
 
 import functools
-import json
 import math
 import re
 from array import array
@@ -26,7 +25,9 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, Optional, Tuple, Union
 
 from hydra_python_sweeper.errors import JournalError
+from hydra_python_sweeper.journal.files import open_journal
 from hydra_python_sweeper.journal.lines import FILENAME, JOB_HEAD
+from hydra_python_sweeper.journal.parse import loads
 from hydra_python_sweeper.journal.reader import whole_lines
 
 
@@ -55,11 +56,11 @@ def read_results(sweep_dir: Union[str, Path]) -> Iterator[JobRecord]:
     if not path.is_file():
         raise JournalError(f"there is no journal in {sweep_dir} ({path} is not a file)")
     offsets = last_lines(path)
-    with open(path, "rb") as f:
+    with open_journal(path) as f:
         for number, offset in enumerate(offsets):
             if offset:
                 f.seek(offset - 1)
-                yield record(number, json.loads(f.readline()))
+                yield record(number, loads(f.readline(), f"{path}, the last line of job #{number}"))
 
 
 def last_lines(path: Path) -> "array[int]":
@@ -67,7 +68,7 @@ def last_lines(path: Path) -> "array[int]":
     line for that job), by job number."""
     offsets: array[int] = array("Q")
     at = 0
-    with open(path, "rb") as f:
+    with open_journal(path) as f:
         for block in whole_lines(f):
             text = b"\n" + block
             for match in JOB_HEAD.finditer(text):

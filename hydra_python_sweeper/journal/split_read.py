@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import BinaryIO, List, Optional, Tuple, TypeVar
 
 from hydra_python_sweeper.errors import JournalError
+from hydra_python_sweeper.journal.files import open_journal
 from hydra_python_sweeper.journal.lines import STARTED
 from hydra_python_sweeper.journal.reader import JournalState, _read_other, read, read_blocks
 
@@ -119,7 +120,7 @@ def _read_part(
     scan, failures, digests = kind
     state = JournalState(path=path, deferred=[], failures={} if failures else None)
     state.with_digests = digests
-    with open(path, "rb") as f:
+    with open_journal(path) as f:
         start, stop = _line_start(f, begin), _line_start(f, end)
         f.seek(start)
         try:

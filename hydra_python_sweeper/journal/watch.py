@@ -13,6 +13,7 @@ from typing import Any, List, Sequence, Set
 from hydra.core.utils import JobReturn, JobStatus
 
 from hydra_python_sweeper.errors import JournalError
+from hydra_python_sweeper.journal.files import open_journal
 from hydra_python_sweeper.journal.lines import end_lines, job_line, journaled
 from hydra_python_sweeper.journal.reader import whole_lines
 from hydra_python_sweeper.journal.writer import append
@@ -74,7 +75,7 @@ class JournalWatch:
     def _read(self) -> None:
         """Note the jobs in flight whose end line was appended since the last read: whole
         lines only (a line being written waits for the next read)."""
-        with open(self.path, "rb") as f:
+        with open_journal(self.path) as f:
             f.seek(self.offset)
             for lines in whole_lines(f):
                 for number, _ in end_lines(b"\n" + lines):

@@ -20,17 +20,18 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from hydra_python_sweeper.journal.fence import Fence, forget, stand_down, stood_down
+from hydra_python_sweeper.journal.files import open_regular
 from hydra_python_sweeper.journal.lines import JOURNALED, encode, job_line, started_line
-
-NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 def append(path: Path, *records: Dict[str, Any], then: Optional[Callable[[], None]] = None) -> None:
     """Append each record as one line (:func:`.lines.encode`), all in one write, to the
     journal at ``path``, and fsync it; :class:`OSError` if they cannot be written whole, and
-    then nothing of them is left in the journal. The journal is not followed if it is a
-    symlink, and a torn last line (a writer killed mid-write) is cut first: every line of
-    the journal but the one being written is whole. Writers in other processes wait for each
+    then nothing of them is left in the journal. Once they are there whole, they stay,
+    whatever lands next (a signal in ``fsync``, its error): other processes may have read
+    them. The journal is a regular file, never followed if it is a symlink, and a torn last
+    line (a writer killed mid-write) is cut first: every line of the journal but the one
+    being written is whole. Writers in other processes wait for each
     other. ``then()`` runs after the write, in the same turn (the fence of :mod:`.fence`
     moves so)."""
     _append(path, records, None, then)
@@ -48,7 +49,7 @@ def _append(
     then: Optional[Callable[[], None]],
 ) -> bool:
     line = b"".join(map(encode, records))
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | NOFOLLOW, 0o644)
+    fd = open_regular(path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
     try:
         # Writers take turns: the last byte is checked, and the line written, while no
         # other writer is half-way through its own line (it would be taken for torn and
@@ -66,7 +67,12 @@ def _append(
                 written += count
             os.fsync(fd)
         except BaseException:
-            os.ftruncate(fd, size)  # nothing half-written stays (a full disk, a quota)
+            # Nothing half-written stays (a full disk, a quota, a signal mid-write); but the
+            # size, not ``written``, says whether the line landed whole: a signal can land
+            # after the write and before ``written`` is counted, or in fsync, and a line
+            # other processes may have read is never taken back.
+            if os.fstat(fd).st_size < size + len(line):
+                os.ftruncate(fd, size)
             raise
         if then is not None:
             then()

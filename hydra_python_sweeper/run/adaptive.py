@@ -19,6 +19,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobReturn, JobStatus
 
 from hydra_python_sweeper.errors import SettingError
+from hydra_python_sweeper.journal.files import open_journal
 from hydra_python_sweeper.journal.writer import append
 from hydra_python_sweeper.space.results import Result, Results
 from hydra_python_sweeper.space.sources import is_adaptive, plain
@@ -114,11 +115,11 @@ def read_replay(path: Path, job: Any) -> Tuple[List[Any], List[int], List[int]]:
     recorded: List[Result] = []
     learnt: Set[int] = set()
     schedule: List[int] = []
-    with open(path, "rb") as f:
+    with open_journal(path) as f:
         for raw in f:
             try:
                 record = json.loads(raw)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue  # torn: read() has said so
             if "drawn" in record:
                 if record["drawn"] == len(schedule):

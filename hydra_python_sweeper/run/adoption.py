@@ -31,12 +31,8 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set,
 
 from hydra.core.utils import JobReturn, JobStatus
 
-from hydra_python_sweeper.cluster.liveness import (
-    alive_here,
-    pid_alive,
-    wait_for_local,
-    wait_for_slurm,
-)
+from hydra_python_sweeper.cluster.liveness import alive_here, wait_for_local, wait_for_slurm
+from hydra_python_sweeper.cluster.processes import Process
 from hydra_python_sweeper.cluster.slurm import QUEUED, describe, sweep_tasks
 from hydra_python_sweeper.journal.reader import JournalState, ends_since, read_more
 from hydra_python_sweeper.journal.resume_batches import consecutive_runs
@@ -90,7 +86,7 @@ class Adoption:
         where: Dict[int, Any],
         batch_size: Optional[int],
         offset: int = 0,
-        alive: Callable[[List[Any]], bool] = lambda pids: any(map(pid_alive, pids)),
+        alive: Callable[[List[Any]], bool] = lambda found: _any_alive(found),
     ) -> None:
         self.where = where
         self.batch_size = batch_size
@@ -147,6 +143,10 @@ class Adoption:
             "batches in flight until it ends, and a job that ends without its end line is "
             "launched again"
         )
+
+
+def _any_alive(processes: List[Process]) -> bool:
+    return any(process.alive() for process in processes)
 
 
 def adopt(

@@ -67,9 +67,12 @@ class Ending:
             pass  # the run stays in the journal: a resume or another dir then
 
     def before_error(self) -> str:
+        """What ended before an error, as the journal counts it (a batch in flight when the
+        error came may have ended only in part)."""
+        completed, failed = journal_counts(self.journal_path)
         return (
-            f"{plural(self.launched, 'job')} in {plural(self.batches_done, 'batch')} completed "
-            f"before this error; their outputs are in {self.sweep_dir}. To run the rest once "
+            f"{plural(completed, 'job')} completed and {failed} failed before this error (the "
+            f"journal's count); their outputs are in {self.sweep_dir}. To run the rest once "
             f"it is fixed: {resume_command(self.sweep_dir)}"
         )
 

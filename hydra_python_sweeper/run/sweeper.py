@@ -18,7 +18,12 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from hydra_python_sweeper.cluster.detach import driver_command, say_detached, start_driver
+from hydra_python_sweeper.cluster.detach import (
+    driver_command,
+    refuse_second_driver,
+    say_detached,
+    start_driver,
+)
 from hydra_python_sweeper.cluster.liveness import refuse_if_running
 from hydra_python_sweeper.cluster.slurm import alive_tasks, is_slurm
 from hydra_python_sweeper.journal.admission import (
@@ -197,6 +202,7 @@ class PythonSweeperImpl(Sweeper):
         for start, batch in itertools.islice(stream.batches, 1):
             if validator is not None:
                 validator.check(start, batch)
+        slurm = is_slurm(self.launcher)
         with admit(
             sweep_dir,
             description,
@@ -207,15 +213,18 @@ class PythonSweeperImpl(Sweeper):
         ) as admitted:
             if admitted.lock is not None:
                 admitted.lock.close()
-        if is_slurm(self.launcher):  # a SLURM job of its own
-            from hydra_python_sweeper.cluster.driver import submit_driver
+            if slurm:  # a SLURM job of its own, submitted while no other start is admitted
+                from hydra_python_sweeper.cluster.driver import submit_driver
 
-            job = submit_driver(
-                sweep_dir, driver_command(sweep_dir), settings.driver, self.launcher
-            )
+                refuse_second_driver(sweep_dir)
+                job = submit_driver(
+                    sweep_dir, driver_command(sweep_dir), settings.driver, self.launcher
+                )
+        if slurm:
             say_detached(sweep_dir, f"as SLURM job {job}")
-        else:
-            say_detached(sweep_dir, f"as pid {start_driver(sweep_dir)} on {socket.gethostname()}")
+        else:  # it takes the dir's lock itself: this start waits until it holds it
+            pid = start_driver(sweep_dir, settings.shard_index)
+            say_detached(sweep_dir, f"as pid {pid} on {socket.gethostname()}")
         return [] if settings.keep_returns else SweepSummary(0, 0, str(sweep_dir))
 
     def hydra_logging(self) -> None:

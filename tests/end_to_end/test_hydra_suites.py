@@ -92,5 +92,5 @@ def test_a_job_that_cannot_compose_fails_before_its_batch_is_launched(
             pass
     message = str(info.value)
     assert message.startswith("job #2 (nope=1) cannot be composed: Could not override 'nope'.")
-    assert "(2 jobs in 1 batch completed before this error" in message
+    assert "(2 jobs completed and 0 failed before this error" in message
     assert (Path(tmpdir) / "1").is_dir() and not (Path(tmpdir) / "2").exists()

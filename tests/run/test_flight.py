@@ -164,7 +164,7 @@ def test_an_entrypoint_error_with_batches_in_flight_keeps_them(make_sweeper: Mak
     with pytest.raises(EntrypointFailed, match="job #5") as info:
         sweeper.sweep([])
     assert sorted(start for start, _ in launcher.batches) == [0, 1, 2, 3, 4]
-    assert "(5 jobs in 5 batches completed before this error" in str(info.value)
+    assert "(5 jobs completed and 0 failed before this error" in str(info.value)
 
 
 @pytest.mark.parametrize("value", [0, -1, 1.5, "4"])

@@ -233,7 +233,10 @@ def test_an_entrypoint_raising_mid_sweep_keeps_the_batches_before(make_sweeper: 
         "entrypoint 'spaces.fails_at_5' raised while generating job #5: "
         "ValueError: no job 5 today ("
     )
-    assert "(4 jobs in 2 batches completed before this error; their outputs are in" in message
+    assert (
+        "(4 jobs completed and 0 failed before this error (the journal's count); their outputs are in"
+        in message
+    )
 
 
 # --- bad input: one clear error, nothing launched ------------------------------------------
