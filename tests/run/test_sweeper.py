@@ -234,7 +234,8 @@ def test_an_entrypoint_raising_mid_sweep_keeps_the_batches_before(make_sweeper: 
         "ValueError: no job 5 today ("
     )
     assert (
-        "(4 jobs completed and 0 failed before this error (the journal's count); their outputs are in"
+        "(4 jobs completed and 0 failed before this error (the journal's count); their "
+        "outputs are in"
         in message
     )
 
