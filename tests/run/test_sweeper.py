@@ -235,8 +235,7 @@ def test_an_entrypoint_raising_mid_sweep_keeps_the_batches_before(make_sweeper: 
     )
     assert (
         "(4 jobs completed and 0 failed before this error (the journal's count); their "
-        "outputs are in"
-        in message
+        "outputs are in" in message
     )
 
 
