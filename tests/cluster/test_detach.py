@@ -128,3 +128,52 @@ def test_a_driver_killed_mid_sweep_is_resumed_and_each_job_runs_once(
         os.killpg(int(found[1]), signal.SIGKILL)
     except ProcessLookupError:
         pass
+
+
+def test_a_local_driver_that_cannot_take_the_sweep_fails_its_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process took the sweep between the start's checks and its driver (here: the
+    test holds the shard's lock): the driver fails on it, and the start that launched it says
+    so, with the driver's log, instead of printing where its driver runs."""
+    import fcntl
+
+    from hydra_python_sweeper.cluster.detach import start_driver
+    from hydra_python_sweeper.errors import SweepDirError
+
+    sweep_dir = tmp_path / "sweep"
+    sweep_dir.mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", durable(sweep_dir, "sleep=0.1")[1:])
+    with open(sweep_dir / ".shard-0.lock", "w") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        lock.write(f"pid {os.getpid()} on host test, since now, no shards\n")
+        lock.flush()
+        with pytest.raises(SweepDirError, match="the sweep's driver ended at once") as info:
+            start_driver(sweep_dir)
+    assert "is being run by pid" in str(info.value)
+    assert not (sweep_dir / "journal.jsonl").exists()
+
+
+def test_a_local_start_returns_once_its_driver_holds_the_sweep(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hydra_python_sweeper.cluster.detach import start_driver
+    from hydra_python_sweeper.cluster.processes import lock_holders
+
+    sweep_dir = tmp_path / "sweep"
+    sweep_dir.mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", durable(sweep_dir, "sleep=1")[1:])
+    pid = start_driver(sweep_dir)
+    try:
+        assert lock_holders(sweep_dir / ".shard-0.lock") == [pid]
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 60
+        while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+            time.sleep(0.1)

@@ -99,7 +99,8 @@ def tasks_of(sweep_dir: Path, states: str = "PENDING,RUNNING") -> List[str]:
     from hydra_python_sweeper.cluster.slurm import sweep_id
 
     mine = sweep_id(sweep_dir)
-    return [line.split("|")[0] for line in squeue("-t", states) if mine in line]
+    lines = squeue("-t", states)
+    return [line.split("|")[0] for line in lines if mine in line and ":driver" not in line]
 
 
 def check_each_job_once(sweep_dir: Path, n: int) -> None:
@@ -436,7 +437,7 @@ def test_a_detached_sweep_s_driver_is_a_slurm_job_that_survives_a_requeue(
         [sys.executable, "-m", "hydra_plugins.hydra_python_sweeper", "status", str(sweep_dir)],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
-    assert f"Driver: SLURM job {driver}, no longer queued or running" in status.stdout
+    assert "Driver: no SLURM job of this sweep's driver is queued or running" in status.stdout
 
 
 def test_cancel_of_a_detached_sweep_cancels_its_driver_and_arrays(sweep_dir: Path) -> None:
@@ -449,7 +450,7 @@ def test_cancel_of_a_detached_sweep_cancels_its_driver_and_arrays(sweep_dir: Pat
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     driver = (sweep_dir / "driver.slurm").read_text().strip()
-    assert f"Cancelled the sweep's driver (SLURM job {driver})" in cancelled.stdout
+    assert f"Cancelled the sweep's driver (SLURM job {driver}, " in cancelled.stdout
     wait_until(lambda: not tasks_of(sweep_dir), 60, "no task of the sweep queued or running")
     wait_until(lambda: not squeue("-j", driver), 60, "the driver gone")
     assert sweep(sweep_dir, *arguments, "hydra.sweeper.resume=true").returncode == 0
@@ -511,3 +512,58 @@ def test_a_detached_sweep_s_driver_checkpointed_before_its_time_limit_carries_on
     assert "Interrupted: the journal" in log, log[-3000:]  # stopped by the driver, in order
     assert re.search(r"still run: #\d+ \(SLURM task \d+_\d+\)", log), log[-3000:]
     wait_until(lambda: not squeue("-j", driver), 60, "the driver to end")
+
+
+def sbatch(*options: str) -> str:
+    done = subprocess.run(
+        ["sbatch", "--parsable", *options, "--wrap", "sleep 300"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return done.stdout.strip().split(";")[0]
+
+
+def test_the_driver_is_known_by_its_tag_never_by_the_file_that_names_it(
+    sweep_dir: Path,
+) -> None:
+    """``driver.slurm`` naming a job that is not the sweep's: status does not take it for the
+    driver, cancel leaves it alone. A job carrying the sweep's driver tag: a second detached
+    start is refused (non-zero), status shows it, cancel cancels it."""
+    from hydra_python_sweeper.cluster.slurm import driver_comment
+
+    sweep_dir.mkdir()
+    other = sbatch()
+    tagged = sbatch(f"--comment={driver_comment(sweep_dir)}")
+    try:
+        detached = sweep(sweep_dir, numbered(4), "hydra.sweeper.detach=true", timeout=120)
+        assert detached.returncode == 1, detached.stdout[-3000:]
+        assert f"already has a driver queued or running: SLURM job {tagged} (" in detached.stdout
+        assert not (sweep_dir / "journal.jsonl").exists()
+
+        from hydra_python_sweeper.journal.lines import encode
+
+        run = {"run": 1, "version": "0.6.0", "host": "elsewhere", "at": time.time()}
+        (sweep_dir / "journal.jsonl").write_bytes(encode(run))
+        (sweep_dir / "driver.slurm").write_text(f"{other}\n")
+
+        def status() -> str:
+            return subprocess.run(
+                [sys.executable, "-m", "hydra_python_sweeper", "status", str(sweep_dir)],
+                capture_output=True, text=True, timeout=60,
+            ).stdout  # fmt: skip
+
+        shown = status()
+        assert re.search(rf"^Driver: SLURM job {tagged}, (RUNNING on node\d|PENDING)", shown, re.M)
+        assert other not in shown
+        cancelled = subprocess.run(
+            [sys.executable, "-m", "hydra_python_sweeper", "cancel", str(sweep_dir)],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert f"Cancelled the sweep's driver (SLURM job {tagged}, " in cancelled.stdout
+        assert f"Left alone SLURM job {other}: driver.slurm names it" in cancelled.stdout
+        wait_until(lambda: not squeue("-j", tagged), 60, "the tagged driver cancelled")
+        assert squeue("-j", other), "a job the sweep cannot prove is its own was cancelled"
+        shown = status()
+        assert "Driver: no SLURM job of this sweep's driver is queued or running" in shown
+        assert "not running (resume it below)" in shown
+    finally:
+        subprocess.run(["scancel", other, tagged], check=False)
