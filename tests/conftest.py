@@ -156,3 +156,13 @@ def journal_records(path: Path) -> List[Dict[str, Any]]:
 
     records = (parse(path, n, raw) for n, raw in enumerate(path.read_bytes().splitlines(), 1))
     return [record for record in records if record is not None]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
+    """Under pytest-xdist (``-n 4 --dist loadgroup``, the README's test command), the tests
+    on the SLURM cluster run one after the other on one worker: some change the cluster for
+    everyone (a node down, a submission limit); the others run beside them."""
+    for item in items:
+        if item.get_closest_marker("slurm") is not None:
+            item.add_marker(pytest.mark.xdist_group("slurm"))

@@ -1,5 +1,6 @@
 """The wheel: what it holds, and that it works installed alone, away from the source tree."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -95,5 +96,6 @@ def test_the_installed_wheel_runs_the_example_outside_the_source_tree(
         capture_output=True,
         text=True,
         cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
     ).stdout.split()
     assert len(where) == 2 and all(path.startswith(site) for path in where)
