@@ -117,24 +117,38 @@ def resume(command: List[str], cwd: Path, timeout: int = 300) -> "subprocess.Com
     )
 
 
+_NO_SLURM: List[str] = []  # why no cluster answered, once: the other tests skip at once
+
+
 def slurm_is_up() -> Optional[str]:
-    """Why no SLURM cluster can run the tests here (``None``: one can)."""
+    """Why no SLURM cluster can run the tests here (``None``: one can). A cluster that did
+    not answer once is not asked again in this session."""
     import shutil
 
+    if _NO_SLURM:
+        return _NO_SLURM[0]
     if shutil.which("sinfo") is None:
         return "no SLURM here (sinfo not found): tests/slurm/start-slurm.sh starts the tests' one"
     deadline = time.monotonic() + 90
     while True:
-        done = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True)
+        try:
+            done = subprocess.run(
+                ["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=15
+            )
+        except subprocess.TimeoutExpired:
+            _NO_SLURM.append("no SLURM cluster answers (sinfo timed out after 15 s)")
+            return _NO_SLURM[0]
         states = set(done.stdout.split())
         if done.returncode == 0 and states & {"idle", "mixed", "allocated"}:
             return None
         # nodes still cleaning up after the last test's jobs (a requeue, a cancel): wait
         if done.returncode != 0 or not states <= {"completing"} or time.monotonic() > deadline:
             found = done.stderr.strip() or sorted(states)
-            return (
-                f"no SLURM cluster answers (sinfo: {found}): tests/slurm/start-slurm.sh starts one"
+            _NO_SLURM.append(
+                f"no SLURM cluster answers (sinfo: {found}): tests/slurm/start-slurm.sh starts "
+                "one; -m 'not slurm' leaves these tests out"
             )
+            return _NO_SLURM[0]
         time.sleep(1)
 
 

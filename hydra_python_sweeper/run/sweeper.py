@@ -147,14 +147,7 @@ class PythonSweeperImpl(Sweeper):
                 return [] if settings.keep_returns else SweepSummary(0, 0, str(sweep_dir))
         elif not path.exists():
             check_journal(sweep_dir, description, settings.cut(), True)  # says there is none
-        with admit(
-            sweep_dir,
-            description,
-            settings.cut(),
-            resume,
-            settings.shard_index,
-            settings.num_shards,
-        ) as admitted:
+        with admit(sweep_dir, description, settings.cut(), resume, *_shard(settings)) as admitted:
             lock, journal, offset = admitted
             number = run_number(journal)
             log.info(f"Sweep output dir : {sweep_dir}")
@@ -203,14 +196,7 @@ class PythonSweeperImpl(Sweeper):
             if validator is not None:
                 validator.check(start, batch)
         slurm = is_slurm(self.launcher)
-        with admit(
-            sweep_dir,
-            description,
-            settings.cut(),
-            resume,
-            settings.shard_index,
-            settings.num_shards,
-        ) as admitted:
+        with admit(sweep_dir, description, settings.cut(), resume, *_shard(settings)) as admitted:
             if admitted.lock is not None:
                 admitted.lock.close()
             if slurm:  # a SLURM job of its own, submitted while no other start is admitted
@@ -275,3 +261,8 @@ class PythonSweeperImpl(Sweeper):
         callbacks = getattr(self.hydra_context, "callbacks", None)
         if callbacks is not None:
             callbacks.callbacks.append(JournalCallback(str(path.absolute()), fence))
+
+
+def _shard(settings: Settings) -> Tuple[int, int]:
+    """The shard a run of ``settings`` takes: its index, and the number of shards."""
+    return settings.shard_index, settings.num_shards

@@ -6,7 +6,9 @@ import sys
 from pathlib import Path
 from typing import List, Sequence, Tuple
 
+from hydra_python_sweeper.cluster.processes import Process
 from hydra_python_sweeper.journal.lines import job_line
+from hydra_python_sweeper.journal.origin import process_start
 from hydra_python_sweeper.journal.writer import append
 from hydra_python_sweeper.run.adoption import Adoption, returned_by
 
@@ -40,7 +42,8 @@ def test_an_adopted_group_waits_for_its_processes_then_reads_their_ends(tmp_path
     append(path, job_line(0, ["a=0"], True, 0, "0"))
     offset = path.stat().st_size
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.5)"])
-    item = Adoption({5: sleeper.pid, 6: sleeper.pid}, None, offset).items()[0]
+    process = Process(sleeper.pid, process_start(sleeper.pid))
+    item = Adoption({5: process, 6: process}, None, offset).items()[0]
     append(path, job_line(5, ["a=5"], True, 0.5, "5"))
     ends = item.wait(path, offset, poll=0.05)
     assert sleeper.poll() is not None  # it returned only once the process had exited
@@ -57,7 +60,8 @@ def test_a_group_whose_jobs_all_wrote_their_end_is_done_while_their_worker_lives
     append(path, job_line(0, ["a=0"], True, 0, "0"))
     worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        item = Adoption({3: worker.pid, 4: worker.pid}, None).items()[0]
+        process = Process(worker.pid, process_start(worker.pid))
+        item = Adoption({3: process, 4: process}, None).items()[0]
         append(path, job_line(3, ["a=3"], True, 3, "3"), job_line(4, ["a=4"], False, "E", "4"))
         ends = item.wait(path, 0, poll=0.05)
         assert worker.poll() is None  # it returned with the worker alive
