@@ -97,7 +97,11 @@ def test_a_driver_killed_mid_sweep_is_resumed_and_each_job_runs_once(
     runs the rest: every job ends once, none is launched while it still runs."""
     pytest.importorskip(f"hydra_plugins.hydra_{launcher.split('_')[0]}_launcher")
     sweep_dir = tmp_path / "sweep"
-    arguments = ["sleep=1.5", "batch=4", *LAUNCHERS[launcher], "hydra.sweeper.detach=true"]
+    release = tmp_path / "release"  # jobs #4 to #7 run until the test makes it
+    arguments = [
+        "sleep=0.5", "batch=4", f"hold={release}", "hold_from=4", *LAUNCHERS[launcher],
+        "hydra.sweeper.detach=true",
+    ]  # fmt: skip
     started = subprocess.run(
         durable(sweep_dir, *arguments), cwd=tmp_path, capture_output=True, text=True, timeout=120
     )
@@ -115,13 +119,19 @@ def test_a_driver_killed_mid_sweep_is_resumed_and_each_job_runs_once(
         cwd=tmp_path, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    adopted = r"launched by an earlier run, still run: #\d+ \(pid \d+\)"
+    if launcher == "submitit_local":  # its held jobs outlived the driver: adopted
+        while not re.search(adopted, (sweep_dir / "driver.log").read_text()):
+            assert time.monotonic() < deadline, (sweep_dir / "driver.log").read_text()[-3000:]
+            time.sleep(0.05)
+    release.touch()  # now the held jobs may end
     while journal.read_text().count('"done": ') < 1:
         assert time.monotonic() < deadline + 120, (sweep_dir / "driver.log").read_text()[-3000:]
         time.sleep(0.2)
     assert ran(sweep_dir) == Counter(range(12))  # each job once, none twice nor never
     log = (sweep_dir / "driver.log").read_text()
-    if launcher == "submitit_local":  # its jobs outlived the driver: adopted
-        assert re.search(r"launched by an earlier run, still run: #\d+ \(pid \d+\)", log), log
+    if launcher == "submitit_local":  # adopted, each ending once (checked above and below)
+        assert re.search(adopted, log), log
     ends = [r for r in journal_records(journal) if r.get("status") in ("completed", "failed")]
     assert sorted(r["job"] for r in ends) == list(range(12))  # one end each
     try:  # what is left of the killed driver's session (idle joblib workers): not left behind
