@@ -172,16 +172,6 @@ def journal_records(path: Path) -> List[Dict[str, Any]]:
     return [record for record in records if record is not None]
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
-    """Under pytest-xdist (``-n 4 --dist loadgroup``, the README's test command), the tests
-    on the SLURM cluster run one after the other on one worker: some change the cluster for
-    everyone (a node down, a submission limit); the others run beside them."""
-    for item in items:
-        if item.get_closest_marker("slurm") is not None:
-            item.add_marker(pytest.mark.xdist_group("slurm"))
-
-
 @pytest.fixture(autouse=True)
 def _slurm_tests_first_for_the_cpu(request: pytest.FixtureRequest) -> Any:
     """Under pytest-xdist, the tests beside the SLURM ones run at a lower CPU priority (nice
