@@ -152,15 +152,28 @@ def slurm_is_up() -> Optional[str]:
         time.sleep(1)
 
 
+#: Held shared by each SLURM test, exclusively by one that changes the cluster for everyone
+#: (``@pytest.mark.cluster_wide``: a node down, a submission limit), so that the test files
+#: on the cluster, run side by side by the test command's workers, never overlap such a test.
+CLUSTER_LOCK = Path("/tmp/hydra-python-sweeper-tests-slurm.lock")
+
+
 @pytest.fixture
-def slurm() -> None:
-    """Skips the test, with the reason, where no SLURM cluster runs (a laptop)."""
+def slurm(request: pytest.FixtureRequest) -> Any:
+    """Skips the test, with the reason, where no SLURM cluster runs (a laptop); holds the
+    cluster's lock (shared, or exclusive for a ``cluster_wide`` test) while it runs."""
+    import fcntl
+
     reason = slurm_is_up()
     if reason is not None:
         if os.environ.get("HYDRA_PYTHON_SWEEPER_REQUIRE_SLURM"):  # CI: never skipped
             pytest.fail(reason)
         pytest.skip(reason)
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    exclusive = request.node.get_closest_marker("cluster_wide") is not None
+    with open(CLUSTER_LOCK, "a") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
 
 
 def journal_records(path: Path) -> List[Dict[str, Any]]:

@@ -54,6 +54,10 @@ class PythonSweeperConf:
     #: Check the sweep here, then run it in a driver of its own that needs no terminal
     #: (a background process in its own session, its output in ``<sweep dir>/driver.log``).
     detach: bool = False
+    #: With hydra-submitit-launcher (``submitit_slurm``, ``submitit_local``): each task of a
+    #: batch's array runs up to this many of its jobs, one after the other, taking the next
+    #: job of the batch as it frees up. 1: one task a job (the launcher's own way).
+    jobs_per_task: int = 1
     #: A detached sweep's driver as a SLURM job (with a SLURM launcher): ``partition`` (the
     #: launcher's by default), ``timeout_min``, ``mem_gb``, ``cpus_per_task``,
     #: ``signal_delay_s`` (its checkpoint, before the time limit), ``additional_parameters``.

@@ -21,6 +21,8 @@ import xxhash
 log = logging.getLogger(__name__)
 
 TAG = "hydra-python-sweeper"
+#: The first letter of a packed batch's launch (its tasks each run several of its jobs).
+PACKED = "p"
 #: States of a task that may still run (or run again).
 ALIVE = frozenset(
     {
@@ -123,6 +125,8 @@ def parse_tasks(output: str, sweep: str) -> List[Task]:
         # a batch of one job is submitted as a job of its own, not an array (index N/A)
         task = int(index) if index.isdigit() else -1
         number = int(match[1]) + max(task, 0)
+        if (match[2] or "").startswith(PACKED):  # a packed task runs several jobs
+            number = -1
         found = Task(array if task >= 0 else job, task, number, state.split()[0], where)
         tasks.append(found._replace(launch=match[2] or ""))
     return tasks

@@ -22,6 +22,7 @@ still queued are cancelled first: having not started, they would stand down once
     [(3, ['a=3'])]
 """
 
+import json
 import logging
 import subprocess
 import time
@@ -168,7 +169,7 @@ def adopt(
         return None
     offset = path.stat().st_size
     if slurm:
-        where = _slurm_tasks(path.parent)
+        where = _slurm_tasks(path.parent, journal)
         adoption = Adoption(where, settings.batch_size, offset, partial(_slurm_alive, path.parent))
         label = "SLURM task"
     else:
@@ -180,9 +181,11 @@ def adopt(
     return adoption
 
 
-def _slurm_tasks(sweep_dir: Path) -> Dict[int, str]:
+def _slurm_tasks(sweep_dir: Path, journal: JournalState) -> Dict[int, str]:
     """The sweep's SLURM tasks that run (job number -> task id), the queued ones cancelled:
-    they would stand down once started, and this run launches their jobs."""
+    they would stand down once started, and this run launches their jobs. A packed task
+    runs several jobs: those its started lines name, not yet ended (the jobs it takes from
+    now on stand down)."""
     tasks = [task for task in sweep_tasks(sweep_dir) or [] if task.alive]
     queued = [task for task in tasks if task.state in QUEUED]
     if queued:
@@ -191,7 +194,14 @@ def _slurm_tasks(sweep_dir: Path) -> Dict[int, str]:
             f"{plural(len(queued), 'SLURM task')} of this sweep, submitted by an earlier run, "
             f"were still queued: cancelled, this run launches their jobs ({describe(queued)})"
         )
-    return {task.number: task.job_id for task in tasks if task.state not in QUEUED}
+    running = [task for task in tasks if task.state not in QUEUED]
+    where = {task.number: task.job_id for task in running if task.number >= 0}
+    packed = {task.job_id for task in running if task.number < 0}
+    for job, raw in journal.started.items() if packed else ():
+        task_id = json.loads(raw).get("slurm")
+        if task_id in packed:
+            where[job] = task_id
+    return where
 
 
 def _slurm_alive(sweep_dir: Path, ids: List[str]) -> bool:

@@ -36,6 +36,7 @@ from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 from hydra.core.utils import JobReturn, JobStatus
 
 from hydra_python_sweeper.cluster.slurm import (
+    PACKED,
     Task,
     alive_tasks,
     batch_comment,
@@ -47,6 +48,7 @@ from hydra_python_sweeper.cluster.slurm import (
 from hydra_python_sweeper.errors import PythonSweeperError, SettingError, describe_exception
 from hydra_python_sweeper.journal.lines import JOURNALED
 from hydra_python_sweeper.journal.reader import ended
+from hydra_python_sweeper.run.packing import PackedLauncher, tasks_for
 from hydra_python_sweeper.run.settings import runs_jobs_in_this_process
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,10 @@ log = logging.getLogger(__name__)
 _QUEUE_LIMIT = re.compile(
     r"MaxSubmitJob|AssocMaxSubmitJobLimit|QOSMaxSubmitJobPerUserLimit|job submit limit"
 )
+
+
+#: Why a job of a packed batch without an end failed, when its tasks ended well.
+_UNRUN = "its packed task ended without running it to its end"
 
 
 class LaunchFailed(PythonSweeperError):
@@ -84,18 +90,26 @@ class BatchLauncher:
         self.slurm = is_slurm(launcher)
         self.limit = max_array_size() if self.slurm else None
         self.launches: Dict[int, str] = {}  # by a batch's first job: its latest launch
+        #: Packed (:mod:`.packing`): the batch's tasks each run several of its jobs.
+        self.packed = isinstance(launcher, PackedLauncher)
         if batch_size is not None:
             self.check(0, batch_size, "hydra.sweeper.max_batch_size=")
 
     def check(self, start: int, size: int, what: str = "") -> None:
-        """Refuse a batch of ``size`` jobs that SLURM would refuse as one array."""
+        """Refuse a batch of ``size`` jobs that SLURM would refuse as one array (packed: of
+        as many tasks as it needs)."""
+        jobs = size
+        if self.packed:
+            size = tasks_for(size, self.launcher.jobs_per_task)
         if self.limit is not None and size > self.limit:
-            what = what or f"batch of jobs #{start} to #{start + size - 1}: "
+            what = what or f"batch of jobs #{start} to #{start + jobs - 1}: "
+            packed = f" in {size} tasks" if self.packed else ""
+            most = self.limit * (self.launcher.jobs_per_task if self.packed else 1)
             raise SettingError(
-                f"{what}{size} jobs, but this SLURM cluster's MaxArraySize is {self.limit} "
-                "(scontrol show config): each batch is one job array, of at most that many "
-                "tasks. Set hydra.sweeper.max_batch_size to at most "
-                f"{self.limit}. Nothing of this batch was launched."
+                f"{what}{jobs} jobs{packed}, but this SLURM cluster's MaxArraySize is "
+                f"{self.limit} (scontrol show config): each batch is one job array, of at most "
+                f"that many tasks. Set hydra.sweeper.max_batch_size to at most {most}. "
+                "Nothing of this batch was launched."
             )
 
     def __call__(self, item: Tuple[int, Sequence[Sequence[str]]]) -> Sequence[JobReturn]:
@@ -103,7 +117,10 @@ class BatchLauncher:
         offset = self.journal.stat().st_size  # this launch's end lines come after it
         if not self.slurm:
             try:
-                return self.launcher.launch(jobs, initial_job_idx=start)  # type: ignore[no-any-return]
+                returns = self.launcher.launch(jobs, initial_job_idx=start)
+                if self.packed:  # what each job did is in the journal
+                    return self.settle(start, jobs, offset, _UNRUN, watch=False)
+                return returns  # type: ignore[no-any-return]
             except Exception as error:
                 self.failed_launch(start, jobs, error)
                 returns = self.settle(start, jobs, offset, describe_exception(error), watch=False)
@@ -111,6 +128,8 @@ class BatchLauncher:
         while True:
             outcome = self.watched(start, jobs)
             if isinstance(outcome, list):
+                if self.packed:  # what each job did is in the journal
+                    return self.settle(start, jobs, offset, _UNRUN, watch=True)
                 return outcome
             if isinstance(outcome, BaseException) and self.refused_for_room(start, outcome):
                 continue
@@ -139,6 +158,8 @@ class BatchLauncher:
         tasks every poll: the launch's returns, or its exception, or ``None`` when every
         task of the batch has ended while ``launch()`` still waits (it is left waiting)."""
         launch = uuid.uuid4().hex[:8]  # this launch's tasks, not an earlier attempt's
+        if self.packed:  # its tasks are not its jobs (SLURM's Task.number is -1)
+            launch = PACKED + launch[1:]
         launcher = tagged(self.launcher, batch_comment(self.sweep_dir, start, launch))
         self.launches[start] = launch
         outcome: List[Any] = []
@@ -177,6 +198,8 @@ class BatchLauncher:
         if tasks is None:
             return None
         launch = self.launches.get(numbers.start)
+        if self.packed:  # a task a key, none of them a job's number
+            return {-1 - i: task for i, task in enumerate(t for t in tasks if t.launch == launch)}
         return {
             task.number: task
             for task in tasks

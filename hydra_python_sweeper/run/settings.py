@@ -50,6 +50,8 @@ class Settings:
     retries: int = 0
     retry_failed: bool = False
     detach: bool = False
+    #: Jobs a task of a packed batch runs (:mod:`.packing`); 1: not packed.
+    jobs_per_task: int = 1
     #: A detached sweep's SLURM driver's options (see :mod:`cluster.driver`).
     driver: Mapping[str, Any] = field(default_factory=dict)
     #: The settings as given, for the log line (``hydra.sweeper``'s own keys).
@@ -97,6 +99,16 @@ class Settings:
         retries = given.get("retries", 0)
         if not _is_int(retries) or retries < 0:
             raise SettingError(f"hydra.sweeper.retries={retries!r}: expected an integer >= 0")
+        packing = given.get("jobs_per_task", 1)
+        if not _is_int(packing) or packing < 1:
+            raise SettingError(f"hydra.sweeper.jobs_per_task={packing!r}: expected an integer >= 1")
+        executor = getattr(launcher, "_EXECUTOR", None)
+        if packing > 1 and launcher is not None and executor not in ("slurm", "local"):
+            raise SettingError(
+                f"hydra.sweeper.jobs_per_task={packing} packs jobs into the tasks of "
+                "hydra-submitit-launcher (hydra/launcher=submitit_slurm or submitit_local); "
+                f"{type(launcher).__name__} launches each job itself: set jobs_per_task=1"
+            )
         preview = given.get("preview", 10)
         if not _is_int(preview) or preview < 0:
             raise SettingError(f"hydra.sweeper.preview={preview!r}: expected an integer >= 0")
@@ -119,6 +131,7 @@ class Settings:
             retries=retries,
             retry_failed=bool(given.get("retry_failed", False)),
             detach=bool(given.get("detach", False)),
+            jobs_per_task=packing,
             driver=_mapping(given.get("driver") or {}),
             given=dict(given),
         )

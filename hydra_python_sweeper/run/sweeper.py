@@ -42,6 +42,7 @@ from hydra_python_sweeper.run.adaptive import Adaptive
 from hydra_python_sweeper.run.adoption import Adoption, adopt
 from hydra_python_sweeper.run.launch import BatchLauncher
 from hydra_python_sweeper.run.loop import SweepRun
+from hydra_python_sweeper.run.packing import PackedLauncher
 from hydra_python_sweeper.run.pipeline import Stream, assemble
 from hydra_python_sweeper.run.preview import preview
 from hydra_python_sweeper.run.settings import Settings, runs_jobs_in_this_process, written_list
@@ -128,9 +129,13 @@ class PythonSweeperImpl(Sweeper):
         resume = settings.resume is not None
         path = sweep_dir / FILENAME
         self.adaptive = Adaptive(path, settings.dry_run)
+        packed = settings.jobs_per_task > 1
         launcher = BatchLauncher(
-            self.launcher, sweep_dir, path, settings.poll_interval, settings.batch_size
-        )
+            PackedLauncher(self.launcher, settings.jobs_per_task, sweep_dir)
+            if packed
+            else self.launcher,
+            sweep_dir, path, settings.poll_interval, settings.batch_size,
+        )  # fmt: skip
         if settings.dry_run:
             journal = (
                 check_journal(sweep_dir, description, settings.cut(), True) if resume else None

@@ -131,62 +131,6 @@ def test_ray_runs_jobs_in_worker_processes(tmp_path: Path) -> None:
     assert statuses.count("started") == statuses.count("completed") == 7
 
 
-def check_many_jobs(run: Dict[str, Any], n: int) -> None:
-    """Every job ran once, in its own numbered dir, with exactly its own config."""
-    assert sorted(run["jobs"]) == list(range(n))
-    for num, record in run["jobs"].items():
-        assert record["overrides"] == [f"+x={num}", f"+name='job {num}'", f"+pair=[{num}, {-num}]"]
-        assert record["cfg"] == {"x": num, "name": f"job {num}", "pair": [num, -num]}
-        assert record["pid"] != run["main"]
-
-
-def most_in_flight(log: str) -> int:
-    """The most batches the log says were in flight when a batch was launched."""
-    return max(int(n) for n in re.findall(r"; (\d+) batches in flight\)", log))
-
-
-@pytest.mark.parametrize(
-    "launcher",
-    [
-        ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "hydra.sweeper.max_batch_size=1"],
-        # One job a batch: eight overlapping job arrays of five would start 40 processes
-        # at once on this 2-core machine, where submitit's local executor races itself (its
-        # job's controller may open its log before the submitting process, starved of CPU,
-        # has made the job's folder), with overlapping launches or without.
-        [
-            "hydra/launcher=submitit_local",
-            "hydra.launcher.timeout_min=5",
-            "hydra.sweeper.max_batch_size=1",
-        ],
-    ],
-    ids=["joblib", "submitit_local"],
-)
-def test_200_jobs_with_8_batches_in_flight_each_compose_their_own_config(
-    tmp_path: Path, launcher: List[str]
-) -> None:
-    pytest.importorskip(f"hydra_plugins.hydra_{launcher[0].split('=')[1].split('_')[0]}_launcher")
-    run = sweep(
-        tmp_path,
-        *launcher,
-        "hydra.sweeper.entrypoints=[launched_spaces.many]",
-        "hydra.sweeper.max_in_flight=8",
-        "hydra.sweeper.keep_returns=false",
-    )
-    check_many_jobs(run, 200)
-    assert most_in_flight(run["log"]) == 7  # the 8th batch launched while 7 ran
-    journal = journal_records(tmp_path / "journal.jsonl")
-    # the run's line, two whole lines from inside each job (its start, its end), the end's
-    assert [r.get("status") for r in journal].count("started") == 200
-    assert sorted(r["job"] for r in journal if r.get("status") == "completed") == list(range(200))
-    assert "run" in journal[0] and journal[-1] == {
-        "done": 1,
-        "completed": 200,
-        "failed": 0,
-        "skipped": 0,
-    }
-    assert "Sweep done: 200 completed, 0 failed" in run["log"]
-
-
 @pytest.mark.parametrize("extra", [[], ["hydra.sweeper.entrypoints.0.tokn=${oc.env:SWEEP_SECRET}"]])
 def test_a_secret_stays_unresolved_in_the_log_the_errors_and_the_journal(
     tmp_path: Path, extra: List[str]

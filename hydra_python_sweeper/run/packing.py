@@ -1,0 +1,93 @@
+"""Batches launched packed (``hydra.sweeper.jobs_per_task``): a batch of N jobs becomes one
+array of ``ceil(N / jobs_per_task)`` tasks, each running the batch's jobs as they come free
+(:mod:`cluster.packs`), instead of one task a job.
+
+:class:`PackedLauncher` stands in for hydra-submitit-launcher's launcher (``submitit_slurm``
+or ``submitit_local``) with the user's settings for it (partition, time, GPUs, ``setup``,
+``additional_parameters``: each task gets them). The launch path stays lean: the batch's
+jobs travel as one file, Hydra's state once a task, and the jobs' results come back through
+their end lines in the journal (:meth:`.launch.BatchLauncher.settle`), not one pickled
+``JobReturn`` a job::
+
+    >>> tasks_for(10, 4), tasks_for(8, 4), tasks_for(3, 100)
+    (3, 2, 1)
+"""
+
+import logging
+import uuid
+from pathlib import Path
+from typing import Any, Dict, List, Sequence
+
+from hydra_python_sweeper.cluster.packs import PackedTask, remove_pack, write_pack
+
+log = logging.getLogger(__name__)
+
+#: The executors of hydra-submitit-launcher, which packing drives.
+EXECUTORS = ("slurm", "local")
+
+
+def tasks_for(jobs: int, jobs_per_task: int) -> int:
+    """How many tasks run a batch of ``jobs`` jobs packed ``jobs_per_task`` a task."""
+    return -(-jobs // jobs_per_task)
+
+
+class PackedLauncher:
+    """``launcher`` (hydra-submitit-launcher's, set up by Hydra), its batches run packed,
+    ``jobs_per_task`` jobs a task, in ``sweep_dir``. :meth:`launch` returns once every task
+    of the batch has ended; what each job did is in the journal."""
+
+    def __init__(self, launcher: Any, jobs_per_task: int, sweep_dir: Path) -> None:
+        self.launcher = launcher
+        self._EXECUTOR = launcher._EXECUTOR
+        self.params: Dict[str, Any] = dict(launcher.params)
+        self.jobs_per_task = jobs_per_task
+        self.sweep_dir = sweep_dir
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> List[Any]:
+        from hydra.core.singleton import Singleton
+
+        count = len(job_overrides)
+        tasks = tasks_for(count, self.jobs_per_task)
+        numbered = list(enumerate(job_overrides, initial_job_idx))
+        pack = write_pack(self.sweep_dir, f"{initial_job_idx}-{uuid.uuid4().hex[:8]}", numbered)
+        executor = self.executor()
+        last = initial_job_idx + count - 1
+        log.info(
+            f"Submitit '{self._EXECUTOR}' packed: jobs #{initial_job_idx} to #{last} in "
+            f"{tasks} tasks of up to {self.jobs_per_task} jobs"
+        )
+        task = PackedTask(self.launcher, str(pack), Singleton.get_state())
+        jobs = executor.map_array(task, range(tasks))
+        try:
+            failure = None
+            for job in jobs:
+                try:
+                    job.results()
+                except Exception as error:  # a task lost: its jobs without an end are
+                    failure = failure or error  # settled from the journal
+            if failure is not None:
+                raise failure
+        finally:
+            remove_pack(pack)
+        return []
+
+    def executor(self) -> Any:
+        """The submitit executor hydra-submitit-launcher would build from these settings."""
+        import submitit
+        from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
+        from omegaconf import OmegaConf
+
+        params = self.params
+        init_keys = {"max_num_timeout"}
+        init = {"folder": params["submitit_folder"]}
+        init.update({f"{self._EXECUTOR}_{k}": v for k, v in params.items() if k in init_keys})
+        executor = submitit.AutoExecutor(cluster=self._EXECUTOR, **init)
+        base = set(OmegaConf.structured(BaseQueueConf).keys())
+        executor.update_parameters(
+            **{
+                k if k in base else f"{self._EXECUTOR}_{k}": v
+                for k, v in params.items()
+                if k not in init_keys | {"submitit_folder"}
+            }
+        )
+        return executor
