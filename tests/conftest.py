@@ -11,9 +11,15 @@ from hydra._internal.callbacks import Callbacks
 from hydra.core.plugins import Plugins
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.types import HydraContext
+from hypothesis import settings
 from omegaconf import OmegaConf
 
 from hydra_python_sweeper.run.sweeper import PythonSweeperImpl
+
+# Hypothesis's per-example deadline is a wall-clock check: under a loaded machine (the test
+# command's workers side by side) it fails tests that are right. No test here times code.
+settings.register_profile("suite", deadline=None)
+settings.load_profile("suite")
 
 # Discover Hydra's plugins now, once: it registers the core plugins' configs
 # (hydra/sweeper=basic, ...), which Hydra 1.4 does only on discovery, before the

@@ -1,6 +1,7 @@
 """The settings, checked once into one immutable value (``_settings.Settings``)."""
 
 import dataclasses
+from pathlib import Path
 from typing import Any, Dict
 
 import pytest
@@ -91,3 +92,19 @@ def test_batches_are_numbered_in_the_whole_sweep_whatever_the_shard() -> None:
     assert [shard.batch_number(start, 0) for start in (5, 15)] == [2, 4]
     assert shard.cut() == {"max_batch_size": 5, "num_shards": 2, "shard_index": 1}
     assert shard.shard_name() == "Shard index 1 of 2 shards"
+
+
+def test_the_documented_defaults_are_the_config_s() -> None:
+    """docs/settings.md shows the structured config's defaults: every setting, as it is."""
+    import re
+
+    import yaml
+    from omegaconf import OmegaConf
+
+    from hydra_plugins.hydra_python_sweeper.config import PythonSweeperConf
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "settings.md").read_text()
+    block = re.search(r"```yaml\n# @package hydra.sweeper\n(.*?)```", page, re.DOTALL)
+    assert block is not None
+    documented = yaml.safe_load(block[1])
+    assert documented == OmegaConf.to_container(OmegaConf.structured(PythonSweeperConf))
