@@ -258,15 +258,24 @@ def test_a_packed_task_cancelled_loses_only_its_unfinished_jobs(sweep_dir: Path)
 
 
 def test_the_sweeper_killed_while_packed_tasks_run_is_resumed_at_once(sweep_dir: Path) -> None:
+    """The sweeper SIGKILLed while its packed tasks run (three of them in a slow job), resumed
+    at once: it adopts the jobs the running tasks' started lines name, the jobs those tasks
+    take from then on stand down, and the resume runs them: every job ends once."""
     arguments = [
         numbered(24), "hydra.sweeper.max_batch_size=12", "hydra.sweeper.jobs_per_task=4",
-        "sleep=1",
+        "sleep=0.5", "slow=15", "slow_jobs=[1,5,9]",
     ]  # fmt: skip
     process = start(sweep_dir, *arguments)
-    wait_until(lambda: len(runs(sweep_dir, "start")) >= 4, 120, "packed jobs running")
+
+    def slow_ones_running() -> bool:
+        return {1, 5, 9} <= set(runs(sweep_dir, "start"))
+
+    wait_until(slow_ones_running, 120, "the slow jobs to start")
     process.kill()
     process.wait()
     done = sweep(sweep_dir, *arguments, "hydra.sweeper.resume=true")
     assert done.returncode == 0, done.stdout[-3000:]
+    assert re.search(r"still run: #1 \(SLURM task \d+_\d+\)", done.stdout), done.stdout[-3000:]
+    assert "They are adopted" in done.stdout
     wait_until(lambda: not tasks_of(sweep_dir), 60, "no task of the sweep left")
     check_each_job_once(sweep_dir, 24)

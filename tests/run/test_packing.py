@@ -81,3 +81,19 @@ def test_packing_needs_a_submitit_launcher() -> None:
         Settings.of({"jobs_per_task": 4}, JoblibLauncher())
     local = type("LocalLauncher", (), {"_EXECUTOR": "local"})()
     assert Settings.of({"jobs_per_task": 4}, local).jobs_per_task == 4
+
+
+def test_max_array_size_is_checked_on_a_packed_batch_s_tasks(tmp_path: Path) -> None:
+    """A packed batch is one array of ceil(N / jobs_per_task) tasks: SLURM's MaxArraySize
+    bounds those, not the jobs."""
+    from hydra_python_sweeper.run.launch import BatchLauncher
+    from hydra_python_sweeper.run.packing import PackedLauncher
+
+    slurm = type("SlurmLauncher", (), {"_EXECUTOR": "slurm", "params": {}})()
+    batches = BatchLauncher(PackedLauncher(slurm, 10, tmp_path), tmp_path, tmp_path / "j")
+    batches.limit = 1001
+    batches.check(0, 10_010)  # 1001 tasks
+    with pytest.raises(SettingError, match="10020 jobs in 1002 tasks, but this SLURM"):
+        batches.check(0, 10_020)
+    with pytest.raises(SettingError, match="max_batch_size to at most 10010"):
+        batches.check(0, 10_020)
