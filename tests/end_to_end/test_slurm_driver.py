@@ -279,3 +279,27 @@ def test_the_sweeper_killed_while_packed_tasks_run_is_resumed_at_once(sweep_dir:
     assert "They are adopted" in done.stdout
     wait_until(lambda: not tasks_of(sweep_dir), 60, "no task of the sweep left")
     check_each_job_once(sweep_dir, 24)
+
+
+def test_a_requeued_packed_task_takes_up_where_its_batch_is(sweep_dir: Path) -> None:
+    """A packed task (of two, 20 jobs each) requeued by SLURM while it runs job #1 (as
+    preemption would): started again, it takes the batch's jobs no task has taken yet; the job
+    it was running wrote no end, and runs again under ``retries``: every job ends once."""
+    arguments = [
+        numbered(40), "hydra.sweeper.jobs_per_task=20", "hydra.sweeper.retries=1",
+        "sleep=1", "slow=15", "slow_jobs=[1]",
+    ]  # fmt: skip
+    process = start(sweep_dir, *arguments)
+    task = wait_until(
+        lambda: next((r["slurm"] for r in ledger(sweep_dir) if r["num"] == 1), None),
+        120,
+        "job 1 to start",
+    )
+    subprocess.run(["scontrol", "requeue", task], check=True)
+    assert process.wait(timeout=240) == 0, (sweep_dir.parent / "sweeper.log").read_text()[-3000:]
+    assert runs(sweep_dir) == Counter(range(40))  # every job ended once
+    assert runs(sweep_dir, "start")[1] == 2  # job 1: cut by the requeue, then run again
+    assert all(count == 1 for num, count in runs(sweep_dir, "start").items() if num != 1)
+    restarted = [r for r in journal(sweep_dir) if r.get("restart") == 1]
+    assert restarted, "no job started in the requeued task"
+    assert all(r["job"] != 1 for r in restarted)  # it took new jobs, not job 1 again
