@@ -194,13 +194,13 @@ def journal_records(path: Path) -> List[Dict[str, Any]]:
 @pytest.fixture(autouse=True)
 def _slurm_tests_first_for_the_cpu(request: pytest.FixtureRequest) -> Any:
     """Under pytest-xdist, the tests beside the SLURM ones run at a lower CPU priority (nice
-    10), and their processes with them: on a 2-core machine, a sweeper starved of CPU between
+    5), and their processes with them: on a 2-core machine, a sweeper starved of CPU between
     ``sbatch`` and making its array's folders loses its first tasks to SLURM, which cannot
     open their logs (submitit makes those folders after submitting)."""
     if "PYTEST_XDIST_WORKER" in os.environ and hasattr(os, "setpriority"):
-        wanted = 0 if request.node.get_closest_marker("slurm") is not None else 10
+        wanted = 0 if request.node.get_closest_marker("slurm") is not None else 5
         try:
             os.setpriority(os.PRIO_PROCESS, 0, wanted)
-        except OSError:  # back to 0 needs root: a worker that cannot stays at 10
+        except OSError:  # back to 0 needs root: a worker that cannot stays at 5
             pass
     yield

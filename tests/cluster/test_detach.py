@@ -52,9 +52,10 @@ def test_a_detached_sweep_returns_at_once_survives_its_terminal_and_completes(
     except ProcessLookupError:
         pass  # its group is gone already
     deadline = time.monotonic() + 120
-    while '"done": ' not in (sweep_dir / "journal.jsonl").read_text():
+    while "Sweep done: " not in (sweep_dir / "driver.log").read_text():  # after the done line
         assert time.monotonic() < deadline, (sweep_dir / "driver.log").read_text()[-2000:]
         time.sleep(0.2)
+    assert '"done": ' in (sweep_dir / "journal.jsonl").read_text()
     assert ran(sweep_dir) == Counter(range(12))
     assert "Sweep done: 12 completed" in (sweep_dir / "driver.log").read_text()
     status = subprocess.run(

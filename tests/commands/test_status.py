@@ -73,9 +73,13 @@ def test_status_and_results_of_a_sweep_with_a_failure(tmp_path: Path) -> None:
 def test_the_status_of_a_running_sweep_then_cancel_then_resume(tmp_path: Path) -> None:
     sweep_dir = tmp_path / "sweep"
     journal = sweep_dir / "journal.jsonl"
+    release = tmp_path / "release"  # the jobs run until it exists: status sees them running
+    arguments = [
+        "sleep=0.5", "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=5", "batch=4",
+        f"hold={release}",
+    ]  # fmt: skip
     sweeper = subprocess.Popen(
-        app("durable", sweep_dir, "sleep=1.5", "hydra/launcher=submitit_local",
-            "hydra.launcher.timeout_min=5", "batch=4"),
+        app("durable", sweep_dir, *arguments),
         cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.monotonic() + 120
@@ -94,15 +98,16 @@ def test_the_status_of_a_running_sweep_then_cancel_then_resume(tmp_path: Path) -
     assert cancelled.returncode == 0, cancelled.stderr
     assert f"Stopped the sweeper (pid {sweeper.pid}" in cancelled.stdout
     assert sweeper.wait(timeout=60) == 143
-    time.sleep(1)
-    left = [p for p in Path("/proc").glob("[0-9]*") if _runs_from(p, sweep_dir)]
-    assert left == [], "a job of the cancelled sweep still runs"
+    deadline = time.monotonic() + 30  # what was killed is reaped
+    while [p for p in Path("/proc").glob("[0-9]*") if _runs_from(p, sweep_dir)]:
+        assert time.monotonic() < deadline, "a job of the cancelled sweep still runs"
+        time.sleep(0.1)
     after = command("status", sweep_dir).stdout
     assert "not running (resume it below)" in after and "Sweeper: none running" in after
 
+    release.touch()
     resumed = subprocess.run(
-        [*app("durable", sweep_dir, "sleep=1.5", "hydra/launcher=submitit_local",
-              "hydra.launcher.timeout_min=5", "batch=4"), "hydra.sweeper.resume=true"],
+        [*app("durable", sweep_dir, *arguments), "hydra.sweeper.resume=true"],
         capture_output=True, text=True, cwd=tmp_path, timeout=300,
     )  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr[-2000:]
@@ -227,14 +232,30 @@ def test_watch_refreshes_in_place_until_ctrl_c(tmp_path: Path) -> None:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
-    time.sleep(1.5)
+    assert watching.stdout is not None
+    screens_seen = _read_screens(watching.stdout, 2)  # it shows the sweep, twice
     with open(journal, "ab") as f:  # a job ends meanwhile: the next refresh shows it
         f.write(encode(job_line(1, ["+i=1"], False, "E()", "1", 2.0)))
-    time.sleep(1.5)
+    later = ""
+    while "Jobs: 1 completed, 1 failed" not in later:  # until a refresh has shown it
+        later += _read_screens(watching.stdout, 1)
     watching.send_signal(signal.SIGINT)
     output, errors = watching.communicate(timeout=30)
+    output = screens_seen + later + output
     assert watching.returncode == 0 and "Traceback" not in errors
     screens = output.split("\x1b[H\x1b[2J")[1:]
     assert len(screens) >= 3
     assert "Jobs: 1 completed, 0 failed" in screens[0]
-    assert "Jobs: 1 completed, 1 failed" in screens[-1]
+    assert (
+        "Jobs: 1 completed, 1 failed" in screens[-2]
+    )  # the last whole screen (the last may be cut)
+
+
+def _read_screens(stream: Any, count: int) -> str:
+    """What ``status --watch`` printed, read until ``count`` more screens began."""
+    text = ""
+    while text.count("\x1b[H\x1b[2J") < count or not text.endswith("\n"):
+        char = stream.read(1)
+        assert char, "the watch ended"
+        text += char
+    return text
