@@ -129,16 +129,27 @@ def alive_here(journal: JournalState) -> List[Tuple[int, Process]]:
     """The started jobs whose process runs on this host, outside SLURM (and not this
     process): each with its :class:`Process`, the same one its started line names (a line
     written before 0.6 names a pid only: a process alive under it counts, unproven)."""
-    here, found = socket.gethostname(), []
+    found = []
     for job, raw in sorted(journal.started.items()):
-        record = json.loads(raw)
-        pid = record.get("pid")
-        if record.get("slurm") or record.get("host") != here or not isinstance(pid, int):
-            continue
-        process = process_of(record)
-        if pid != os.getpid() and process.alive():
+        process = local_process(json.loads(raw))
+        if process is not None and process.pid != os.getpid() and process.alive():
             found.append((job, process))
     return found
+
+
+def local_process(record: Dict[str, Any]) -> Optional[Process]:
+    """The process of this host, outside SLURM, that a job's started line names (``None``:
+    the line names a SLURM task, another host, or no pid). SLURM's tasks are SLURM's to ask.
+
+    >>> local_process({"host": socket.gethostname(), "pid": 12, "since": 345})
+    Process(pid=12, since=345)
+    >>> local_process({"host": socket.gethostname(), "pid": 12, "slurm": "7_0"}) is None
+    True
+    """
+    pid = record.get("pid")
+    if record.get("slurm") or record.get("host") != socket.gethostname():
+        return None
+    return process_of(record) if isinstance(pid, int) else None
 
 
 def process_of(record: Dict[str, Any]) -> Process:

@@ -55,8 +55,8 @@ def cancel_sweep(sweep_dir: Path, wait: float = 30.0) -> str:
     if not path.is_file():
         raise JournalError(f"there is no journal in {sweep_dir} ({path} is not a file)")
     said: List[str] = []
-    if (sweep_dir / DRIVER_JOB).exists() and shutil.which("squeue"):
-        said.extend(_cancel_drivers(sweep_dir))
+    if shutil.which("squeue"):  # by their tag: driver.slurm may be missing (killed before
+        said.extend(_cancel_drivers(sweep_dir))  # it was written) or name another job
     _stop(_sweepers(sweep_dir, said), said, wait, kill=False)  # it stops in order
     if shutil.which("squeue"):
         tasks = alive_tasks(sweep_dir)
@@ -86,9 +86,11 @@ def cancel_sweep(sweep_dir: Path, wait: float = 30.0) -> str:
 def _cancel_drivers(sweep_dir: Path) -> List[str]:
     """Cancel the SLURM jobs that carry the sweep's driver tag (never one a file names)."""
     drivers = sweep_drivers(sweep_dir)
-    if drivers is None:
-        return ["SLURM cannot be asked for the sweep's driver (squeue failed): none cancelled"]
-    named = (sweep_dir / DRIVER_JOB).read_text(errors="replace").strip()
+    file = sweep_dir / DRIVER_JOB
+    if drivers is None:  # said only of a sweep that was detached on SLURM
+        failed = "SLURM cannot be asked for the sweep's driver (squeue failed): none cancelled"
+        return [failed] if file.exists() else []
+    named = file.read_text(errors="replace").strip() if file.exists() else ""
     said = []
     for job in drivers:
         subprocess.run(["scancel", job.job_id], check=False)

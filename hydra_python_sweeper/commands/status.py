@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from hydra_python_sweeper.cluster.driver import DRIVER_JOB
-from hydra_python_sweeper.cluster.liveness import process_of
+from hydra_python_sweeper.cluster.liveness import local_process
 from hydra_python_sweeper.cluster.slurm import sweep_drivers
 from hydra_python_sweeper.errors import JournalError
 from hydra_python_sweeper.journal.admission import running_now
@@ -216,10 +216,8 @@ def _driver(sweep_dir: Path) -> Dict[str, Any]:
 def _gone_here(record: Dict[str, Any]) -> bool:
     """Whether a started line names a process of this host (outside SLURM) that is gone: no
     process under its pid, or another one than it recorded (a reused pid)."""
-    pid = record.get("pid")
-    if record.get("slurm") or record.get("host") != socket.gethostname():
-        return False
-    return isinstance(pid, int) and not process_of(record).alive()
+    process = local_process(record)
+    return process is not None and not process.alive()
 
 
 def _running(record: Dict[str, Any], job: int) -> Running:

@@ -45,6 +45,11 @@ log = logging.getLogger(__name__)
 Batch = Tuple[int, Sequence[Sequence[str]]]
 
 
+def _any_alive(processes: List[Process]) -> bool:
+    """Whether any of the processes of an adopted group still runs (each proved the job's)."""
+    return any(process.alive() for process in processes)
+
+
 class Adopted:
     """A group of adopted jobs (of one earlier batch): a place among the batches in flight
     until none of them runs (``alive``, given where each runs, says whether any does)."""
@@ -87,7 +92,7 @@ class Adoption:
         where: Dict[int, Any],
         batch_size: Optional[int],
         offset: int = 0,
-        alive: Callable[[List[Any]], bool] = lambda found: _any_alive(found),
+        alive: Callable[[List[Any]], bool] = _any_alive,
     ) -> None:
         self.where = where
         self.batch_size = batch_size
@@ -144,10 +149,6 @@ class Adoption:
             "batches in flight until it ends, and a job that ends without its end line is "
             "launched again"
         )
-
-
-def _any_alive(processes: List[Process]) -> bool:
-    return any(process.alive() for process in processes)
 
 
 def adopt(

@@ -11,16 +11,13 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from slurm_cluster import (  # noqa: F401  (the fixtures sweep_dir, _cancel_what_is_left)
-    APP,
+from slurm_cluster import (  # noqa: F401  (the fixtures)
     _cancel_what_is_left,
     check_each_job_once,
-    command,
     journal,
     ledger,
     numbered,
     runs,
-    squeue,
     start,
     sweep,
     sweep_dir,

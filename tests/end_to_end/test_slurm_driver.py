@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 from conftest import journal_records
-from slurm_cluster import (  # noqa: F401  (the fixtures sweep_dir, _cancel_what_is_left)
-    APP,
+from slurm_cluster import (  # noqa: F401  (the fixtures)
     _cancel_what_is_left,
     check_each_job_once,
     command,

@@ -9,16 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from slurm_cluster import (  # noqa: F401  (the fixtures sweep_dir, _cancel_what_is_left)
-    APP,
+from slurm_cluster import (  # noqa: F401  (the fixtures)
     _cancel_what_is_left,
     check_each_job_once,
-    command,
     journal,
     ledger,
     numbered,
     runs,
-    squeue,
     start,
     sweep,
     sweep_dir,
