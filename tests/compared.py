@@ -1,8 +1,24 @@
 """The sweeps of tests/test_same_as_hydra.py: for each application, a command-line sweep as a
 person types it for BasicSweeper, and the same jobs as an entrypoint yields them in Python."""
 
+import importlib.util
 import itertools
+import sys
+from pathlib import Path
 from typing import Any, Dict, Iterator, List
+
+#: The compared applications (config groups, ``db@backup``, structured configs, experiments).
+APP = Path(__file__).parent / "apps" / "compare" / "app.py"
+
+
+def load_app() -> Any:
+    spec = importlib.util.spec_from_file_location("compare_app", APP)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["compare_app"] = module  # typing.get_type_hints looks its schemas up there (3.9)
+    spec.loader.exec_module(module)
+    return module
+
 
 #: case -> (config name, BasicSweeper's command line, the Python jobs' choices in its order)
 CASES: Dict[str, Any] = {

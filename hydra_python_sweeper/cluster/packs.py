@@ -18,12 +18,9 @@ which finds it without an end and handles it as any lost job (``retries``, a res
 """
 
 import json
-import logging
 import os
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
-
-log = logging.getLogger(__name__)
+from typing import List, Optional, Sequence, Tuple
 
 #: The folder of the packed batches' files, in the sweep dir.
 PACKS = ".packs"
@@ -71,62 +68,3 @@ def remove_pack(path: Path) -> None:
             name.unlink()
         except FileNotFoundError:
             pass
-
-
-class PackedTask:
-    """What each task of a packed batch runs: it takes the batch's jobs one at a time and
-    runs each as a whole Hydra job, as hydra-submitit-launcher's task runs its one job (its
-    config composed for its overrides, its output dir, ``.hydra`` files, log and callbacks:
-    the journal's lines among them). A job that fails, or calls ``sys.exit``, ends only
-    itself. Hydra's state travels once per task, not once per job.
-
-    ``launcher``: the submitit launcher, set up by Hydra (its config, context and task)."""
-
-    def __init__(self, launcher: Any, pack: str, singleton_state: Dict[Any, Any]) -> None:
-        self.launcher = launcher
-        self.pack = pack
-        self.singleton_state = singleton_state
-
-    def __call__(self, slot: int = 0) -> int:
-        """Run jobs until the batch has none left; how many this task ran (``slot``: the
-        task's index in its array)."""
-        import submitit
-        from hydra.core.singleton import Singleton
-        from hydra.core.utils import run_job, setup_globals
-        from omegaconf import open_dict
-
-        launcher = self.launcher
-        Singleton.set_state(self.singleton_state)
-        setup_globals()
-        jobs = read_pack(Path(self.pack))
-        job_id = submitit.JobEnvironment().job_id
-        ran = 0
-        while True:
-            index = take(Path(self.pack))
-            if index is None:
-                return ran
-            number, overrides = jobs[index]
-            try:
-                config = launcher.hydra_context.config_loader.load_sweep_config(
-                    launcher.config, list(overrides)
-                )
-                with open_dict(config):
-                    config.hydra.job.id = job_id
-                    config.hydra.job.num = number
-                run_job(
-                    hydra_context=launcher.hydra_context,
-                    task_function=launcher.task_function,
-                    config=config,
-                    job_dir_key="hydra.sweep.dir",
-                    job_subdir_key="hydra.sweep.subdir",
-                )
-            except Exception as error:  # it wrote no end: the sweeper counts it as lost
-                log.error(f"job #{number} could not run in its task: {error!r}")
-            ran += 1
-
-    def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
-        """Preempted, or at its time limit: submitted again, it takes up where the batch is
-        (the job it was running wrote no end: the sweeper handles it as lost)."""
-        import submitit
-
-        return submitit.helpers.DelayedSubmission(self)

@@ -18,7 +18,8 @@ import uuid
 from pathlib import Path
 from typing import Any, Dict, List, Sequence
 
-from hydra_python_sweeper.cluster.packs import PackedTask, remove_pack, write_pack
+from hydra_python_sweeper.cluster.packs import remove_pack, write_pack
+from hydra_python_sweeper.run.packed_task import PackedTask
 
 log = logging.getLogger(__name__)
 

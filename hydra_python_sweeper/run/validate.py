@@ -1,12 +1,8 @@
 """Validation: every job's config checked before its batch is launched, composed once per shape.
 
-Composing a job's config (Hydra's ``load_sweep_config``) costs about a tenth of a second;
-most of it is the *defaults list*: which config of each group to load. That depends only
-on a job's group overrides (``db=mysql``, ``+experiment=fast``, ``db@backup=pg``), its
-*shape*. So each shape is composed once, and each job's value overrides (``db.port=1``,
-``+tags=[a]``, ``~x``) are applied to a copy of it, by Hydra's own code, in the order
-Hydra applies them: that is all full composition does after the defaults list. Errors are
-Hydra's own, with their causes.
+Each shape (a job's group overrides) is composed once by Hydra, and each job's value
+overrides are applied to a copy of it by Hydra's own code (:mod:`.compose`): whatever full
+composition would refuse, with Hydra's own errors and their causes.
 
 Levels (``hydra.sweeper.validate``)::
 
@@ -21,25 +17,21 @@ import contextlib
 import copy
 import logging
 import time
-from collections import OrderedDict
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 from hydra._internal.config_loader_impl import ConfigLoaderImpl
-from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.core.override_parser.types import Override
 from hydra.errors import ConfigCompositionException
 from omegaconf import Container, DictConfig, OmegaConf
 from omegaconf.basecontainer import BaseContainer
 from omegaconf.errors import OmegaConfBaseException
 
 from hydra_python_sweeper.errors import JobError, SettingError
+from hydra_python_sweeper.run.compose import LRU, SHAPES, Composer, touches_hydra
 
 log = logging.getLogger(__name__)
 
 LEVELS = ("shape", "strict", "full")
 
-_SHAPES = 64  # composed configs kept (each some 100 kB): the most recently used shapes
-_OVERRIDES = 1 << 16  # parsed override strings kept
 _MET = 1 << 17  # shapes a dry run remembers having checked
 
 
@@ -60,68 +52,19 @@ def validation_level(value: Any) -> Optional[str]:
     )
 
 
-class LRU(OrderedDict):  # type: ignore[type-arg]
-    """A dict that keeps its ``size`` most recently used entries.
-
-    >>> cache = LRU(2); cache["a"] = 1; cache["b"] = 2; _ = cache.get("a"); cache["c"] = 3
-    >>> list(cache)
-    ['a', 'c']
-    """
-
-    def __init__(self, size: int) -> None:
-        super().__init__()
-        self.size = size
-
-    def get(self, key: Any, default: Any = None) -> Any:
-        if key in self:
-            self.move_to_end(key)
-            return self[key]
-        return default
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        super().__setitem__(key, value)
-        if len(self) > self.size:
-            self.popitem(last=False)
-
-
 class ShapeValidator:
-    """Checks jobs against the application's config, composing once per shape."""
+    """Checks jobs against the application's config, composing once per shape
+    (:class:`.compose.Composer`)."""
 
     def __init__(self, loader: Any, config: DictConfig, strict: bool = False) -> None:
-        self.loader = loader
-        self.config = config
+        self.composer = Composer(loader, config)
         self.strict = strict
-        self.parser = OverridesParser.create(config_loader=loader)
-        self.parsed: Dict[str, Override] = LRU(_OVERRIDES)
-        self.bases: Dict[Tuple[str, ...], Any] = LRU(_SHAPES)
-        self.groups: Dict[str, bool] = {}
-        self.repository = self._repository()
-
-    def _repository(self) -> Any:
-        """The config repository as composition sees it (the primary config's search path
-        included), for telling group overrides from value overrides."""
-        hydra_overrides = OmegaConf.to_container(self.config.hydra.overrides.hydra)
-        name = self.config.hydra.job.config_name
-        try:
-            _, repository = self.loader._parse_overrides_and_create_caching_repo(
-                name, hydra_overrides
-            )
-            return repository
-        except AttributeError:  # another Hydra version: its plain repository
-            return self.loader.repository
+        self.bases: Dict[Tuple[str, ...], Any] = LRU(SHAPES)  # without Hydra's node
 
     def check(self, job: Sequence[str]) -> None:
         """Raise what full composition of ``job`` would raise (Hydra's exception)."""
-        overrides = [self._parse(text) for text in job]
-        shape: List[str] = []
-        values: List[Override] = []
-        for override in overrides:
-            if self._is_group(override):
-                shape.append(str(override.input_line))
-            else:
-                values.append(override)
-        base = self._base(tuple(shape), any(_touches_hydra(o) for o in values))
-        cfg = copy.deepcopy(base)
+        shape, values = self.composer.split(job)
+        cfg = copy.deepcopy(self._base(shape, any(touches_hydra(o) for o in values)))
         try:
             ConfigLoaderImpl._apply_overrides_to_config(values, cfg)
         except OmegaConfBaseException as error:  # as load_configuration wraps it
@@ -132,44 +75,25 @@ class ShapeValidator:
     def shape_of(self, job: Sequence[str]) -> Tuple[str, ...]:
         """What decides whether ``job`` composes: its group choices, and the keys (with their
         ``+``/``~`` prefixes) its other overrides set."""
+        composer = self.composer
         return tuple(
-            text if self._is_group(self._parse(text)) else text.split("=", 1)[0] for text in job
+            text if composer.is_group(composer.parse(text)) else text.split("=", 1)[0]
+            for text in job
         )
 
-    def _parse(self, text: str) -> Override:
-        override = self.parsed.get(text)
-        if override is None:
-            override = self.parsed[text] = self.parser.parse_override(text)
-        return override
-
-    def _is_group(self, override: Override) -> bool:
-        """Whether Hydra's defaults list takes ``override`` (a config group's choice)."""
-        if isinstance(override.value(), dict):
-            return False
-        group = override.key_or_group
-        known = self.groups.get(group)
-        if known is None:
-            known = self.groups[group] = bool(self.repository.group_exists(group))
-        return known
-
     def _base(self, shape: Tuple[str, ...], with_hydra: bool) -> Any:
-        """The config composed with these group overrides (with or without its ``hydra``
-        node); a composition error is kept and raised again for every job of the shape."""
-        key = (*shape, "hydra" if with_hydra or self.strict else "")
-        base = self.bases.get(key)
-        if base is None:
-            try:
-                base = self.loader.load_sweep_config(self.config, list(shape))
-                if not (with_hydra or self.strict):
-                    OmegaConf.set_struct(base, False)
-                    del base["hydra"]
-                    OmegaConf.set_struct(base, True)
-            except Exception as error:
-                base = error
-            self.bases[key] = base
-        if isinstance(base, Exception):
-            raise base
-        return base
+        """The config composed with these group overrides (with its ``hydra`` node where
+        the job's values touch it, or the check is strict)."""
+        base = self.composer.base(shape)
+        if with_hydra or self.strict:
+            return base
+        stripped = self.bases.get(shape)
+        if stripped is None:
+            stripped = self.bases[shape] = copy.deepcopy(base)
+            OmegaConf.set_struct(stripped, False)
+            del stripped["hydra"]
+            OmegaConf.set_struct(stripped, True)
+        return stripped
 
 
 class BatchValidator:
@@ -217,10 +141,6 @@ class BatchValidator:
             f"Validated jobs #{start} to #{number} ({self.level}) in "
             f"{time.perf_counter() - tic:0.2f} seconds"
         )
-
-
-def _touches_hydra(override: Override) -> bool:
-    return override.key_or_group.split(".", 1)[0] == "hydra"
 
 
 def resolve_everything(cfg: DictConfig) -> None:

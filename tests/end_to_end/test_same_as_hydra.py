@@ -1,27 +1,15 @@
 """The same jobs as Hydra, to the letter: real applications swept by BasicSweeper and by this
 sweeper, compared job by job (composed configs, override strings, output directories)."""
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any, List, Tuple
 
 import pytest
-from compared import CASES
+from compared import APP, CASES, load_app
 from hydra.test_utils.test_utils import TSweepRunner
 from omegaconf import OmegaConf
-
-APP = Path(__file__).parents[1] / "apps" / "compare" / "app.py"
-
-
-def load_app() -> Any:
-    spec = importlib.util.spec_from_file_location("compare_app", APP)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["compare_app"] = module  # typing.get_type_hints looks its schemas up there (3.9)
-    spec.loader.exec_module(module)
-    return module
 
 
 def sweep(runner: TSweepRunner, tmpdir: Path, config: str, overrides: List[str]) -> List[Any]:

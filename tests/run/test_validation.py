@@ -4,10 +4,10 @@ from pathlib import Path
 from typing import Any, Iterator, List, Optional, Tuple
 
 import pytest
+from compared import load_app
 from hydra import initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.types import RunMode
-from test_same_as_hydra import load_app
 
 from hydra_python_sweeper.run.validate import ShapeValidator, error_chain
 

@@ -1,0 +1,86 @@
+"""What each task of a packed batch runs on its node: the batch's jobs, one at a time, each a
+whole Hydra job.
+
+A task takes the next job of its batch as soon as it is free (:func:`.cluster.packs.take`),
+composes its config and runs it with Hydra's ``run_job``, as hydra-submitit-launcher's task
+runs its one job: the job's own config, output dir, ``.hydra`` files, log and callbacks (the
+journal's lines among them). A job that fails, or calls ``sys.exit``, ends only itself.
+Hydra's state travels once a task, not once a job; the jobs' configs are composed once per
+shape (:class:`.compose.Composer`), each the same as Hydra's own composition.
+"""
+
+import logging
+from pathlib import Path
+from typing import Any, Dict
+
+from hydra_python_sweeper.cluster.packs import read_pack, take
+from hydra_python_sweeper.run.compose import Composer
+
+log = logging.getLogger(__name__)
+
+
+def numbered(config: Any, number: int, job_id: str) -> Any:
+    """``config`` as hydra-submitit-launcher hands it to ``run_job``: the job's number and
+    its task's id set.
+
+    >>> from omegaconf import OmegaConf
+    >>> config = OmegaConf.create({"hydra": {"job": {}}}); OmegaConf.set_struct(config, True)
+    >>> numbered(config, 7, "123_4").hydra.job
+    {'id': '123_4', 'num': 7}
+    """
+    from omegaconf import open_dict
+
+    with open_dict(config):
+        config.hydra.job.id = job_id
+        config.hydra.job.num = number
+    return config
+
+
+class PackedTask:
+    """The task of a packed batch whose jobs are in ``pack``; ``launcher``: the submitit
+    launcher, set up by Hydra (its config, context and task function), ``singleton_state``
+    Hydra's state in the sweeper."""
+
+    def __init__(self, launcher: Any, pack: str, singleton_state: Dict[Any, Any]) -> None:
+        self.launcher = launcher
+        self.pack = pack
+        self.singleton_state = singleton_state
+
+    def __call__(self, slot: int = 0) -> int:
+        """Run jobs until the batch has none left; how many this task ran (``slot``: the
+        task's index in its array)."""
+        import submitit
+        from hydra.core.singleton import Singleton
+        from hydra.core.utils import run_job, setup_globals
+
+        launcher = self.launcher
+        Singleton.set_state(self.singleton_state)
+        setup_globals()
+        composer = Composer(launcher.hydra_context.config_loader, launcher.config)
+        jobs = read_pack(Path(self.pack))
+        job_id = submitit.JobEnvironment().job_id
+        ran = 0
+        while True:
+            index = take(Path(self.pack))
+            if index is None:
+                return ran
+            number, overrides = jobs[index]
+            try:
+                config = numbered(composer.compose(overrides), number, job_id)
+                run_job(
+                    hydra_context=launcher.hydra_context,
+                    task_function=launcher.task_function,
+                    config=config,
+                    job_dir_key="hydra.sweep.dir",
+                    job_subdir_key="hydra.sweep.subdir",
+                )
+            except Exception as error:  # it wrote no end: the sweeper counts it as lost
+                log.error(f"job #{number} could not run in its task: {error!r}")
+            ran += 1
+
+    def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
+        """Preempted, or at its time limit: submitted again, it takes up where the batch is
+        (the job it was running wrote no end: the sweeper handles it as lost)."""
+        import submitit
+
+        return submitit.helpers.DelayedSubmission(self)
