@@ -29,6 +29,8 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from hydra_python_sweeper.run.overrides import parse_plain
+
 log = logging.getLogger(__name__)
 
 SHAPES = 64  # composed configs kept (each some 100 kB): the most recently used shapes
@@ -95,7 +97,8 @@ class Composer:
         """``text`` parsed by Hydra's override parser (kept for the next job)."""
         override = self.parsed.get(text)
         if override is None:
-            override = self.parsed[text] = self.parser.parse_override(text)
+            override = parse_plain(text) or self.parser.parse_override(text)
+            self.parsed[text] = override
         return override
 
     def is_group(self, override: Override) -> bool:

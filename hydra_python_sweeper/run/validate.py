@@ -20,8 +20,9 @@ import time
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 from hydra._internal.config_loader_impl import ConfigLoaderImpl
+from hydra.core.override_parser.types import Override
 from hydra.errors import ConfigCompositionException
-from omegaconf import Container, DictConfig, OmegaConf
+from omegaconf import AnyNode, Container, DictConfig, OmegaConf
 from omegaconf.basecontainer import BaseContainer
 from omegaconf.errors import OmegaConfBaseException
 
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 LEVELS = ("shape", "strict", "full")
 
 _MET = 1 << 17  # shapes a dry run remembers having checked
+_PASSED = 1 << 17  # classes of overrides remembered as applying
 
 
 def validation_level(value: Any) -> Optional[str]:
@@ -60,17 +62,30 @@ class ShapeValidator:
         self.composer = Composer(loader, config)
         self.strict = strict
         self.bases: Dict[Tuple[str, ...], Any] = LRU(SHAPES)  # without Hydra's node
+        self.passed: Set[Tuple[Any, ...]] = set()  # overrides known to apply, by class
 
     def check(self, job: Sequence[str]) -> None:
-        """Raise what full composition of ``job`` would raise (Hydra's exception)."""
+        """Raise what full composition of ``job`` would raise (Hydra's exception).
+
+        A job whose overrides are each of a class known to apply (:func:`override_classes`)
+        passes without a copy of its config."""
         shape, values = self.composer.split(job)
-        cfg = copy.deepcopy(self._base(shape, any(touches_hydra(o) for o in values)))
+        with_hydra = any(touches_hydra(o) for o in values)
+        base = self._base(shape, with_hydra)
+        classes = None if self.strict or with_hydra else override_classes(shape, values, base)
+        if classes is not None and self.passed.issuperset(classes):
+            return
+        cfg = copy.deepcopy(base)
         try:
             ConfigLoaderImpl._apply_overrides_to_config(values, cfg)
         except OmegaConfBaseException as error:  # as load_configuration wraps it
             raise ConfigCompositionException() from error
         if self.strict:
             resolve_everything(cfg)
+        if classes is not None:
+            if len(self.passed) > _PASSED:
+                self.passed.clear()
+            self.passed.update(classes)
 
     def shape_of(self, job: Sequence[str]) -> Tuple[str, ...]:
         """What decides whether ``job`` composes: its group choices, and the keys (with their
@@ -141,6 +156,60 @@ class BatchValidator:
             f"Validated jobs #{start} to #{number} ({self.level}) in "
             f"{time.perf_counter() - tic:0.2f} seconds"
         )
+
+
+def override_classes(
+    shape: Tuple[str, ...], values: Sequence[Override], base: DictConfig
+) -> Optional[List[Tuple[Any, ...]]]:
+    """Classes of ``values`` (a job's value overrides, on the config ``base`` composed for
+    its ``shape``) such that any override of the same class applies as well, or ``None``
+    where that cannot be told.
+
+    Overrides on keys that are not one another's, under nodes ``base`` has, apply each on
+    its own: a job of them applies if each does. Setting an untyped value (or adding a key
+    to an untyped dict) accepts any value of a type: its class is the type; a typed value
+    may refuse one value and take another: its class is the value itself.
+
+    >>> from hydra_python_sweeper.run.overrides import parse_plain
+    >>> base = OmegaConf.create({"lr": 0.1, "model": {"depth": 2}})
+    >>> parse = lambda *texts: [parse_plain(text) for text in texts]
+    >>> override_classes((), parse("lr=1", "model.depth=3"), base) == override_classes(
+    ...     (), parse("lr=2", "model.depth=9"), base)
+    True
+    >>> override_classes((), parse("+a.b=1", "a.c=2"), base) is None  # a: not in base
+    True
+    """
+    classes: List[Tuple[Any, ...]] = []
+    keys: Set[str] = set()
+    for override in values:
+        key = override.key_or_group
+        value = override.value()
+        if key in keys or isinstance(value, (list, dict)) or override.is_sweep_override():
+            return None
+        keys.add(key)
+        path, _, leaf = key.rpartition(".")
+        parent: Any = base
+        for part in path.split(".") if path else ():
+            parent = (
+                parent._get_node(part, validate_access=False)
+                if isinstance(parent, DictConfig)
+                else None
+            )
+        if not isinstance(parent, DictConfig) or parent._is_none() or parent._is_missing():
+            return None
+        node = parent._get_node(leaf, validate_access=False)
+        if node is None:
+            untyped = parent._metadata.element_type is Any and parent._metadata.object_type in (
+                None,
+                dict,
+            )
+        else:
+            untyped = isinstance(node, AnyNode) and not node._is_interpolation()
+        by_type = untyped and not override.is_delete()
+        classes.append((shape, override.type, key, type(value), None if by_type else value))
+    if any(key.startswith(other + ".") for key in keys for other in keys):
+        return None
+    return classes
 
 
 def resolve_everything(cfg: DictConfig) -> None:

@@ -1,6 +1,7 @@
 """Validation by shape against Hydra's full composition: the same jobs fail, for the same reason."""
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Iterator, List, Optional, Tuple
 
 import pytest
@@ -9,6 +10,7 @@ from hydra import initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.types import RunMode
 
+from hydra_python_sweeper.run import validate
 from hydra_python_sweeper.run.validate import ShapeValidator, error_chain
 
 CONF = Path(__file__).parents[1] / "apps" / "compare" / "conf"
@@ -121,3 +123,40 @@ def test_shapes_are_composed_once_and_the_cache_stays_bounded(compose_app: Any) 
         assert len(validator.bases) <= 64
     finally:
         loader.load_sweep_config = compose
+
+
+# jobs a memory of passing overrides could pass wrongly, each after jobs that pass
+TRAPS = [
+    ("structured", [["seed=1"], ["seed='12'"], ["seed=abc"]]),  # a typed value: by value
+    ("groups", [["+extra.b=1"], ["extra.c=2"]]),  # a node the base lacks
+    ("groups", [["owner=me", "~db.user"], ["owner=you", "~db.user=nobody"]]),  # ~ with a value
+    ("groups", [["db=mysql", "db.port=1"], ["db=postgresql", "db.port=1"], ["+db.port=2"]]),
+    ("groups", [["+x=1", "+y=a"], ["+x=2", "+y.z=b"], ["+x=3", "+x.z=c"]]),  # nested keys
+    ("experiments", [["+experiment=fast", "lr=0.3"], ["+experiment=long", "lr=abc"]]),
+]
+
+
+@pytest.mark.parametrize("config, jobs", TRAPS, ids=[" ".join(j[-1]) for _, j in TRAPS])
+def test_overrides_known_to_apply_never_pass_a_job_hydra_refuses(
+    compose_app: Any, config: str, jobs: List[List[str]]
+) -> None:
+    loader, master = compose_app(config)
+    by_shape = ShapeValidator(loader, master)
+    full = [outcome(lambda job: loader.load_sweep_config(master, job), job) for job in jobs]
+    assert [outcome(by_shape.check, job) for job in jobs] == full
+
+
+def test_jobs_of_known_classes_pass_without_a_copy_of_their_config(
+    compose_app: Any, monkeypatch: Any
+) -> None:
+    loader, master = compose_app("groups")
+    by_shape = ShapeValidator(loader, master)
+    copies = []
+    deepcopy = validate.copy.deepcopy
+    counting = SimpleNamespace(deepcopy=lambda x: copies.append(x) or deepcopy(x))
+    monkeypatch.setattr(validate, "copy", counting)
+    for i in range(100):
+        by_shape.check(["owner=me", f"+x={i}", f"+label='job {i}'", f"db.port={i}"])
+    assert len(copies) == 2  # the shape's base without Hydra's node, and the first job
+    by_shape.check(["owner=me", "+x=1.5", "+label='job'", "db.port=3"])  # a float: new class
+    assert len(copies) == 3
