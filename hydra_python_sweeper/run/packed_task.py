@@ -11,7 +11,7 @@ shape (:class:`.compose.Composer`), each the same as Hydra's own composition.
 
 import logging
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, Tuple
 
 from hydra_python_sweeper.cluster.packs import read_pack, take
 from hydra_python_sweeper.run.compose import Composer
@@ -46,12 +46,12 @@ class PackedTask:
         self.pack = pack
         self.singleton_state = singleton_state
 
-    def __call__(self, slot: int = 0) -> int:
-        """Run jobs until the batch has none left; how many this task ran (``slot``: the
-        task's index in its array)."""
+    def __call__(self, slot: int = 0) -> Tuple[int, int]:
+        """Run jobs until the batch has none left; how many this task ran, and how many of
+        them failed (``slot``: the task's index in its array)."""
         import submitit
         from hydra.core.singleton import Singleton
-        from hydra.core.utils import run_job, setup_globals
+        from hydra.core.utils import JobStatus, run_job, setup_globals
 
         launcher = self.launcher
         Singleton.set_state(self.singleton_state)
@@ -59,15 +59,16 @@ class PackedTask:
         composer = Composer(launcher.hydra_context.config_loader, launcher.config)
         jobs = read_pack(Path(self.pack))
         job_id = submitit.JobEnvironment().job_id
-        ran = 0
+        ran = failed = 0
         while True:
             index = take(Path(self.pack))
             if index is None:
-                return ran
+                return ran, failed
             number, overrides = jobs[index]
+            ran += 1
             try:
                 config = numbered(composer.compose(overrides), number, job_id)
-                run_job(
+                done = run_job(
                     hydra_context=launcher.hydra_context,
                     task_function=launcher.task_function,
                     config=config,
@@ -76,7 +77,11 @@ class PackedTask:
                 )
             except Exception as error:  # it wrote no end: the sweeper counts it as lost
                 log.error(f"job #{number} could not run in its task: {error!r}")
-            ran += 1
+                failed += 1
+            else:
+                if done.status == JobStatus.FAILED:
+                    log.error(f"job #{number} failed: {done._return_value!r}")
+                    failed += 1
 
     def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
         """Preempted, or at its time limit: submitted again, it takes up where the batch is

@@ -14,6 +14,7 @@ their end lines in the journal (:meth:`.launch.BatchLauncher.settle`), not one p
 """
 
 import logging
+import os
 import uuid
 from pathlib import Path
 from typing import Any, Dict, List, Sequence
@@ -30,6 +31,25 @@ EXECUTORS = ("slurm", "local")
 def tasks_for(jobs: int, jobs_per_task: int) -> int:
     """How many tasks run a batch of ``jobs`` jobs packed ``jobs_per_task`` a task."""
     return -(-jobs // jobs_per_task)
+
+
+def tidy(paths: Any, keep_logs: bool) -> None:
+    """The files submitit wrote for a packed task that has ended (``paths``: its
+    ``JobPaths``): its pickles always (what each job did is in the journal), its stdout and
+    stderr unless ``keep_logs`` (a job of the task failed, or the task itself), its folder
+    once empty. So a sweep's files grow with its tasks that failed, not with its jobs."""
+    names = [paths.submitted_pickle, paths.result_pickle]
+    if not keep_logs:
+        names += [paths.stdout, paths.stderr]
+    for name in names:
+        try:
+            os.unlink(name)
+        except FileNotFoundError:
+            pass
+    try:
+        os.rmdir(paths.folder)  # a task's own folder (submitit's %j), once empty
+    except OSError:
+        pass
 
 
 class PackedLauncher:
@@ -63,9 +83,12 @@ class PackedLauncher:
             failure = None
             for job in jobs:
                 try:
-                    job.results()
+                    failed = sum(f for _, f in job.results())  # each slot's (ran, failed)
                 except Exception as error:  # a task lost: its jobs without an end are
                     failure = failure or error  # settled from the journal
+                    tidy(job.paths, keep_logs=True)
+                else:
+                    tidy(job.paths, keep_logs=failed > 0)
             if failure is not None:
                 raise failure
         finally:

@@ -44,7 +44,8 @@ def test_a_packed_sweep_runs_each_job_once_with_its_own_config(tmp_path: Path) -
     assert len(Counter(r["pid"] for r in records)) <= 6
     lines = [json.loads(line) for line in (sweep_dir / "journal.jsonl").read_text().splitlines()]
     assert sorted(r["job"] for r in lines if r.get("status") == "completed") == list(range(20))
-    assert len([p for p in (sweep_dir / ".submitit").iterdir() if p.name != "%j"]) == 6
+    # the launcher's files go once a batch's tasks have ended with every job completed
+    assert not [p for p in (sweep_dir / ".submitit").rglob("*") if not p.is_dir()]
     assert "Sweep done: 20 completed, 0 failed" in log
 
 
@@ -65,6 +66,12 @@ def test_a_job_that_exits_in_a_packed_task_ends_only_itself(tmp_path: Path) -> N
     assert "in 1 tasks of up to 7 jobs" in log
     assert "Sweep done: 6 completed, 1 failed" in log
     assert "1 job of 7 failed (#4)" in log
+    # the task's logs are kept, and say which of its jobs failed; its pickles are gone
+    files = [p for p in (sweep_dir / ".submitit").rglob("*") if not p.is_dir()]
+    assert sorted(p.suffix for p in files) == [".err", ".out"]
+    assert "job #4 failed: TaskExited('the task called sys.exit(3)')" in "".join(
+        p.read_text() for p in files
+    )
 
 
 @pytest.mark.parametrize("value", [0, -2, 1.5, "3"])
