@@ -61,15 +61,17 @@ def run(sweep_dir: Path, *arguments: str) -> Dict[str, Any]:
 
 
 def files(sweep_dir: Path) -> Dict[str, int]:
-    """Files in the sweep dir, by where: submitit's folder, Hydra's .hydra dirs, the rest."""
+    """Inodes (files and folders) in the sweep dir at the sweep's end, by where: submitit's
+    folder, Hydra's .hydra dirs, the rest."""
     counts = {"submitit": 0, "hydra": 0, "other": 0}
-    for _, _, names in os.walk(sweep_dir / ".submitit"):
-        counts["submitit"] += len(names)
+    for _, dirs, names in os.walk(sweep_dir / ".submitit"):
+        counts["submitit"] += len(dirs) + len(names)
     for root, dirs, names in os.walk(sweep_dir):
         if ".submitit" in dirs:
             dirs.remove(".submitit")
+            counts["submitit"] += 1
         kind = "hydra" if Path(root).name == ".hydra" else "other"
-        counts[kind] += len(names)
+        counts[kind] += len(dirs) + len(names)
     return counts
 
 
@@ -110,7 +112,7 @@ def cost(jobs: int, workdir: Path, packed_only: bool = False) -> List[Dict[str, 
                 "wall_s": round(measured["wall"], 1),
                 "jobs_per_s": round(jobs / measured["wall"], 1),
                 "peak_rss_mib": measured["rss_mib"],
-                "files_per_job": {k: round(v / jobs, 4) for k, v in written.items()},
+                "inodes_per_job": {k: round(v / jobs, 4) for k, v in written.items()},
             }
         )
         print(json.dumps(rows[-1]), flush=True)

@@ -15,6 +15,7 @@ from typing import Any, Dict, Tuple
 
 from hydra_python_sweeper.cluster.packs import read_pack, take
 from hydra_python_sweeper.run.compose import Composer
+from hydra_python_sweeper.run.task import CHECKPOINTED
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,8 @@ class PackedTask:
 
     def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
         """Preempted, or at its time limit: submitted again, it takes up where the batch is
-        (the job it was running wrote no end: the sweeper handles it as lost)."""
+        (the job it was running writes no end: the sweeper handles it as lost)."""
         import submitit
 
+        CHECKPOINTED.set()  # submitit's exit, next, is the task's, not its job's
         return submitit.helpers.DelayedSubmission(self)

@@ -30,6 +30,11 @@ class TaskExited(Exception):
 #: Ctrl-C of the sweep, not the job's own.
 CTRL_C = threading.Event()
 
+#: Set by a packed task being checkpointed (preempted, or at its time limit): submitit then
+#: requeues it and exits its process with ``sys.exit``, from inside the job it was running;
+#: that exit is the task's, not the job's (the job, without an end, is lost, not failed).
+CHECKPOINTED = threading.Event()
+
 
 class ExitIsFailure:
     """``task``, with ``SystemExit`` and the other ``BaseException`` subclasses raised as
@@ -52,6 +57,8 @@ class ExitIsFailure:
         try:
             return self.task(cfg)
         except SystemExit as exit:
+            if CHECKPOINTED.is_set():
+                raise  # the task's own exit, to be requeued
             raise TaskExited(f"the task called sys.exit({exit.code!r})") from None
         except Exception:
             raise
