@@ -38,7 +38,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from test_same_as_hydra import load_app  # noqa: E402
+from compared import load_app  # noqa: E402
 
 from hydra_python_sweeper.run.validate import ShapeValidator  # noqa: E402
 
@@ -101,11 +101,13 @@ def own_shapes(n: int) -> Dict[str, float]:
     """The groups app when every job is a shape of its own: the cache of composed shapes
     keeps one, and the jobs alternate between two group choices, so each job is composed
     (the cost when every job is its own combination of config groups)."""
+    from hydra_python_sweeper.run import compose as _compose
     from hydra_python_sweeper.run import validate as _validate
 
     conf, name, jobs = APPS["groups"]
     load_app().store_schemas()
-    kept, _validate._SHAPES = _validate._SHAPES, 1
+    kept = _compose.SHAPES
+    _compose.SHAPES = _validate.SHAPES = 1
     try:
         with initialize_config_dir(config_dir=str(conf), version_base=None):
             loader = GlobalHydra.instance().config_loader()
@@ -114,7 +116,7 @@ def own_shapes(n: int) -> Dict[str, float]:
             strict = per_job(ShapeValidator(loader, master, strict=True).check, jobs(n), n)
             full = per_job(lambda job: loader.load_sweep_config(master, job), jobs(n), n)
     finally:
-        _validate._SHAPES = kept
+        _compose.SHAPES = _validate.SHAPES = kept
     return {"shape_ms": 1000 * shape, "strict_ms": 1000 * strict, "full_ms": 1000 * full}
 
 

@@ -11,6 +11,7 @@ drawing a job (settings, entrypoint paths and arguments, the adaptive rules) is 
 it is assembled.
 """
 
+import logging
 from typing import Any, Iterator, NamedTuple, Optional, Sequence, Tuple
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -40,6 +41,8 @@ from hydra_python_sweeper.space.stages import (
     paced,
     select_shard,
 )
+
+log = logging.getLogger(__name__)
 
 
 class Stream(NamedTuple):
@@ -99,7 +102,13 @@ def assemble(
     entries = resolved_list(settings.entrypoints, "entrypoints")
     written = written_list(settings.entrypoints)  # for messages: no secret resolved
     entrypoints = entrypoint_factors(entries, formatter, adaptive.results, written)
-    adaptive.check(factors, entrypoints, settings.num_shards)
+    if adaptive.check(factors, entrypoints, settings.num_shards) and size is None:
+        size = 1  # it learns between batches: unset, a batch is one job (max_in_flight: N at once)
+        name = getattr(entrypoints[0], "name", "the entrypoint")
+        log.info(
+            f"{name} takes results: batches of 1 job, each drawn once the results before it "
+            "are in (hydra.sweeper.max_batch_size sets another size)"
+        )
     # The command line is one source: each of its overrides reaches the job, as with
     # BasicSweeper; each entrypoint is a source of its own, the earlier winning a key.
     sources = (0,) * len(factors) + tuple(range(1, len(entrypoints) + 1))

@@ -1,5 +1,6 @@
 """Adaptive sweeps: entrypoints that see the results as they arrive, and resume exactly."""
 
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -162,6 +163,24 @@ def test_random_search_stops_once_the_target_is_reached(make_sweeper: Make) -> N
     sweeper.sweep([])
     losses = [loss_of(job) for job in sweeper.launcher.jobs]  # type: ignore[union-attr]
     assert losses[-1] <= target and all(loss > target for loss in losses[:-1])
+
+
+def test_an_adaptive_sweep_without_a_batch_size_learns_from_each_job(
+    make_sweeper: Make, caplog: Any
+) -> None:
+    """``max_batch_size`` unset (null, its default): an adaptive entrypoint still sees each
+    result before its next draw, and the search stops at its target, not after all it
+    would draw."""
+    caplog.set_level(logging.INFO, logger="hydra_python_sweeper")
+    target = 0.3
+    sweeper = make_sweeper(
+        ObjectiveLauncher(),
+        entrypoints=[{"_target_": "config.adaptive.random_search", "target": target}],
+    )
+    sweeper.sweep([])
+    losses = [loss_of(job) for job in sweeper.launcher.jobs]  # type: ignore[union-attr]
+    assert losses[-1] <= target and all(loss > target for loss in losses[:-1])
+    assert "takes results: batches of 1 job" in caplog.text
 
 
 def test_seeds_until_the_confidence_interval_is_narrow(make_sweeper: Make) -> None:
