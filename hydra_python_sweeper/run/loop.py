@@ -131,13 +131,13 @@ class SweepRun(Ending):
         start, batch = item
         self.drawn += len(batch)
         busy = f"; {plural(self.flight.running, 'batch')} in flight" if self.concurrent else ""
-        log.info(
-            f"Batch {self.settings.batch_number(start, self.batches_done)} : jobs #{start} to "
-            f"#{start + len(batch) - 1} ({progress(self.drawn, self.stream.total)}{busy})"
-        )
         self.launcher.check(start, len(batch))
         if self.validate is not None:
             self.validate(start, batch)
+        log.info(  # once it is sure to be launched
+            f"Batch {self.settings.batch_number(start, self.batches_done)} : jobs #{start} to "
+            f"#{start + len(batch) - 1} ({progress(self.drawn, self.stream.total)}{busy})"
+        )
         self.watch.expect(range(start, start + len(batch)))
 
     def work(self, item: Batch) -> Sequence[JobReturn]:

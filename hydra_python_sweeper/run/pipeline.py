@@ -21,7 +21,7 @@ from hydra_python_sweeper.journal.resume_batches import resume_batches
 from hydra_python_sweeper.messages import plural
 from hydra_python_sweeper.run.adaptive import Adaptive
 from hydra_python_sweeper.run.settings import Settings, resolved_list, written_list
-from hydra_python_sweeper.space.format import Formatter
+from hydra_python_sweeper.space.format import Formatter, bare_key
 from hydra_python_sweeper.space.product import lazy_product, merge_jobs, merged_product
 from hydra_python_sweeper.space.shadowing import Shadowing
 from hydra_python_sweeper.space.sources import (
@@ -55,6 +55,8 @@ class Stream(NamedTuple):
     duplicates: Optional[Dropped] = None
     #: Jobs that repeat an earlier one since a source's key replaced another's (kept).
     repeated: Optional[Dropped] = None
+    #: Where a key of a job comes from, for messages (:class:`Origins`).
+    origins: Optional["Origins"] = None
 
     def dropped(self) -> str:
         """What the filters and ``remove_duplicates`` dropped so far, for the logs.
@@ -75,6 +77,26 @@ class Stream(NamedTuple):
                 "key; remove_duplicates drops them)"
             )
         return text
+
+
+class Origins(NamedTuple):
+    """Where a sweep's keys come from: the command line's keys, else its entrypoints.
+
+    >>> Origins(frozenset({"lr"}), ("entrypoint 'sweeps.grid'",)).of("+lr")
+    'the command line'
+    >>> Origins(frozenset(), ("entrypoint 'sweeps.grid'",)).of("model.depth")
+    "entrypoint 'sweeps.grid'"
+    >>> Origins(frozenset(), ("entrypoint 'a'", "entrypoint 'b'")).of("x")
+    "entrypoint 'a' or entrypoint 'b'"
+    """
+
+    command_line: frozenset  # type: ignore[type-arg]
+    entrypoints: Tuple[str, ...]
+
+    def of(self, key: str) -> str:
+        if bare_key(key) in self.command_line or not self.entrypoints:
+            return "the command line"
+        return " or ".join(self.entrypoints)
 
 
 def assemble(
@@ -149,7 +171,11 @@ def assemble(
         if total is not None:
             total = shard_jobs(total, size, settings.shard_index, settings.num_shards)
     repeated = None if settings.remove_duplicates else shadowing.duplicates
-    return Stream(batches, total, filtered, duplicates, repeated)
+    origins = Origins(
+        frozenset(bare_key(o.key_or_group) for o in overrides),
+        tuple(str(name) for name in names[1:]),
+    )
+    return Stream(batches, total, filtered, duplicates, repeated, origins)
 
 
 def shard_jobs(total: int, size: int, index: int, count: int) -> int:

@@ -141,7 +141,7 @@ class PythonSweeperImpl(Sweeper):
                 check_journal(sweep_dir, description, settings.cut(), True) if resume else None
             )
             stream = self.stream(settings, arguments, journal)
-            return preview(settings, stream, str(sweep_dir), self.validator(settings))
+            return preview(settings, stream, str(sweep_dir), self.validator(settings, stream))
 
         if settings.detach:
             return self.detach(settings, arguments, sweep_dir, description)
@@ -175,7 +175,7 @@ class PythonSweeperImpl(Sweeper):
             self.record_jobs_in(
                 path, Fence(str(sweep_dir.absolute()), settings.shard_index, number)
             )
-            validator = self.validator(settings)
+            validator = self.validator(settings, stream)
             run = SweepRun(
                 settings, launcher, stream, sweep_dir, path, journal,
                 validator.check if validator else None, self.adaptive, number,
@@ -196,7 +196,7 @@ class PythonSweeperImpl(Sweeper):
         resume = settings.resume is not None
         journal = check_journal(sweep_dir, description, settings.cut(), True) if resume else None
         stream = self.stream(settings, arguments, journal)
-        validator = self.validator(settings)
+        validator = self.validator(settings, stream)
         for start, batch in itertools.islice(stream.batches, 1):
             if validator is not None:
                 validator.check(start, batch)
@@ -226,13 +226,19 @@ class PythonSweeperImpl(Sweeper):
         assert self.config is not None
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
 
-    def validator(self, settings: Settings) -> Optional[BatchValidator]:
-        """What checks each batch's jobs before it is launched (``None``: nothing)."""
+    def validator(
+        self, settings: Settings, stream: Optional[Stream] = None
+    ) -> Optional[BatchValidator]:
+        """What checks each batch's jobs before it is launched (``None``: nothing); the
+        ``stream``'s origins name where a failing key came from."""
         if settings.validation is None:
             return None
         loader = self.hydra_context.config_loader if self.hydra_context else None
         assert self.config is not None
-        return BatchValidator(settings.validation, loader, self.config)
+        validator = BatchValidator(settings.validation, loader, self.config)
+        if stream is not None and stream.origins is not None:
+            validator.origin = stream.origins.of
+        return validator
 
     def resumed(
         self,

@@ -17,7 +17,7 @@ import contextlib
 import copy
 import logging
 import time
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 from hydra._internal.config_loader_impl import ConfigLoaderImpl
 from hydra.core.override_parser.types import Override
@@ -76,10 +76,14 @@ class ShapeValidator:
         if classes is not None and self.passed.issuperset(classes):
             return
         cfg = copy.deepcopy(base)
-        try:
-            ConfigLoaderImpl._apply_overrides_to_config(values, cfg)
-        except OmegaConfBaseException as error:  # as load_configuration wraps it
-            raise ConfigCompositionException() from error
+        for override in values:  # one at a time, as Hydra applies them: the failing one named
+            try:
+                ConfigLoaderImpl._apply_overrides_to_config([override], cfg)
+            except OmegaConfBaseException as error:  # as load_configuration wraps it
+                raise naming(ConfigCompositionException(), override) from error
+            except Exception as error:
+                naming(error, override)
+                raise
         if self.strict:
             resolve_everything(cfg)
         if classes is not None:
@@ -122,6 +126,8 @@ class BatchValidator:
         self.config = config
         self.shapes: Optional[ShapeValidator] = None  # made at the first batch
         self.met: Set[Tuple[str, ...]] = set()  # the shapes the dry run has checked
+        #: where a key comes from (``"entrypoint sweeps.grid"``), for the messages
+        self.origin: Optional[Callable[[str], str]] = None
 
     def check_new(self, start: int, batch: Sequence[Sequence[str]]) -> None:
         """The dry run's check of jobs ``start``, ``start + 1``...: each job whose shape
@@ -149,13 +155,26 @@ class BatchValidator:
                 else:  # full: Hydra's own composition, as its launchers do it
                     self.loader.load_sweep_config(self.config, list(job))
             except Exception as error:
+                override = getattr(error, "override", None)
+                where = ""
+                if override is not None:
+                    key = override.split("=", 1)[0]
+                    origin = f" (from {self.origin(key)})" if self.origin else ""
+                    where = f": its override {override}{origin}"
                 raise JobError(
-                    f"job #{number} ({' '.join(job)}) cannot be composed: {error_chain(error)}"
+                    f"job #{number} ({' '.join(job)}) cannot be composed{where}: "
+                    f"{error_chain(error)}"
                 ) from None
         log.debug(
             f"Validated jobs #{start} to #{number} ({self.level}) in "
             f"{time.perf_counter() - tic:0.2f} seconds"
         )
+
+
+def naming(error: Exception, override: Override) -> Exception:
+    """``error``, with the override that raised it (its ``override``)."""
+    error.override = override.input_line  # type: ignore[attr-defined]
+    return error
 
 
 def override_classes(

@@ -91,6 +91,9 @@ def test_a_job_that_cannot_compose_fails_before_its_batch_is_launched(
         with sweep:
             pass
     message = str(info.value)
-    assert message.startswith("job #2 (nope=1) cannot be composed: Could not override 'nope'.")
+    assert message.startswith(
+        "job #2 (nope=1) cannot be composed: its override nope=1 (from entrypoint "
+        "'spaces.cannot_compose'): Could not override 'nope'."
+    )
     assert "(2 jobs completed and 0 failed before this error" in message
     assert (Path(tmpdir) / "1").is_dir() and not (Path(tmpdir) / "2").exists()

@@ -232,9 +232,32 @@ def test_the_dry_run_checks_every_new_shape_at_the_sweep_s_validation_level(
         f"hydra.sweeper.validate={level}",
     )
     assert done.returncode == 1, done.stdout[-2000:]
-    assert "job #15 (nokey.y=15) cannot be composed" in done.stderr
+    assert (
+        "job #15 (nokey.y=15) cannot be composed: its override nokey.y=15 (from entrypoint "
+        "'launched_spaces.late_typo')" in done.stderr
+        if level != "full"  # Hydra's own composition: the override is in Hydra's message
+        else "job #15 (nokey.y=15) cannot be composed: " in done.stderr
+    )
     assert "Could not override 'nokey.y'" in done.stderr
     assert not (tmp_path / "sweep").exists()
+
+
+def test_a_job_that_cannot_compose_is_said_before_its_batch_is_said_launched(
+    tmp_path: Path,
+) -> None:
+    """The typo'd key of job #15, in the second batch of 10: the first batch is launched and
+    said so, the second is not said launched, and the message names the key's source."""
+    done = run_app(
+        tmp_path,
+        "hydra.sweeper.entrypoints=[launched_spaces.late_typo]",
+        "hydra.sweeper.max_batch_size=10",
+        "+z=1",
+    )
+    assert done.returncode == 1, done.stdout[-2000:]
+    assert "Batch 1 : jobs #0 to #9" in done.stdout + done.stderr
+    assert "Batch 2 :" not in done.stdout + done.stderr
+    assert "its override nokey.y=15 (from entrypoint 'launched_spaces.late_typo')" in done.stderr
+    assert "Sweep done" not in done.stdout + done.stderr
 
 
 def test_ctrl_c_while_the_entrypoint_builds_its_jobs_exits_130_without_a_traceback(
