@@ -24,7 +24,7 @@ import subprocess
 import time
 from functools import partial
 from pathlib import Path
-from typing import Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 from hydra_python_sweeper.cluster.driver import DRIVER_JOB
 from hydra_python_sweeper.cluster.liveness import alive_here
@@ -65,7 +65,8 @@ def cancel_sweep(sweep_dir: Path, wait: float = 30.0) -> str:
             subprocess.run(command.split(), check=False)
             said.append(f"Cancelled {len(tasks)} SLURM tasks of the sweep: {command}")
     targets: Dict[int, Target] = {}
-    for job, process in alive_here(read(path)):
+    state = read(path)
+    for job, process in alive_here(state):
         if process.proven:
             targets[process.pid] = (f"job #{job}", process.is_it)
         else:
@@ -79,8 +80,20 @@ def cancel_sweep(sweep_dir: Path, wait: float = 30.0) -> str:
     _stop(targets, said, min(wait, 5.0))  # some ignore SIGTERM (submitit's): SIGKILL after
     if not said:
         said.append("Nothing of the sweep was running")
-    said.append("A later resume carries on: hydra.sweeper.resume=true, as `status` shows it")
+    said.append(_after(state))
     return "\n".join(said)
+
+
+def _after(state: Any) -> str:
+    """What a resume would do after the cancel, by how the sweep's last run ended."""
+    if state.finished:
+        return "The sweep had finished, every job completed: there is nothing to resume"
+    if state.ended:
+        return (
+            "The sweep had ended, with failed jobs: a resume with hydra.sweeper.resume=true "
+            "and hydra.sweeper.retry_failed=true runs them again, as `status` shows it"
+        )
+    return "A later resume carries on: hydra.sweeper.resume=true, as `status` shows it"
 
 
 def _cancel_drivers(sweep_dir: Path) -> List[str]:

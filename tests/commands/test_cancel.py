@@ -266,3 +266,22 @@ def test_a_pending_driver_is_shown_as_slurm_has_it(
     text = render(sweep_status(tmp_path / "sweep"))
     assert "Driver: no SLURM job of this sweep's driver is queued or running" in text
     assert "not running (resume it below)" in text
+
+
+@pytest.mark.parametrize(
+    "ends, said",
+    [
+        ([{"done": 1, "failed": 0}], "The sweep had finished, every job completed: there is"),
+        ([{"done": 1, "failed": 1}], "hydra.sweeper.retry_failed=true runs them again"),
+        ([], "A later resume carries on: hydra.sweeper.resume=true"),
+    ],
+)
+def test_cancel_says_what_a_resume_would_do_by_how_the_sweep_ended(
+    tmp_path: Path, ends: List[Dict[str, Any]], said: str
+) -> None:
+    sweep_dir = tmp_path / "sweep"
+    ended = {"job": 0, "status": "completed", "digest": job_digest(["x=0"]).hex()}
+    journal(sweep_dir, ended, *ends)
+    message = cancel_sweep(sweep_dir)
+    assert said in message
+    assert ("A later resume carries on" in message) == (not ends)
