@@ -35,20 +35,29 @@ def progress(done: int, total: Optional[int]) -> str:
     return f"{done} of {plural(total, 'job')}, {percent}%"
 
 
+#: The last argument of a detached sweep's driver (after its ``hydra.sweep.dir=``).
+DRIVEN = "hydra.sweeper.detach=false"
+
+
 def resume_command(sweep_dir: Path, argv: Optional[List[str]] = None) -> str:
     """The command that resumes this sweep: this process's own (or ``argv``, as a run line
-    records it), with the resume settings.
+    records it), with the resume settings; a detached sweep's (its driver's) is resumed
+    detached, as it was started.
 
     >>> saved, sys.argv = sys.argv, ["train.py", "-m", "+lr=0.1,0.2", "hydra.sweep.dir=old"]
     >>> resume_command(Path("/runs/a b"))
     "python train.py -m +lr=0.1,0.2 hydra.sweeper.resume=true 'hydra.sweep.dir=/runs/a b'"
+    >>> resume_command(Path("/r"), ["train.py", "-m", "hydra.sweep.dir=/r", DRIVEN])
+    'python train.py -m hydra.sweeper.resume=true hydra.sweep.dir=/r hydra.sweeper.detach=true'
     >>> sys.argv = saved
     """
     argv = list(sys.argv if argv is None else argv) or ["app.py"]
+    driven = len(argv) > 2 and argv[-1] == DRIVEN and argv[-2].startswith("hydra.sweep.dir=")
     arguments = [
         argument
         for argument in argv[1:]
         if not argument.startswith(("hydra.sweeper.resume=", "hydra.sweep.dir="))
+        and not (driven and argument.startswith("hydra.sweeper.detach="))
     ]
     return shlex.join(
         [
@@ -57,5 +66,6 @@ def resume_command(sweep_dir: Path, argv: Optional[List[str]] = None) -> str:
             *arguments,
             "hydra.sweeper.resume=true",
             f"hydra.sweep.dir={sweep_dir.absolute()}",
+            *(["hydra.sweeper.detach=true"] if driven else []),
         ]
     )

@@ -26,7 +26,7 @@ from typing import List
 from hydra_python_sweeper.cluster.processes import lock_holders
 from hydra_python_sweeper.cluster.slurm import sweep_drivers
 from hydra_python_sweeper.errors import SweepBusy, SweepDirError
-from hydra_python_sweeper.messages import resume_command
+from hydra_python_sweeper.messages import DRIVEN, resume_command
 from hydra_python_sweeper.space.values import format_value
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ def driver_command(sweep_dir: Path) -> List[str]:
         if not argument.startswith(("hydra.sweep.dir=", "hydra.sweeper.detach="))
     ]
     where = f"hydra.sweep.dir={format_value(str(sweep_dir.absolute()))}"
-    return [sys.executable, sys.argv[0], *arguments, where, "hydra.sweeper.detach=false"]
+    return [sys.executable, sys.argv[0], *arguments, where, DRIVEN]
 
 
 def start_driver(sweep_dir: Path, shard_index: int = 0, wait: float = 120.0) -> int:

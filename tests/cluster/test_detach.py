@@ -1,5 +1,6 @@
 """``hydra.sweeper.detach=true``: checked in the terminal, run by a driver that needs none."""
 
+import json
 import os
 import re
 import signal
@@ -63,6 +64,16 @@ def test_a_detached_sweep_returns_at_once_survives_its_terminal_and_completes(
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert "1 run, ended" in status.stdout and "Jobs: 12 completed, 0 failed" in status.stdout
+    # the terminal's resume command and status's are the same: detached, as it was started
+    said = re.search(r"resume it: +(.*)", output)
+    assert said and "hydra.sweeper.detach=true" in said[1].split(), output
+    as_json = subprocess.run(
+        [sys.executable, "-m", "hydra_plugins.hydra_python_sweeper", "status", "--json",
+         str(sweep_dir)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    resume = json.loads(as_json.stdout)["resume"]
+    assert resume.endswith("hydra.sweeper.detach=true") and "detach=false" not in resume
 
 
 def test_a_mistake_surfaces_in_the_terminal_and_nothing_is_detached(tmp_path: Path) -> None:
