@@ -3,6 +3,8 @@
     python -m hydra_plugins.hydra_python_sweeper status <sweep dir> [--json] [--watch [S]]
                                                      [--results results.csv] [--plot sweep.png]
     python -m hydra_plugins.hydra_python_sweeper cancel <sweep dir>
+    python -m hydra_plugins.hydra_python_sweeper results <sweep dir> [-o results.csv|.parquet]
+                                                      [--best N [--highest]]
 
 (also as the ``hydra-python-sweeper`` command)::
 
@@ -15,7 +17,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, List, Optional
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -36,6 +38,21 @@ def main(argv: Optional[List[str]] = None) -> int:
     status.add_argument("--plot", type=Path, help="draw the sweep over time into this image")
     cancel = commands.add_parser("cancel", help="stop a sweep and the jobs it knows of")
     cancel.add_argument("sweep_dir", type=Path)
+    results = commands.add_parser(
+        "results", help="one row a job (CSV on standard output), or the best jobs"
+    )
+    results.add_argument("sweep_dir", type=Path)
+    results.add_argument(
+        "-o", "--output", type=Path, default=Path("-"),
+        help="write to this CSV (or .parquet) file instead of standard output",
+    )  # fmt: skip
+    results.add_argument(
+        "--best", type=int, metavar="N",
+        help="only the N completed jobs that returned the lowest numbers, best first",
+    )  # fmt: skip
+    results.add_argument(
+        "--highest", action="store_true", help="with --best: the highest numbers are best"
+    )
     arguments = parser.parse_args(argv)
 
     from hydra_python_sweeper.errors import JournalError, SettingError
@@ -46,6 +63,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 
             print(cancel_sweep(arguments.sweep_dir))
             return 0
+        if arguments.command == "results":
+            return _results(arguments.sweep_dir, arguments.output, arguments.best, arguments)
         return _status(arguments)
     except (JournalError, SettingError) as error:
         print(f"error: {error}", file=sys.stderr if argv is None else sys.stdout)
@@ -61,11 +80,7 @@ def _status(arguments: argparse.Namespace) -> int:
         print(f"{plot(arguments.sweep_dir, arguments.plot)} jobs drawn in {arguments.plot}")
         return 0
     if arguments.results is not None:
-        from hydra_python_sweeper.commands.table import write_table
-
-        rows = write_table(arguments.sweep_dir, arguments.results)
-        print(f"{rows} jobs written to {arguments.results}")
-        return 0
+        return _results(arguments.sweep_dir, arguments.results, None, arguments)
     try:
         while True:
             status = sweep_status(arguments.sweep_dir)
@@ -77,3 +92,25 @@ def _status(arguments: argparse.Namespace) -> int:
             time.sleep(arguments.watch)
     except KeyboardInterrupt:  # Ctrl-C ends the watch
         return 0
+
+
+def _results(sweep_dir: Path, output: Path, count: Optional[int], arguments: Any) -> int:
+    from hydra_python_sweeper.commands.table import best, write_table
+
+    if count is not None:
+        highest = bool(getattr(arguments, "highest", False))
+        jobs = best(sweep_dir, count, highest)
+        if not jobs:
+            print("No completed job returned a number")
+            return 0
+        print(f"The {len(jobs)} best jobs ({'highest' if highest else 'lowest'} returns):")
+        for record in jobs:
+            overrides = " ".join(f"{k}={v}" for k, v in record.overrides.items())
+            print(f"  #{record.number}  {record.returned!r}  {overrides}  ({record.dir})")
+        return 0
+    rows = write_table(sweep_dir, output)
+    told = sys.stderr if str(output) == "-" else sys.stdout  # the table has stdout
+    print(
+        f"{rows} jobs written to {'standard output' if str(output) == '-' else output}", file=told
+    )
+    return 0

@@ -306,10 +306,12 @@ def render(status: Status) -> str:
 
 def _duration(seconds: float) -> str:
     """
-    >>> _duration(42.4), _duration(3725), _duration(200000)
-    ('42 s', '1 h 02 min', '2 d 7 h')
+    >>> _duration(0.34), _duration(42.4), _duration(3725), _duration(200000)
+    ('0.3 s', '42 s', '1 h 02 min', '2 d 7 h')
     """
-    seconds = max(0, int(seconds))
+    if seconds < 10:
+        return f"{max(0.0, seconds):.1f} s"
+    seconds = int(seconds)
     if seconds < 60:
         return f"{seconds} s"
     if seconds < 3600:

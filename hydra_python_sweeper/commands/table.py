@@ -15,12 +15,18 @@ extra), a batch of rows at a time.
     1
     >>> (sweep_dir / "results.csv").read_text().splitlines()[0]
     'number,status,lr,returned,dir,started,ended,host'
+
+Times are ISO 8601, in UTC (:func:`iso`); ``-`` as the target writes the CSV to standard
+output. :func:`best` names the jobs that returned the lowest (or highest) numbers.
 """
 
 import csv
+import heapq
 import json
+import sys
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, List, Set
+from typing import Any, Dict, Iterator, List, Optional, Set, TextIO
 
 from hydra_python_sweeper.errors import SettingError
 from hydra_python_sweeper.journal.records import read_results
@@ -28,10 +34,37 @@ from hydra_python_sweeper.journal.records import read_results
 
 def write_table(sweep_dir: Path, target: Path) -> int:
     """Write the sweep's results to ``target``: Parquet if its name ends with ``.parquet``,
-    else CSV; the number of rows."""
+    else CSV (``-``: to standard output); the number of rows."""
     if target.suffix == ".parquet":
         return write_parquet(sweep_dir, target)
     return write_csv(sweep_dir, target)
+
+
+def iso(seconds: Optional[float]) -> Optional[str]:
+    """A time (seconds since the epoch) as ISO 8601, in UTC, to the millisecond.
+
+    >>> iso(1796019590.25), iso(None)
+    ('2026-11-30T06:19:50.250+00:00', None)
+    """
+    if seconds is None:
+        return None
+    moment = datetime.fromtimestamp(seconds, timezone.utc)
+    return moment.isoformat(timespec="milliseconds")
+
+
+def best(sweep_dir: Path, count: int = 5, highest: bool = False) -> List[Any]:
+    """The ``count`` completed jobs whose return is the lowest number (``highest``: the
+    highest), best first, read in flat memory; jobs that returned no number are left out."""
+    numbers: Iterator[Any] = (
+        record
+        for record in read_results(sweep_dir)
+        if record.status == "completed"
+        and isinstance(record.returned, (int, float))
+        and not isinstance(record.returned, bool)
+        and record.returned == record.returned  # not NaN
+    )
+    pick = heapq.nlargest if highest else heapq.nsmallest
+    return pick(count, numbers, key=lambda record: record.returned)
 
 
 def _columns(sweep_dir: Path) -> Dict[str, Set[type]]:
@@ -52,16 +85,20 @@ def write_csv(sweep_dir: Path, target: Path) -> int:
     keys = [key for key in _columns(sweep_dir) if key != "returned"]
     columns: List[str] = ["number", "status", *keys, "returned", "dir", "started", "ended", "host"]
     rows = 0
-    with open(target, "w", newline="") as f:
-        writer = csv.writer(f)
+    out: TextIO = sys.stdout if str(target) == "-" else open(target, "w", newline="")
+    try:
+        writer = csv.writer(out)
         writer.writerow(columns)
         for record in read_results(sweep_dir):
             values = [record.overrides.get(key, "") for key in keys]
             writer.writerow(
                 [record.number, record.status, *map(_cell, values), _cell(record.returned),
-                 record.dir, record.started, record.ended, record.host]
+                 record.dir, iso(record.started), iso(record.ended), record.host]
             )  # fmt: skip
             rows += 1
+    finally:
+        if out is not sys.stdout:
+            out.close()
     return rows
 
 
@@ -97,7 +134,7 @@ def write_parquet(sweep_dir: Path, target: Path, rows_per_group: int = 65_536) -
         typed[key] = kind is not None
         fields.append(pa.field(key, getattr(pa, kind or "string")()))
     fields += [pa.field(name, pa.string()) for name in ("dir", "host")]
-    fields += [pa.field(name, pa.float64()) for name in ("started", "ended")]
+    fields += [pa.field(name, pa.timestamp("ms", tz="UTC")) for name in ("started", "ended")]
     schema = pa.schema(fields)
     rows = 0
     batch: List[Dict[str, Any]] = []
@@ -107,7 +144,8 @@ def write_parquet(sweep_dir: Path, target: Path, rows_per_group: int = 65_536) -
             for key in kinds:
                 value = record.returned if key == "returned" else record.overrides.get(key)
                 row[key] = value if typed[key] or value is None else _text(value)
-            row.update(dir=record.dir, host=record.host, started=record.started, ended=record.ended)
+            row.update(dir=record.dir, host=record.host)
+            row.update(started=_moment(record.started), ended=_moment(record.ended))
             batch.append(row)
             if len(batch) == rows_per_group:
                 writer.write_table(pa.Table.from_pylist(batch, schema=schema))
@@ -120,3 +158,7 @@ def write_parquet(sweep_dir: Path, target: Path, rows_per_group: int = 65_536) -
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
+
+
+def _moment(seconds: Optional[float]) -> Optional[datetime]:
+    return None if seconds is None else datetime.fromtimestamp(seconds, timezone.utc)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, List
 
@@ -68,6 +69,22 @@ def test_status_and_results_of_a_sweep_with_a_failure(tmp_path: Path) -> None:
     rows = list(csv.DictReader(table.open()))
     assert [row["number"] for row in rows] == [str(n) for n in range(7)]
     assert rows[3]["x"] == "3" and rows[3]["name"] == "job 3" and rows[4]["status"] == "failed"
+    started = datetime.fromisoformat(rows[3]["started"])  # ISO 8601, in UTC
+    assert started.utcoffset() == timedelta(0)
+    assert abs(started.timestamp() - records[3].started) < 0.001
+
+    # the results command: the same table on standard output, its count on standard error
+    printed = command("results", sweep_dir)
+    assert printed.returncode == 0 and printed.stdout == table.read_text()
+    assert "7 jobs written to standard output" in printed.stderr
+    assert command("status", sweep_dir, "--results", "-").stdout == table.read_text()
+    assert not (tmp_path / "-").exists()
+    # the best jobs: each returned its number (#4 failed)
+    lowest = command("results", sweep_dir, "--best", "2").stdout.splitlines()
+    assert lowest[0] == "The 2 best jobs (lowest returns):"
+    assert [line.split()[:2] for line in lowest[1:]] == [["#0", "0"], ["#1", "1"]]
+    highest = command("results", sweep_dir, "--best", "1", "--highest").stdout.splitlines()
+    assert highest[1].split()[:2] == ["#6", "6"]
 
 
 def test_the_status_of_a_running_sweep_then_cancel_then_resume(tmp_path: Path) -> None:
@@ -216,7 +233,9 @@ def test_results_as_parquet_keep_each_column_s_type(tmp_path: Path) -> None:
     assert [row["layers"] for row in rows] == ["[32, 64]", None, "[8]"]  # lists: JSON text
     assert [row["returned"] for row in rows] == ["0.5", "ValueError('nan')", "0.25"]
     assert [row["status"] for row in rows] == ["completed", "failed", "completed"]
-    assert rows[2]["started"] == 12.0 and rows[2]["ended"] >= 12.0
+    assert rows[2]["started"] == datetime.fromtimestamp(12.0, timezone.utc)
+    assert rows[2]["ended"] >= rows[2]["started"]
+    assert str(table.schema.field("started").type) == "timestamp[ms, tz=UTC]"
     assert str(table.schema.field("lr").type) == "double"
     assert str(table.schema.field("seed").type) == "int64"
 
