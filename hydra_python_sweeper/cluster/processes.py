@@ -12,7 +12,12 @@ may be a user's ``tail -f``. A process is the sweep's when
   its command is submitit's (``-m submitit.local._local`` or ``-m submitit.core._submit``),
   its folder argument is that folder or under it, path component by path component, and
   its environment says ``SUBMITIT_EXECUTOR=local`` (a SLURM task runs the same command:
-  those are cancelled through SLURM, never by pid) (:func:`local_executor`).
+  those are cancelled through SLURM, never by pid) (:func:`local_executor`);
+- its environment carries the sweep's mark (:data:`MARK`, the sweep dir's absolute path),
+  which the sweeper sets in its own environment before it launches anything, so that every
+  process it starts, and theirs (a joblib pool's workers, a job's own subprocesses), inherits
+  it (:func:`marked`): read from the process itself, not from a file, and a reused pid has
+  another environment.
 
 :func:`send` signals a process only after it pinned it (a ``pidfd``, where the system has
 them): the proof is checked on the pinned process, so the pid cannot be reused between the
@@ -127,6 +132,65 @@ def lock_holders(path: Path) -> List[int]:
         if fields[5] == device and fields[4].isdigit() and int(fields[4]) > 0:
             holders.append(int(fields[4]))
     return holders
+
+
+#: The environment variable that marks a sweep's processes: the sweep dir's absolute path.
+MARK = "HYDRA_PYTHON_SWEEPER_DIR"
+
+
+def marking(sweep_dir: Path) -> Callable[[], None]:
+    """Mark this process, and every process it starts from now on, as the sweep's; the
+    function returned takes the mark off this process again (not off those it started).
+
+    >>> unmark = marking(Path("/runs/a"))
+    >>> os.environ[MARK]
+    '/runs/a'
+    >>> unmark(); MARK in os.environ
+    False
+    """
+    before = os.environ.get(MARK)
+    os.environ[MARK] = os.path.abspath(sweep_dir)
+
+    def unmark() -> None:
+        if before is None:
+            os.environ.pop(MARK, None)
+        else:
+            os.environ[MARK] = before
+
+    return unmark
+
+
+def marked(sweep_dir: Path) -> Dict[int, str]:
+    """The processes of this host that carry the sweep's mark, this one and its ancestors
+    aside (a ``cancel`` run from inside a job)."""
+    entry = f"{MARK}={os.path.abspath(sweep_dir)}".encode()
+    mine = set()
+    pid = os.getpid()
+    while pid > 1:  # this process and its ancestors
+        mine.add(pid)
+        pid = _parent(pid)
+    found = {}
+    for proc in Path("/proc").glob("[0-9]*"):
+        pid = int(proc.name)
+        if pid not in mine and marked_by(pid, entry):
+            found[pid] = "a process of the sweep (its mark)"
+    return found
+
+
+def marked_by(pid: int, entry: bytes) -> bool:
+    """Whether process ``pid``'s environment holds ``entry`` (read now)."""
+    try:
+        return entry in (Path("/proc") / str(pid) / "environ").read_bytes().split(b"\0")
+    except OSError:  # gone, or not ours to read: not proved
+        return False
+
+
+def _parent(pid: int) -> int:
+    try:
+        stat = (Path("/proc") / str(pid) / "stat").read_text()
+    except OSError:
+        return 0
+    return int(stat.rsplit(")", 1)[1].split()[1])
 
 
 def local_executor(sweep_dir: Path) -> Dict[int, str]:

@@ -25,6 +25,7 @@ from hydra_python_sweeper.cluster.detach import (
     start_driver,
 )
 from hydra_python_sweeper.cluster.liveness import refuse_if_running
+from hydra_python_sweeper.cluster.processes import marking
 from hydra_python_sweeper.cluster.slurm import alive_tasks, is_slurm
 from hydra_python_sweeper.journal.admission import (
     admit,
@@ -162,6 +163,7 @@ class PythonSweeperImpl(Sweeper):
                 cut["total"] = stream.total  # for the status of the sweep
             path = start_journal(sweep_dir, description, cut, journal, resume)
         adoption = None
+        unmark = marking(sweep_dir)  # the processes it starts are the sweep's (cancel)
         try:
             if resume:
                 assert journal is not None
@@ -184,6 +186,7 @@ class PythonSweeperImpl(Sweeper):
             )  # fmt: skip
             return run.run()
         finally:
+            unmark()
             if lock is not None:
                 lock.close()
 

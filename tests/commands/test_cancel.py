@@ -285,3 +285,43 @@ def test_cancel_says_what_a_resume_would_do_by_how_the_sweep_ended(
     message = cancel_sweep(sweep_dir)
     assert said in message
     assert ("A later resume carries on" in message) == (not ends)
+
+
+def test_cancel_stops_the_workers_a_killed_sweep_left_behind(tmp_path: Path) -> None:
+    """A joblib sweep SIGKILLed while a job runs leaves its pool's workers behind, orphaned,
+    the idle ones too (and loky's resource tracker); they carry the sweep's mark, and
+    ``cancel`` stops them: no process of the sweep is left."""
+    pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
+    from hydra_python_sweeper.cluster.processes import marked
+
+    sweep_dir = tmp_path / "sweep"
+    app = Path(__file__).resolve().parents[1] / "apps" / "durable.py"
+    sweeper = subprocess.Popen(
+        [sys.executable, str(app), "-m", f"hydra.sweep.dir={sweep_dir}",
+         "hydra/launcher=joblib", "hydra.launcher.n_jobs=3", "batch=2", "hold_from=1",
+         f"hold={tmp_path / 'never'}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while read_started(sweep_dir) < 2:  # job #1 holds its worker; the others idle
+            assert time.monotonic() < deadline and sweeper.poll() is None
+            time.sleep(0.1)
+    finally:
+        sweeper.kill()
+        sweeper.wait()
+    left = marked(sweep_dir)
+    assert len(left) >= 2  # the workers at least, orphaned
+    said = cancel_sweep(sweep_dir, wait=5)
+    deadline = time.monotonic() + 30
+    while marked(sweep_dir):
+        assert time.monotonic() < deadline, (marked(sweep_dir), said)
+        time.sleep(0.1)
+    assert "Stopped" in said or "stopped" in said, said
+
+
+def read_started(sweep_dir: Path) -> int:
+    path = sweep_dir / FILENAME
+    if not path.exists():
+        return 0
+    return path.read_text().count('"status": "started"')
