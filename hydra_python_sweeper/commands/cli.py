@@ -14,6 +14,7 @@
 """
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -69,6 +70,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (JournalError, SettingError) as error:
         print(f"error: {error}", file=sys.stderr if argv is None else sys.stdout)
         return 1
+    except BrokenPipeError:  # its reader stopped reading (``| head``): as other commands do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+        return 0
 
 
 def _status(arguments: argparse.Namespace) -> int:

@@ -278,3 +278,19 @@ def _read_screens(stream: Any, count: int) -> str:
         assert char, "the watch ended"
         text += char
     return text
+
+
+def test_output_piped_into_a_reader_that_stops_ends_without_a_traceback(tmp_path: Path) -> None:
+    from hydra_python_sweeper.journal.lines import encode, job_line
+
+    lines = [job_line(n, [f"+i={n}"], True, n, str(n), 1.0) for n in range(20_000)]
+    (tmp_path / "journal.jsonl").write_bytes(b"".join(map(encode, lines)))
+    reading = subprocess.Popen(
+        [sys.executable, "-m", "hydra_plugins.hydra_python_sweeper", "results", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert reading.stdout is not None and reading.stderr is not None
+    assert reading.stdout.readline().startswith(b"number,status,i,")
+    reading.stdout.close()  # as `| head -1` does
+    errors = reading.stderr.read().decode()
+    assert reading.wait(timeout=60) == 0 and "Traceback" not in errors, errors
