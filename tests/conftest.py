@@ -4,7 +4,7 @@ import os
 import subprocess
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import pytest
 from hydra._internal.callbacks import Callbacks
@@ -204,3 +204,69 @@ def _slurm_tests_first_for_the_cpu(request: pytest.FixtureRequest) -> Any:
         except OSError:  # back to 0 needs root: a worker that cannot stays at 5
             pass
     yield
+
+
+# --- no process of a test's sweep left behind ---------------------------------------------
+
+
+def _left_behind(root: Path) -> Dict[int, str]:
+    """Processes of this host carrying the mark of a sweep under ``root`` (the session's
+    temporary dirs): what a test's sweep left running."""
+    from hydra_python_sweeper.cluster.processes import MARK
+
+    prefix = f"{MARK}={root}".encode()
+    found = {}
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            environ = (proc / "environ").read_bytes().split(b"\0")
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if int(proc.name) != os.getpid() and any(e.startswith(prefix) for e in environ):
+            found[int(proc.name)] = command[:200]
+    return found
+
+
+def stop_what_was_left(root: Path) -> Dict[int, str]:
+    """Kill the processes of the sweeps under ``root`` that are still there (waiting a few
+    seconds for those ending by themselves); what was killed."""
+    deadline = time.monotonic() + 5
+    left = _left_behind(root)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.2)
+        left = _left_behind(root)
+    for pid in left:
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
+    return left
+
+
+@pytest.fixture
+def cancelled_after() -> Iterator[List[Path]]:
+    """Sweep dirs a test leaves processes of on purpose (a sweeper SIGKILLed while its pool's
+    workers live on, orphaned): ``cancel`` stops them once the test ends, as a user would."""
+    from hydra_python_sweeper.commands.cancel import cancel_sweep
+
+    dirs: List[Path] = []
+    yield dirs
+    for sweep_dir in dirs:
+        if (sweep_dir / "journal.jsonl").is_file():
+            cancel_sweep(sweep_dir, wait=5)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The suite leaves no process behind: once every test has run (under pytest-xdist, in
+    the controller, after its workers), no process of a sweep under the session's temporary
+    dirs may be left; any found is killed and named, and the session fails."""
+    if hasattr(session.config, "workerinput") or not hasattr(os, "getpid"):
+        return  # an xdist worker: the controller checks, once they are all done
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is None or not Path("/proc").is_dir():
+        return
+    left = stop_what_was_left(factory.getbasetemp())
+    if left:
+        listed = "\n".join(f"  pid {pid}: {command}" for pid, command in sorted(left.items()))
+        print(f"\nProcesses of the tests' sweeps left behind (now killed):\n{listed}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

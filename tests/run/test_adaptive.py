@@ -302,7 +302,7 @@ def test_an_adaptive_sweep_killed_midway_then_resumed_runs_each_job_once(tmp_pat
 
 @pytest.mark.parametrize("size", [1, 2, 4])
 def test_an_adaptive_sweep_killed_three_times_replays_the_same_jobs(
-    tmp_path: Path, size: int
+    tmp_path: Path, size: int, cancelled_after: List[Path]
 ) -> None:
     """Killed (SIGKILL, its batches in flight) three times and resumed each time at once:
     each resume replays what the runs before it saw in the same order, so the generator
@@ -312,6 +312,7 @@ def test_an_adaptive_sweep_killed_three_times_replays_the_same_jobs(
     import time
 
     journal = tmp_path / "sweep" / "journal.jsonl"
+    cancelled_after.append(journal.parent)  # the killed runs' pool workers
     command = objective(
         tmp_path,
         "time_per_epoch=0.02",
