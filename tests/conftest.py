@@ -125,6 +125,25 @@ def resume(command: List[str], cwd: Path, timeout: int = 300) -> "subprocess.Com
 
 _NO_SLURM: List[str] = []  # why no cluster answered, once: the other tests skip at once
 
+#: The name of the cluster tests/slurm/start-slurm.sh starts: the only one the SLURM tests
+#: run on, unless HYDRA_PYTHON_SWEEPER_SLURM_TESTS=1 says another may take their jobs.
+TESTS_CLUSTER = "local"
+
+
+def _cluster_name() -> str:
+    """The ClusterName of the SLURM cluster this host talks to ("": no answer in 5 s)."""
+    try:
+        done = subprocess.run(
+            ["scontrol", "show", "config"], capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    for line in done.stdout.splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "ClusterName":
+            return value.strip()
+    return ""
+
 
 def slurm_is_up() -> Optional[str]:
     """Why no SLURM cluster can run the tests here (``None``: one can). A cluster that did
@@ -135,14 +154,22 @@ def slurm_is_up() -> Optional[str]:
         return _NO_SLURM[0]
     if shutil.which("sinfo") is None:
         return "no SLURM here (sinfo not found): tests/slurm/start-slurm.sh starts the tests' one"
+    name = _cluster_name()
+    if name != TESTS_CLUSTER and not os.environ.get("HYDRA_PYTHON_SWEEPER_SLURM_TESTS"):
+        _NO_SLURM.append(
+            f"the SLURM cluster here is not the tests' own ({name or 'no answer'}, not "
+            f"{TESTS_CLUSTER!r}, which tests/slurm/start-slurm.sh starts): its jobs are left "
+            "alone; HYDRA_PYTHON_SWEEPER_SLURM_TESTS=1 runs the SLURM tests on it"
+        )
+        return _NO_SLURM[0]
     deadline = time.monotonic() + 90
     while True:
         try:
             done = subprocess.run(
-                ["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=15
+                ["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=5
             )
         except subprocess.TimeoutExpired:
-            _NO_SLURM.append("no SLURM cluster answers (sinfo timed out after 15 s)")
+            _NO_SLURM.append("no SLURM cluster answers (sinfo timed out after 5 s)")
             return _NO_SLURM[0]
         states = set(done.stdout.split())
         if done.returncode == 0 and states & {"idle", "mixed", "allocated"}:
