@@ -108,3 +108,17 @@ def test_the_documented_defaults_are_the_config_s() -> None:
     assert block is not None
     documented = yaml.safe_load(block[1])
     assert documented == OmegaConf.to_container(OmegaConf.structured(PythonSweeperConf))
+
+
+def test_every_setting_has_a_row_in_the_documented_table() -> None:
+    """docs/settings.md's table has a row for each setting of the structured config."""
+    import dataclasses
+    import re
+
+    from hydra_plugins.hydra_python_sweeper.config import PythonSweeperConf
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "settings.md").read_text()
+    rows = re.findall(r"^\| (`[^|]+`) \|", page, re.MULTILINE)
+    named = {name.strip("` ") for row in rows for name in row.split(",")}
+    settings = {f.name for f in dataclasses.fields(PythonSweeperConf)} - {"_target_", "_recursive_"}
+    assert settings <= named
