@@ -132,6 +132,8 @@ class JournalCallback(Callback):
             setattr(job_return, JOURNALED, True)
             forget(int(config.hydra.job.num))
             return
+        if _interrupted(job_return._return_value):
+            return  # no end: it ran when its sweep was stopped, and a resume runs it again
         completed = job_return.status == JobStatus.COMPLETED
         overrides = list(job_return.overrides or [])
         append(
@@ -146,3 +148,15 @@ class JournalCallback(Callback):
             ),
         )
         setattr(job_return, JOURNALED, True)  # written: the sweeper need not read it back
+
+
+def _interrupted(value: Any) -> bool:
+    """Whether a job's outcome is its sweep being stopped, not the job's own: a
+    ``BaseException`` that is not an ``Exception`` (the sweep's Ctrl-C, a packed task's
+    checkpoint exit). Every other exit of a task reaches Hydra as an ``Exception``
+    (``TaskExited``); Hydra 1.4's ``run_job`` hands the rest to this callback as a failure.
+
+    >>> _interrupted(KeyboardInterrupt()), _interrupted(SystemExit(-1)), _interrupted(ValueError())
+    (True, True, False)
+    """
+    return isinstance(value, BaseException) and not isinstance(value, Exception)

@@ -484,3 +484,35 @@ def test_a_reader_ignores_blank_lines(tmp_path: Path) -> None:
     append(path, job_line(1, ["a=1"], False, 2, "1"), {"done": True, "failed": 1})
     state = read(path)
     assert list(state.status) == [COMPLETED, FAILED]
+
+
+@pytest.mark.parametrize(
+    "outcome, ended",
+    [
+        (KeyboardInterrupt(), False),  # the sweep's Ctrl-C, as Hydra 1.4's run_job hands it on
+        (SystemExit(-1), False),  # a packed task's checkpoint exit
+        (ValueError("nan"), True),  # the job's own failure
+    ],
+)
+def test_a_job_stopped_with_its_sweep_writes_no_end_line(
+    tmp_path: Path, outcome: BaseException, ended: bool
+) -> None:
+    from hydra.core.utils import JobReturn, JobStatus
+    from omegaconf import OmegaConf
+
+    path = tmp_path / "journal.jsonl"
+    callback = JournalCallback(str(path))
+    config = OmegaConf.create(
+        {
+            "hydra": {
+                "job": {"num": 3},
+                "overrides": {"task": ["a=3"]},
+                "runtime": {"output_dir": "3"},
+            }
+        }
+    )
+    callback.on_job_start(config)
+    started = path.read_text()
+    job = JobReturn(overrides=["a=3"], status=JobStatus.FAILED, _return_value=outcome)
+    callback.on_job_end(config, job)
+    assert (path.read_text() != started) == ended
