@@ -15,6 +15,7 @@ Levels (``hydra.sweeper.validate``)::
 
 import contextlib
 import copy
+import inspect
 import logging
 import time
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
@@ -258,7 +259,11 @@ def hydra_left_to_the_job() -> Iterator[None]:
     """
     resolvers: Dict[str, Any] = getattr(BaseContainer, "_resolvers", {})
     saved = resolvers.get("hydra")
-    OmegaConf.register_new_resolver("hydra", lambda path: f"<hydra:{path}>", replace=True)
+    # omegaconf 2.4 renamed register_new_resolver (2.1 to 2.3) to register_resolver, which
+    # in 2.3 and before is another, deprecated function: told apart by 2.4's arguments
+    renamed = "replace" in inspect.signature(OmegaConf.register_resolver).parameters
+    register = OmegaConf.register_resolver if renamed else OmegaConf.register_new_resolver
+    register("hydra", lambda path: f"<hydra:{path}>", replace=True)  # type: ignore[call-arg]
     try:
         yield
     finally:
