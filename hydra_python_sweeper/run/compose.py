@@ -34,7 +34,7 @@ from hydra_python_sweeper.run.overrides import parse_plain
 log = logging.getLogger(__name__)
 
 SHAPES = 64  # composed configs kept (each some 100 kB): the most recently used shapes
-_OVERRIDES = 1 << 16  # parsed override strings kept
+_OVERRIDES = 1 << 12  # override strings Hydra's grammar parsed, kept (plain ones are not)
 
 
 class LRU(OrderedDict):  # type: ignore[type-arg]
@@ -94,11 +94,11 @@ class Composer:
             return self.loader.repository
 
     def parse(self, text: str) -> Override:
-        """``text`` parsed by Hydra's override parser (kept for the next job)."""
-        override = self.parsed.get(text)
+        """``text`` read as Hydra's override parser reads it: a plain override at once
+        (:func:`.overrides.parse_plain`), another by the parser, kept for the next job."""
+        override = parse_plain(text) or self.parsed.get(text)
         if override is None:
-            override = parse_plain(text) or self.parser.parse_override(text)
-            self.parsed[text] = override
+            override = self.parsed[text] = self.parser.parse_override(text)
         return override
 
     def is_group(self, override: Override) -> bool:

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 LEVELS = ("shape", "strict", "full")
 
 _MET = 1 << 17  # shapes a dry run remembers having checked
-_PASSED = 1 << 17  # classes of overrides remembered as applying
+_PASSED = 1 << 14  # classes of overrides remembered as applying
 
 
 def validation_level(value: Any) -> Optional[str]:
