@@ -70,6 +70,19 @@ def test_without_multirun_one_job_runs_with_the_defaults(project: Path) -> None:
     assert "1 layers of [32], lr 0.01" in run(project)
 
 
+def test_the_packed_slurm_config_of_the_readme_is_checked_by_a_dry_run(project: Path) -> None:
+    """The README's SLURM section's config, in place of the quickstart's: its settings and
+    the launcher's are accepted, and its 14 jobs pass validation, packed."""
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    text = README.read_text()
+    section = text[text.index("## On SLURM") :]
+    block = re.search(r"```yaml\n# conf/config.yaml[^\n]*\n(.*?)```", section, re.DOTALL)
+    assert block is not None
+    (project / "conf" / "packed.yaml").write_text(block[1])
+    log = run(project, "--config-name", "packed", "-m", "hydra.sweeper.dry_run=true")
+    assert "Dry run: 14 jobs in 1 batch" in log
+
+
 def test_the_sweeps_of_coming_from_another_sweeper_do_what_they_say() -> None:
     text = (README.parent / "docs" / "entrypoints.md").read_text()
     section = text[text.index("## Coming from another sweeper") :]
