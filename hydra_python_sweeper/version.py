@@ -1,3 +1,3 @@
 """The engine's version (also the plugin's, and the one the journal's first line records)."""
 
-__version__ = "0.6.0"
+__version__ = "0.7.0"
