@@ -13,7 +13,7 @@ from typing import Any, Callable, List
 
 import pytest
 import spaces
-from conftest import RecordingLauncher, journal_records, resume
+from conftest import RecordingLauncher, journal_records
 from omegaconf import OmegaConf
 
 from hydra_python_sweeper.errors import (
@@ -224,26 +224,36 @@ def test_the_sweeper_killed_alone_while_its_array_runs_is_resumed_at_once_adopti
         f"hydra.sweep.dir={sweep_dir}",
         "hydra/launcher=submitit_local",
         "hydra.launcher.timeout_min=5",
-        "stagger=1.5",
+        f"hold={tmp_path / 'release'}",  # jobs #5 on wait for it: they run while the test
+        "hold_from=5",  # kills the sweeper and resumes, whatever the machine's load
     ]
     process = subprocess.Popen(
         command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    deadline = time.monotonic() + 120
-    while (
-        not (sweep_dir / FILENAME).exists()
-        or '"job": 6, "status": "started"' not in (sweep_dir / FILENAME).read_text()
-    ):
-        assert time.monotonic() < deadline and process.poll() is None
-        time.sleep(0.05)
+    journal = sweep_dir / FILENAME
+
+    def wait_for(text: str, process: "subprocess.Popen[bytes]") -> None:
+        deadline = time.monotonic() + 120
+        while not journal.exists() or text not in journal.read_text():
+            assert time.monotonic() < deadline and process.poll() is None, text
+            time.sleep(0.05)
+
+    wait_for('"job": 6, "status": "started"', process)
     process.kill()  # the sweeper alone: its job array runs on, as on a cluster
     process.wait()
-    # at once: the resume adopts the array's jobs that still run (batch 1's: their group
+    # at once: the resume adopts the array's jobs that still run (batch 2's: their group
     # takes one of the two places in flight, their ends reaching the journal from the jobs)
     # and launches the last batch beside them, each job once
-    resumed = resume([*command, "hydra.sweeper.max_in_flight=2"], tmp_path, timeout=300)
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    output = resumed.stdout + resumed.stderr
+    log = tmp_path / "resume.log"
+    with open(log, "wb") as out:
+        resuming = subprocess.Popen(
+            [*command, "hydra.sweeper.max_in_flight=2", "hydra.sweeper.resume=true"],
+            cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        wait_for('"job": 10, "status": "started"', resuming)  # the last batch, launched
+        (tmp_path / "release").touch()  # beside the adopted jobs, which may now end
+        assert resuming.wait(timeout=300) == 0, log.read_text()[-3000:]
+    output = log.read_text()
     assert "launched by an earlier run, still run: #" in output
     assert "Traceback" not in output
     ran = [int(n) for n in (sweep_dir / "completions.txt").read_text().split()]

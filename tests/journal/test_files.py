@@ -97,7 +97,9 @@ WRITER = textwrap.dedent(
     armed = False
     for n in range(3000):
         try:
-            armed = True  # the handler raises only here, once, and disarms
+            # the handler raises only here, once, and disarms; every other append is left
+            # alone (on a loaded machine each armed one may be interrupted)
+            armed = n % 2 == 0
             writer.append(path, {"job": n, "pad": "x" * 300})
             armed = False
             written += 1
@@ -123,6 +125,7 @@ def test_a_line_seen_whole_stays_whatever_signal_lands(tmp_path: Path, period: f
     assert done.returncode == 0, done.stderr
     written, interrupted = map(int, done.stdout.split())
     assert interrupted > 0, "no signal landed in an append: nothing was tested"
+    assert written >= 1500  # the appends left alone, at least
     final = path.read_bytes()
     assert final.endswith(b"\n")
     lines = final.splitlines()
