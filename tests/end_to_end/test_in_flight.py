@@ -1,6 +1,7 @@
-"""200 jobs with 8 batches in flight through real launchers, each job checked to have
-composed its own config (in a file of its own: its two runs are the longest of the suite, and
-the test command runs the files side by side)."""
+"""Hundreds of jobs with 8 batches in flight through real launchers (200 through joblib, 120
+through submitit's local executor, a process and its controller a job), each job checked to
+have composed its own config (in a file of its own: its two runs are the longest of the
+suite, and the test command runs the files side by side)."""
 
 import re
 from pathlib import Path
@@ -26,42 +27,48 @@ def most_in_flight(log: str) -> int:
 
 
 @pytest.mark.parametrize(
-    "launcher",
+    "launcher, n",
     [
-        ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "hydra.sweeper.max_batch_size=1"],
+        (
+            ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "hydra.sweeper.max_batch_size=1"],
+            200,
+        ),
         # One job a batch: eight overlapping job arrays of five would start 40 processes
         # at once on this 2-core machine, where submitit's local executor races itself (its
         # job's controller may open its log before the submitting process, starved of CPU,
         # has made the job's folder), with overlapping launches or without.
-        [
-            "hydra/launcher=submitit_local",
-            "hydra.launcher.timeout_min=5",
-            "hydra.sweeper.max_batch_size=1",
-        ],
+        (
+            [
+                "hydra/launcher=submitit_local",
+                "hydra.launcher.timeout_min=5",
+                "hydra.sweeper.max_batch_size=1",
+            ],
+            120,
+        ),
     ],
     ids=["joblib", "submitit_local"],
 )
-def test_200_jobs_with_8_batches_in_flight_each_compose_their_own_config(
-    tmp_path: Path, launcher: List[str]
+def test_hundreds_of_jobs_with_8_batches_in_flight_each_compose_their_own_config(
+    tmp_path: Path, launcher: List[str], n: int
 ) -> None:
     pytest.importorskip(f"hydra_plugins.hydra_{launcher[0].split('=')[1].split('_')[0]}_launcher")
     run = sweep(
         tmp_path,
         *launcher,
-        "hydra.sweeper.entrypoints=[launched_spaces.many]",
+        f"hydra.sweeper.entrypoints=[{{_target_: launched_spaces.many, n: {n}}}]",
         "hydra.sweeper.max_in_flight=8",
         "hydra.sweeper.keep_returns=false",
     )
-    check_many_jobs(run, 200)
+    check_many_jobs(run, n)
     assert most_in_flight(run["log"]) == 7  # the 8th batch launched while 7 ran
     journal = journal_records(tmp_path / "journal.jsonl")
     # the run's line, two whole lines from inside each job (its start, its end), the end's
-    assert [r.get("status") for r in journal].count("started") == 200
-    assert sorted(r["job"] for r in journal if r.get("status") == "completed") == list(range(200))
+    assert [r.get("status") for r in journal].count("started") == n
+    assert sorted(r["job"] for r in journal if r.get("status") == "completed") == list(range(n))
     assert "run" in journal[0] and journal[-1] == {
         "done": 1,
-        "completed": 200,
+        "completed": n,
         "failed": 0,
         "skipped": 0,
     }
-    assert "Sweep done: 200 completed, 0 failed" in run["log"]
+    assert f"Sweep done: {n} completed, 0 failed" in run["log"]

@@ -215,3 +215,40 @@ def test_cancel_stops_the_sweeper_and_its_arrays_then_a_resume_carries_on(
     assert "not running (resume it below)" in status.stdout, status.stdout
     assert sweep(sweep_dir, *arguments, "hydra.sweeper.resume=true").returncode == 0
     check_each_job_once(sweep_dir, 30)
+
+
+@pytest.mark.cluster_wide
+def test_a_packed_task_lost_with_its_node_loses_only_the_job_it_ran(sweep_dir: Path) -> None:
+    """Three packed tasks of 4 jobs, one a node (8 CPUs each): node2 goes down while its
+    task runs a job. That job wrote no end and runs again under ``retries``; the jobs its
+    task had not taken are taken by the other two; every job ends once, by the ledger."""
+    arguments = [
+        numbered(12),
+        "hydra.sweeper.jobs_per_task=4",
+        "hydra.sweeper.retries=1",
+        "sleep=1",
+        "slow=20",  # the jobs each task takes first: slow (their first time), so that the
+        "slow_jobs=[0,1,2]",  # node goes down while its task is in one
+        "hydra.launcher.cpus_per_task=8",
+        "+hydra.launcher.additional_parameters={no-requeue: true}",
+    ]
+    process = start(sweep_dir, *arguments)
+
+    def running_on_node2() -> Any:
+        ended = runs(sweep_dir)
+        starts = [r for r in ledger(sweep_dir) if r["event"] == "start" and r["node"] == "node2"]
+        return next((r["num"] for r in starts if r["num"] not in ended), None)
+
+    lost = wait_until(running_on_node2, 120, "a job running on node2")
+    try:
+        subprocess.run(
+            ["scontrol", "update", "NodeName=node2", "State=DOWN", "Reason=test"], check=True
+        )
+        assert process.wait(timeout=240) == 0, (sweep_dir.parent / "sweeper.log").read_text()
+    finally:
+        subprocess.run(["scontrol", "update", "NodeName=node2", "State=RESUME"], check=False)
+    log = (sweep_dir.parent / "sweeper.log").read_text()
+    assert "Sweep done: 12 completed, 0 failed" in log, log[-3000:]
+    assert runs(sweep_dir) == Counter(range(12))  # every job ended once
+    assert runs(sweep_dir, "start")[lost] == 2  # cut with its node, then run again
+    assert all(count == 1 for num, count in runs(sweep_dir, "start").items() if num != lost)
