@@ -1,4 +1,4 @@
-"""Hundreds of jobs with 8 batches in flight through real launchers (200 through joblib, 120
+"""Hundreds of jobs with 8 batches in flight through real launchers (150 through joblib, 120
 through submitit's local executor, a process and its controller a job), each job checked to
 have composed its own config (in a file of its own: its two runs are the longest of the
 suite, and the test command runs the files side by side)."""

@@ -286,7 +286,7 @@ def test_a_requeued_packed_task_takes_up_where_its_batch_is(sweep_dir: Path) -> 
     it was running wrote no end, and runs again under ``retries``: every job ends once."""
     arguments = [
         numbered(40), "hydra.sweeper.jobs_per_task=20", "hydra.sweeper.retries=1",
-        "sleep=1", "slow=15", "slow_jobs=[1]",
+        "sleep=0.5", "slow=15", "slow_jobs=[1]",
     ]  # fmt: skip
     process = start(sweep_dir, *arguments)
     task = wait_until(
@@ -314,7 +314,7 @@ def test_a_packed_task_at_its_time_limit_is_requeued_and_its_job_is_lost_not_fai
     batch's jobs no task has taken yet: every job ends once."""
     arguments = [
         numbered(40), "hydra.sweeper.jobs_per_task=20", "hydra.sweeper.retries=1",
-        "sleep=1", "slow=15", "slow_jobs=[1]",
+        "sleep=0.5", "slow=15", "slow_jobs=[1]",
     ]  # fmt: skip
     process = start(sweep_dir, *arguments)
     task = wait_until(
