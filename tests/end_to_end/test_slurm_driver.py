@@ -6,7 +6,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, List
 
 import pytest
 from conftest import journal_records
@@ -280,38 +280,20 @@ def test_the_sweeper_killed_while_packed_tasks_run_is_resumed_at_once(sweep_dir:
     check_each_job_once(sweep_dir, 24)
 
 
-def test_a_requeued_packed_task_takes_up_where_its_batch_is(sweep_dir: Path) -> None:
-    """A packed task (of two, 20 jobs each) requeued by SLURM while it runs job #1 (as
-    preemption would): started again, it takes the batch's jobs no task has taken yet; the job
-    it was running wrote no end, and runs again under ``retries``: every job ends once."""
-    arguments = [
-        numbered(40), "hydra.sweeper.jobs_per_task=20", "hydra.sweeper.retries=1",
-        "sleep=0.5", "slow=15", "slow_jobs=[1]",
-    ]  # fmt: skip
-    process = start(sweep_dir, *arguments)
-    task = wait_until(
-        lambda: next((r["slurm"] for r in ledger(sweep_dir) if r["num"] == 1), None),
-        120,
-        "job 1 to start",
-    )
-    subprocess.run(["scontrol", "requeue", task], check=True)
-    assert process.wait(timeout=240) == 0, (sweep_dir.parent / "sweeper.log").read_text()[-3000:]
-    assert runs(sweep_dir) == Counter(range(40))  # every job ended once
-    assert runs(sweep_dir, "start")[1] == 2  # job 1: cut by the requeue, then run again
-    assert all(count == 1 for num, count in runs(sweep_dir, "start").items() if num != 1)
-    restarted = [r for r in journal(sweep_dir) if r.get("restart") == 1]
-    assert restarted, "no job started in the requeued task"
-    assert all(r["job"] != 1 for r in restarted)  # it took new jobs, not job 1 again
-
-
-def test_a_packed_task_at_its_time_limit_is_requeued_and_its_job_is_lost_not_failed(
-    sweep_dir: Path,
+@pytest.mark.parametrize(
+    "interrupt",
+    [["scontrol", "requeue"], ["scancel", "--signal=USR2"]],
+    ids=["requeued", "time-limit"],
+)
+def test_a_packed_task_requeued_or_at_its_time_limit_takes_up_where_its_batch_is(
+    sweep_dir: Path, interrupt: List[str]
 ) -> None:
-    """SLURM's signal before a packed task's time limit (USR2, which submitit asks for
-    before it), sent now by scancel rather than by the clock, while the task runs job #1:
-    the task checkpoints and is requeued; job #1 writes no end (lost, not failed: submitit's
-    exit is the task's), runs again under ``retries``, and the requeued task takes the
-    batch's jobs no task has taken yet: every job ends once."""
+    """A packed task (of two, 20 jobs each) requeued by SLURM while it runs job #1 (as
+    preemption would), or sent SLURM's signal before its time limit (USR2, which submitit
+    asks for before it; sent now by scancel rather than by the clock: the task checkpoints
+    and is requeued): started again, it takes the batch's jobs no task has taken yet. Job #1
+    wrote no end (lost, not failed: submitit's exit is the task's) and runs again under
+    ``retries``: every job ends once."""
     arguments = [
         numbered(40), "hydra.sweeper.jobs_per_task=20", "hydra.sweeper.retries=1",
         "sleep=0.5", "slow=15", "slow_jobs=[1]",
@@ -322,14 +304,15 @@ def test_a_packed_task_at_its_time_limit_is_requeued_and_its_job_is_lost_not_fai
         120,
         "job 1 to start",
     )
-    subprocess.run(["scancel", "--signal=USR2", task], check=True)
+    subprocess.run([*interrupt, task], check=True)
     assert process.wait(timeout=240) == 0, (sweep_dir.parent / "sweeper.log").read_text()[-3000:]
     assert runs(sweep_dir) == Counter(range(40))  # every job ended once
-    assert runs(sweep_dir, "start")[1] == 2  # job 1: cut by the checkpoint, then run again
+    assert runs(sweep_dir, "start")[1] == 2  # job 1: cut, then run again
     assert all(count == 1 for num, count in runs(sweep_dir, "start").items() if num != 1)
     records = journal(sweep_dir)
     failed = [r["return"] for r in records if r.get("job") == 1 and r.get("status") == "failed"]
     assert all("did not end" in reason for reason in failed), failed  # lost, not its failure
     assert "Sweep done: 40 completed, 0 failed" in (sweep_dir.parent / "sweeper.log").read_text()
     restarted = [r for r in records if r.get("restart") == 1]
-    assert restarted and all(r["job"] != 1 for r in restarted)
+    assert restarted, "no job started in the requeued task"
+    assert all(r["job"] != 1 for r in restarted)  # it took new jobs, not job 1 again

@@ -2,34 +2,14 @@
 applications of the comparison with BasicSweeper (config groups, ``db@backup``, structured
 configs, ``+experiment=``)."""
 
-from pathlib import Path
-from typing import Any, Iterator, List, Tuple
+from typing import Any, List, Tuple
 
 import pytest
-from compared import CASES, jobs, load_app
-from hydra import initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from hydra.types import RunMode
+from compared import CASES, jobs
 from omegaconf import OmegaConf
 
 from hydra_python_sweeper.run.compose import Composer, same_config
 from hydra_python_sweeper.space.format import format_job
-
-CONF = Path(__file__).parents[1] / "apps" / "compare" / "conf"
-
-
-@pytest.fixture
-def compose_app(hydra_restore_singletons: Any) -> Iterator[Any]:
-    """``make(config_name, overrides)``: Hydra's config loader and the master config."""
-    load_app().store_schemas()
-    with initialize_config_dir(config_dir=str(CONF), version_base=None):
-        loader = GlobalHydra.instance().config_loader()
-
-        def make(config_name: str, overrides: Tuple[str, ...] = ()) -> Tuple[Any, Any]:
-            master = loader.load_configuration(config_name, list(overrides), RunMode.MULTIRUN)
-            return loader, master
-
-        yield make
 
 
 def counting(loader: Any) -> List[Tuple[str, ...]]:

@@ -1,33 +1,12 @@
 """Validation by shape against Hydra's full composition: the same jobs fail, for the same reason."""
 
-from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Iterator, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 import pytest
-from compared import load_app
-from hydra import initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from hydra.types import RunMode
 
 from hydra_python_sweeper.run import validate
 from hydra_python_sweeper.run.validate import ShapeValidator, error_chain
-
-CONF = Path(__file__).parents[1] / "apps" / "compare" / "conf"
-
-
-@pytest.fixture
-def compose_app(hydra_restore_singletons: Any) -> Iterator[Any]:
-    """``make(config_name)``: Hydra's config loader and the sweep's master config for it."""
-    load_app().store_schemas()
-    with initialize_config_dir(config_dir=str(CONF), version_base=None):
-        loader = GlobalHydra.instance().config_loader()
-
-        def make(config_name: str) -> Tuple[Any, Any]:
-            master = loader.load_configuration(config_name, [], run_mode=RunMode.MULTIRUN)
-            return loader, master
-
-        yield make
 
 
 def outcome(check: Any, job: List[str]) -> Optional[Tuple[str, str]]:
