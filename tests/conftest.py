@@ -297,3 +297,24 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         listed = "\n".join(f"  pid {pid}: {command}" for pid, command in sorted(left.items()))
         print(f"\nProcesses of the tests' sweeps left behind (now killed):\n{listed}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture
+def compose_app(hydra_restore_singletons: Any) -> Iterator[Any]:
+    """``make(config_name, overrides=())``: Hydra's config loader and the sweep's master
+    config for one of the compared applications (tests/apps/compare)."""
+    from compared import load_app
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.types import RunMode
+
+    load_app().store_schemas()
+    conf = Path(__file__).parent / "apps" / "compare" / "conf"
+    with initialize_config_dir(config_dir=str(conf), version_base=None):
+        loader = GlobalHydra.instance().config_loader()
+
+        def make(config_name: str, overrides: Tuple[str, ...] = ()) -> Tuple[Any, Any]:
+            master = loader.load_configuration(config_name, list(overrides), RunMode.MULTIRUN)
+            return loader, master
+
+        yield make
