@@ -139,8 +139,9 @@ MARK = "HYDRA_PYTHON_SWEEPER_DIR"
 
 
 def marking(sweep_dir: Path) -> Callable[[], None]:
-    """Mark this process, and every process it starts from now on, as the sweep's; the
-    function returned takes the mark off this process again (not off those it started).
+    """Mark every process this one starts from now on as the sweep's (they inherit the
+    mark; this process's own ``/proc`` environment keeps what it started with: the sweeper
+    is found by its lock); the function returned stops marking (those started keep it).
 
     >>> unmark = marking(Path("/runs/a"))
     >>> os.environ[MARK]
@@ -163,7 +164,6 @@ def marking(sweep_dir: Path) -> Callable[[], None]:
 def marked(sweep_dir: Path) -> Dict[int, str]:
     """The processes of this host that carry the sweep's mark, this one and its ancestors
     aside (a ``cancel`` run from inside a job)."""
-    entry = f"{MARK}={os.path.abspath(sweep_dir)}".encode()
     mine = set()
     pid = os.getpid()
     while pid > 1:  # this process and its ancestors
@@ -172,13 +172,14 @@ def marked(sweep_dir: Path) -> Dict[int, str]:
     found = {}
     for proc in Path("/proc").glob("[0-9]*"):
         pid = int(proc.name)
-        if pid not in mine and marked_by(pid, entry):
+        if pid not in mine and marked_by(pid, sweep_dir):
             found[pid] = "a process of the sweep (its mark)"
     return found
 
 
-def marked_by(pid: int, entry: bytes) -> bool:
-    """Whether process ``pid``'s environment holds ``entry`` (read now)."""
+def marked_by(pid: int, sweep_dir: Path) -> bool:
+    """Whether process ``pid``'s environment carries the mark of ``sweep_dir`` (read now)."""
+    entry = f"{MARK}={os.path.abspath(sweep_dir)}".encode()
     try:
         return entry in (Path("/proc") / str(pid) / "environ").read_bytes().split(b"\0")
     except OSError:  # gone, or not ours to read: not proved

@@ -18,7 +18,6 @@ proved is named in the output, and left alone. A later resume carries on from th
     A later resume carries on: ...
 """
 
-import os
 import shutil
 import signal
 import subprocess
@@ -30,7 +29,6 @@ from typing import Any, Callable, Dict, List, Tuple
 from hydra_python_sweeper.cluster.driver import DRIVER_JOB
 from hydra_python_sweeper.cluster.liveness import alive_here
 from hydra_python_sweeper.cluster.processes import (
-    MARK,
     Process,
     executor_of,
     local_executor,
@@ -81,9 +79,8 @@ def cancel_sweep(sweep_dir: Path, wait: float = 30.0) -> str:
             )
     for pid, what in local_executor(sweep_dir).items():
         targets.setdefault(pid, (what, partial(executor_of, pid, sweep_dir)))
-    entry = f"{MARK}={os.path.abspath(sweep_dir)}".encode()
     for pid, what in marked(sweep_dir).items():  # a pool's workers, a job's own processes
-        targets.setdefault(pid, (what, partial(marked_by, pid, entry)))
+        targets.setdefault(pid, (what, partial(marked_by, pid, sweep_dir)))
     _stop(targets, said, min(wait, 5.0))  # some ignore SIGTERM (submitit's): SIGKILL after
     if not said:
         said.append("Nothing of the sweep was running")

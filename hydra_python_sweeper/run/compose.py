@@ -167,15 +167,15 @@ class Composer:
     ) -> DictConfig:
         config = _thaw(frozen) if frozen is not None else copy.deepcopy(self.base(shape))
         ConfigLoaderImpl._apply_overrides_to_config(values, config)
-        task = [text for text in job if not self.parse(text).is_hydra_override()]
+        task = [o for o in map(self.parse, job) if not o.is_hydra_override()]  # parsed once
         hydra = config.hydra
-        hydra.overrides.task = task
+        hydra.overrides.task = [o.input_line for o in task]
         if isinstance(hydra.job.get("override_dirname"), str):
             from hydra._internal.config_loader_impl import get_overrides_dirname
 
             dirname = hydra.job.config.override_dirname
             hydra.job.override_dirname = get_overrides_dirname(
-                overrides=[self.parse(text) for text in task],
+                overrides=task,
                 kv_sep=dirname.kv_sep,
                 item_sep=dirname.item_sep,
                 exclude_keys=dirname.exclude_keys,
