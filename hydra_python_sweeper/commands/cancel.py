@@ -39,11 +39,13 @@ from hydra_python_sweeper.cluster.processes import (
 )
 from hydra_python_sweeper.cluster.slurm import alive_tasks, cancel_command, sweep_drivers
 from hydra_python_sweeper.errors import JournalError
-from hydra_python_sweeper.journal.admission import running_now
+from hydra_python_sweeper.journal.admission import run_number, running_now
+from hydra_python_sweeper.journal.fence import close
 from hydra_python_sweeper.journal.files import check_regular
 from hydra_python_sweeper.journal.lines import FILENAME
 from hydra_python_sweeper.journal.origin import process_start
 from hydra_python_sweeper.journal.reader import read
+from hydra_python_sweeper.journal.writer import append
 
 #: A process to stop: what it is, and the proof, asked again before each signal.
 Target = Tuple[str, Callable[[], bool]]
@@ -57,6 +59,10 @@ def cancel_sweep(sweep_dir: Path, wait: float = 30.0) -> str:
     if not path.is_file():
         raise JournalError(f"there is no journal in {sweep_dir} ({path} is not a file)")
     said: List[str] = []
+    # first, the fence: a job of the sweep that starts from now stands down, and one that
+    # runs stops at its SIGTERM (it would run on until SLURM's SIGKILL, which can land
+    # after its function and before its end line): a resume runs it again
+    append(path, then=partial(close, sweep_dir, run_number(read(path))))
     if shutil.which("squeue"):  # by their tag: driver.slurm may be missing (killed before
         said.extend(_cancel_drivers(sweep_dir))  # it was written) or name another job
     _stop(_sweepers(sweep_dir, said), said, wait, kill=False)  # it stops in order

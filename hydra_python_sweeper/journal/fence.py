@@ -60,6 +60,22 @@ class Fence:
         return newest <= self.run
 
 
+def close(sweep_dir: Path, run: int) -> None:
+    """A cancel: on every shard, the jobs of runs before ``run`` (the next run's number) that
+    start from now stand down, and those running see it (:mod:`.termination`).
+
+    >>> import tempfile
+    >>> fence = Fence(tempfile.mkdtemp(), shard=0, run=1); fence.move()
+    >>> close(Path(fence.sweep_dir), 2); fence.current(), Fence(fence.sweep_dir, 0, 2).current()
+    (False, True)
+    """
+    for path in Path(sweep_dir).glob(".shard-*.run"):
+        shard = int(path.name[len(".shard-") : -len(".run")])
+        fence = Fence(str(sweep_dir), shard, run)
+        if fence.current():  # never moved back
+            fence.move()
+
+
 def stand_down(number: int) -> None:
     """Job ``number``, in this process, stands down (see :func:`stood_down`)."""
     _STOOD_DOWN.add(number)

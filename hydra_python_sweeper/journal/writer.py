@@ -22,6 +22,7 @@ from omegaconf import DictConfig
 from hydra_python_sweeper.journal.fence import Fence, forget, stand_down, stood_down
 from hydra_python_sweeper.journal.files import open_regular
 from hydra_python_sweeper.journal.lines import JOURNALED, encode, job_line, started_line
+from hydra_python_sweeper.journal.termination import guard, release
 
 
 def append(path: Path, *records: Dict[str, Any], then: Optional[Callable[[], None]] = None) -> None:
@@ -124,10 +125,18 @@ class JournalCallback(Callback):
         self.started[number] = line["at"]
         if self.fence is None:
             append(self.path, line)
-        elif not append_if(self.path, self.fence.current, line):
+        elif append_if(self.path, self.fence.current, line):
+            guard(self.fence)  # a cancel's SIGTERM stops its function, never cuts its end
+        else:
             stand_down(number)
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
+        try:
+            self._end(config, job_return)
+        finally:
+            release()  # a SIGTERM held while the end was written lands now
+
+    def _end(self, config: DictConfig, job_return: JobReturn) -> None:
         if stood_down(int(config.hydra.job.num)):  # nothing of it in the journal
             setattr(job_return, JOURNALED, True)
             forget(int(config.hydra.job.num))

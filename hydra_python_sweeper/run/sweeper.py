@@ -7,6 +7,7 @@
 
 import itertools
 import logging
+import os
 import socket
 from pathlib import Path
 from typing import Any, List, Optional, Tuple
@@ -27,6 +28,7 @@ from hydra_python_sweeper.cluster.detach import (
 from hydra_python_sweeper.cluster.liveness import refuse_if_running
 from hydra_python_sweeper.cluster.processes import marking
 from hydra_python_sweeper.cluster.slurm import alive_tasks, is_slurm
+from hydra_python_sweeper.journal import termination
 from hydra_python_sweeper.journal.admission import (
     admit,
     check_journal,
@@ -117,6 +119,7 @@ class PythonSweeperImpl(Sweeper):
     def run_sweep(self, arguments: List[str]) -> Any:
         assert self.config is not None
         settings = Settings.of(self.given, self.launcher)
+        termination.SWEEPER_PID = os.getpid()  # its jobs here keep the sweeper's Ctrl-C
         log.info(f"{self!r} sweeping")
         if settings.sharded:
             first = settings.shard_index + 1

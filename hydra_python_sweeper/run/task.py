@@ -18,6 +18,7 @@ import threading
 from typing import Any, Callable
 
 from hydra_python_sweeper.journal.fence import Superseded, stood_down
+from hydra_python_sweeper.journal.termination import Cancelled, release, running
 
 
 class TaskExited(Exception):
@@ -55,7 +56,11 @@ class ExitIsFailure:
                 "down (the newer run runs it)"
             )
         try:
-            return self.task(cfg)
+            with running():  # a cancel's SIGTERM raises Cancelled in it
+                return self.task(cfg)
+        except Cancelled:
+            release()  # Hydra 1.2 and 1.3 call no end callback for it
+            raise  # no end: the resume runs it again
         except SystemExit as exit:
             if CHECKPOINTED.is_set():
                 raise  # the task's own exit, to be requeued

@@ -50,7 +50,11 @@ def main(cfg: DictConfig) -> int:
     num = HydraConfig.get().job.num
     slow = num in cfg.slow_jobs and first_run()  # slow its first time
     length = cfg.lengths[num] if "lengths" in cfg else 0  # bench/slurm.py's uneven jobs
-    time.sleep(cfg.sleep + (cfg.slow if slow else 0) + length)
+    try:
+        time.sleep(cfg.sleep + (cfg.slow if slow else 0) + length)
+    except KeyboardInterrupt:  # a Ctrl-C, or its sweep cancelled: the job's own handling
+        note("interrupted", cfg)
+        raise
     note("end", cfg)
     return int(HydraConfig.get().job.num)
 

@@ -103,7 +103,11 @@ def tasks_of(sweep_dir: Path, states: str = "PENDING,RUNNING") -> List[str]:
 
 def check_each_job_once(sweep_dir: Path, n: int) -> None:
     """Every job ran to its end exactly once, with exactly its own config."""
-    assert runs(sweep_dir) == Counter(range(n))
+    ended, expected = runs(sweep_dir), Counter(range(n))
+    assert ended == expected, (
+        f"ran more than once: {sorted((ended - expected).elements())}; "
+        f"never ran to its end: {sorted((expected - ended).elements())}"
+    )
     for record in ledger(sweep_dir):
         num = record["num"]
         assert record["overrides"][-2:] == [f"+x={num}", f"+name='job {num}'"]

@@ -70,10 +70,17 @@ def test_a_detached_sweep_s_driver_is_a_slurm_job_that_survives_a_requeue(
 
 
 def test_cancel_of_a_detached_sweep_cancels_its_driver_and_arrays(sweep_dir: Path) -> None:
-    arguments = [numbered(20), "hydra.sweeper.max_batch_size=10", "sleep=3"]
+    """The first batch's jobs run long (their first time): ``cancel`` stops them in their
+    function, where their own ``KeyboardInterrupt`` handling runs (submitit ignores SIGTERM:
+    they would run on until SLURM's SIGKILL, which can cut a job after its function, before
+    its end line); the resume runs each job once."""
+    arguments = [
+        numbered(20), "hydra.sweeper.max_batch_size=10", "sleep=1",
+        f"slow_jobs=[{','.join(map(str, range(10)))}]", "slow=300",
+    ]  # fmt: skip
     detached = sweep(sweep_dir, *arguments, "hydra.sweeper.detach=true", timeout=120)
     assert detached.returncode == 0, detached.stdout[-3000:]
-    wait_until(lambda: len(tasks_of(sweep_dir, "RUNNING")) >= 5, 120, "the first array running")
+    wait_until(lambda: len(runs(sweep_dir, "start")) >= 5, 120, "the first jobs running")
     cancelled = subprocess.run(
         [sys.executable, "-m", "hydra_plugins.hydra_python_sweeper", "cancel", str(sweep_dir)],
         capture_output=True, text=True, timeout=120,
@@ -82,6 +89,10 @@ def test_cancel_of_a_detached_sweep_cancels_its_driver_and_arrays(sweep_dir: Pat
     assert f"Cancelled the sweep's driver (SLURM job {driver}, " in cancelled.stdout
     wait_until(lambda: not tasks_of(sweep_dir), 60, "no task of the sweep queued or running")
     wait_until(lambda: not squeue("-j", driver), 60, "the driver gone")
+    started = runs(sweep_dir, "start")
+    assert len(started) >= 5 and not runs(sweep_dir, "end")
+    assert runs(sweep_dir, "interrupted") == started  # stopped in their function
+    assert '"status": "failed"' not in (sweep_dir / "journal.jsonl").read_text()
     assert sweep(sweep_dir, *arguments, "hydra.sweeper.resume=true").returncode == 0
     check_each_job_once(sweep_dir, 20)
 
