@@ -1,22 +1,26 @@
-"""A job's SIGTERM: the job of a cancelled sweep stops at once, and no job's end is cut.
+"""A job's SIGTERM and SIGINT: the job of a cancelled or interrupted sweep stops in its
+function, and no job's end is cut.
 
 ``cancel`` moves the sweep's fence (:mod:`.fence`) before it signals anything, then SLURM
 (``scancel``) or ``cancel`` itself sends the jobs SIGTERM. submitit ignores SIGTERM (it waits
 for its own checkpoint signal), so a cancelled task would run on until SLURM's SIGKILL, which
 can land anywhere: after the job's function has returned and before its end line is written,
-and the job would then run again at the resume. While a job runs in a process of its own,
-this module holds its SIGTERM:
+and the job would then run again at the resume. A terminal's Ctrl-C sends SIGINT to every
+process of the sweep (a joblib pool's workers too), where the job's function would take it
+for its own ``KeyboardInterrupt``, a failure. While a job runs in a process of its own, this
+module holds both signals:
 
-- while the job's function runs (:func:`running`), a SIGTERM of a cancelled sweep (its fence
-  moved) raises :class:`Cancelled` there, a ``KeyboardInterrupt``: the job writes no end and
-  a resume runs it again; any other SIGTERM goes to the handler that was there before;
-- from its function's return until its end line is written (:func:`release`), a SIGTERM
+- while the job's function runs (:func:`running`), a SIGINT (a Ctrl-C), or a SIGTERM of a
+  cancelled sweep (its fence moved), raises :class:`Interrupted` there, a
+  ``KeyboardInterrupt``: the job's own Ctrl-C handling runs, it writes no end, and a resume
+  runs it again; any other SIGTERM goes to the handler that was there before;
+- from its function's return until its end line is written (:func:`release`), either signal
   waits, and is delivered once the line is in the journal.
 
 In the sweeper's own process (Hydra's basic launcher) nothing is held: the sweeper's Ctrl-C
 handling stays.
 
-    >>> import signal, tempfile
+    >>> import tempfile
     >>> from hydra_python_sweeper.journal.fence import Fence
     >>> fence = Fence(tempfile.mkdtemp(), shard=0, run=1)
     >>> guard(fence)
@@ -24,7 +28,7 @@ handling stays.
     ...     with running():  # the job's function
     ...         Fence(fence.sweep_dir, shard=0, run=2).move()  # a cancel
     ...         signal.raise_signal(signal.SIGTERM)
-    ... except Cancelled as error:
+    ... except Interrupted as error:
     ...     print(error)
     the sweep was cancelled
     >>> release(), signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
@@ -35,60 +39,74 @@ import os
 import signal
 import threading
 from contextlib import contextmanager
-from typing import Any, Iterator, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 from hydra_python_sweeper.journal.fence import Fence
 
 
-class Cancelled(KeyboardInterrupt):
-    """The job's sweep was cancelled while its function ran: it ends without an end line
-    (a ``KeyboardInterrupt``, so that a job's own Ctrl-C handling runs)."""
+class Interrupted(KeyboardInterrupt):
+    """The job's sweep was cancelled, or interrupted by a Ctrl-C, while its function ran: it
+    ends without an end line (a ``KeyboardInterrupt``, so that a job's own Ctrl-C handling
+    runs)."""
 
 
 #: The pid of the sweeper's process, where nothing is held (set by the sweeper).
 SWEEPER_PID: Optional[int] = None
 
+_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
 
 class _Held:
-    """The SIGTERM handler of one job (this process runs one job at a time)."""
+    """The handler of one job's SIGTERM and SIGINT (a process runs one job at a time)."""
 
-    def __init__(self, fence: Fence, previous: Any) -> None:
+    def __init__(self, fence: Fence, previous: Dict[int, Any]) -> None:
         self.fence = fence
         self.previous = previous
         self.in_function = False
-        self.pending = False
+        self.raised = False
+        self.pending: List[int] = []
 
     def __call__(self, signum: int, frame: Any) -> None:
-        if self.in_function and not self.fence.current():
-            self.in_function = False
-            raise Cancelled("the sweep was cancelled")
-        if self.in_function:
-            _deliver(self.previous, signum, frame)
+        if not self.in_function:
+            self.pending.append(signum)  # its end is being written: after it
+        elif signum == signal.SIGINT:
+            self.in_function, self.raised = False, True
+            raise Interrupted("the sweep was interrupted (Ctrl-C)")
+        elif not self.fence.current():
+            self.in_function, self.raised = False, True
+            raise Interrupted("the sweep was cancelled")
         else:
-            self.pending = True  # its end is being written: after it
+            _deliver(self.previous[signum], signum, frame)
 
 
 _HELD: Optional[_Held] = None
 
 
 def guard(fence: Optional[Fence]) -> None:
-    """Hold this process's SIGTERM for the job that starts (its started line written)."""
+    """Hold this process's SIGTERM and SIGINT for the job that starts (its started line
+    written)."""
     global _HELD
     if fence is None or os.getpid() == SWEEPER_PID:
         return
     if threading.current_thread() is not threading.main_thread():
         return  # a signal handler is set in the main thread only
     release()
-    previous = signal.getsignal(signal.SIGTERM)
-    if previous is None:  # set outside Python: it could not be put back
-        return
-    _HELD = _Held(fence, previous)
-    signal.signal(signal.SIGTERM, _HELD)
+    previous: Dict[int, Any] = {signum: signal.getsignal(signum) for signum in _SIGNALS}
+    held = _Held(fence, previous)
+    for signum, handler in list(previous.items()):
+        # one set outside Python could not be put back; an ignored SIGINT stays ignored (a
+        # job started in the background: no Ctrl-C is meant for it)
+        if handler is not None and not (signum == signal.SIGINT and handler == signal.SIG_IGN):
+            signal.signal(signum, held)
+        else:
+            del held.previous[signum]
+    _HELD = held
 
 
 @contextmanager
 def running() -> Iterator[None]:
-    """The job's function runs in this block: a cancel's SIGTERM raises :class:`Cancelled`."""
+    """The job's function runs in this block: a Ctrl-C, or a cancel's SIGTERM, raises
+    :class:`Interrupted` in it."""
     held = _HELD
     if held is not None:
         held.in_function = True
@@ -99,16 +117,24 @@ def running() -> Iterator[None]:
             held.in_function = False
 
 
+def interrupted() -> bool:
+    """Whether the job this process runs was interrupted by a signal (:class:`Interrupted`,
+    which its function may have caught and raised again as another ``KeyboardInterrupt``)."""
+    return _HELD is not None and _HELD.raised
+
+
 def release() -> None:
-    """The job's end is written (or will never be): SIGTERM goes back to its handler, and
-    one that came meanwhile is delivered now."""
+    """The job's end is written (or will never be): each signal goes back to its handler,
+    and one that came meanwhile is delivered now."""
     global _HELD
     held, _HELD = _HELD, None
     if held is None:
         return
-    signal.signal(signal.SIGTERM, held.previous)
-    if held.pending:
-        signal.raise_signal(signal.SIGTERM)
+    for signum, previous in held.previous.items():
+        signal.signal(signum, previous)
+    for signum in dict.fromkeys(held.pending):
+        if signum in held.previous:
+            signal.raise_signal(signum)
 
 
 def _deliver(previous: Any, signum: int, frame: Any) -> None:

@@ -18,7 +18,7 @@ import threading
 from typing import Any, Callable
 
 from hydra_python_sweeper.journal.fence import Superseded, stood_down
-from hydra_python_sweeper.journal.termination import Cancelled, release, running
+from hydra_python_sweeper.journal.termination import interrupted, release, running
 
 
 class TaskExited(Exception):
@@ -56,11 +56,8 @@ class ExitIsFailure:
                 "down (the newer run runs it)"
             )
         try:
-            with running():  # a cancel's SIGTERM raises Cancelled in it
+            with running():  # a Ctrl-C, a cancel's SIGTERM raise Interrupted in it
                 return self.task(cfg)
-        except Cancelled:
-            release()  # Hydra 1.2 and 1.3 call no end callback for it
-            raise  # no end: the resume runs it again
         except SystemExit as exit:
             if CHECKPOINTED.is_set():
                 raise  # the task's own exit, to be requeued
@@ -68,6 +65,9 @@ class ExitIsFailure:
         except Exception:
             raise
         except KeyboardInterrupt:
+            if interrupted():  # in a job's own process: no end, the resume runs it again
+                release()  # Hydra 1.2 and 1.3 call no end callback for it
+                raise
             if CTRL_C.is_set():
                 raise  # the user's Ctrl-C of the sweep: the sweep stops
             raise TaskExited(

@@ -15,7 +15,7 @@ import pytest
 JOB = """
 import os, signal, sys
 from hydra_python_sweeper.journal.fence import Fence
-from hydra_python_sweeper.journal.termination import Cancelled, guard, release, running
+from hydra_python_sweeper.journal.termination import Interrupted, guard, release, running
 
 {handler}
 fence = Fence(sys.argv[1], shard=0, run=1)
@@ -26,8 +26,8 @@ try:
         {cancel}
         {in_function}
         print("function returned", flush=True)
-except Cancelled as error:
-    print(f"cancelled: {{error}}", flush=True)
+except Interrupted as error:
+    print(f"interrupted: {{error}}", flush=True)
 {in_end}
 print("end written", flush=True)
 release()
@@ -58,7 +58,7 @@ def test_a_cancel_s_sigterm_stops_the_function_and_the_end_is_still_written(
 ) -> None:
     done = job(tmp_path, handler=BYPASS, cancel=MOVE, in_function=SIGTERM)
     assert done.stdout.splitlines() == [
-        "cancelled: the sweep was cancelled",
+        "interrupted: the sweep was cancelled",
         "end written",
         "after release",
     ], done.stderr
@@ -93,3 +93,30 @@ def test_the_sweeper_s_own_process_keeps_its_handler(tmp_path: Path) -> None:
         in_function=SIGTERM,
     )
     assert done.stdout.splitlines()[:2] == ["bypassed", "function returned"], done.stderr
+
+
+def test_a_ctrl_c_in_the_function_interrupts_it_and_one_after_waits_for_the_end(
+    tmp_path: Path,
+) -> None:
+    """A terminal's Ctrl-C reaches a pool's workers too: the job is interrupted, not failed
+    (its function raises Interrupted); after its function, it lands once the end is
+    written."""
+    sigint = "os.kill(os.getpid(), signal.SIGINT)"
+    done = job(tmp_path, in_function=sigint)
+    assert done.stdout.splitlines() == [
+        "interrupted: the sweep was interrupted (Ctrl-C)",
+        "end written",
+        "after release",
+    ], done.stderr
+    done = job(tmp_path, in_end=sigint)
+    assert done.stdout.splitlines() == ["function returned", "end written"]
+    assert "KeyboardInterrupt" in done.stderr  # Python's own handler, once released
+
+
+def test_an_ignored_ctrl_c_stays_ignored(tmp_path: Path) -> None:
+    """A job started with SIGINT ignored (in the background): no Ctrl-C is meant for it."""
+    ignore = "signal.signal(signal.SIGINT, signal.SIG_IGN)"
+    done = job(tmp_path, handler=ignore, in_function="os.kill(os.getpid(), signal.SIGINT)")
+    assert done.stdout.splitlines() == ["function returned", "end written", "after release"], (
+        done.stderr
+    )
