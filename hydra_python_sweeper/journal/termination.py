@@ -12,8 +12,9 @@ module holds both signals:
 
 - while the job's function runs (:func:`running`), a SIGINT (a Ctrl-C), or a SIGTERM of a
   cancelled sweep (its fence moved), raises :class:`Interrupted` there, a
-  ``KeyboardInterrupt``: the job's own Ctrl-C handling runs, it writes no end, and a resume
-  runs it again; any other SIGTERM goes to the handler that was there before;
+  ``KeyboardInterrupt``: the job's own Ctrl-C handling runs, it writes no end, its process
+  ends (:func:`leave`: a pool's worker too), and a resume runs it again; any other SIGTERM
+  goes to the handler that was there before;
 - from its function's return until its end line is written (:func:`release`), either signal
   waits, and is delivered once the line is in the journal.
 
@@ -35,11 +36,13 @@ handling stays.
     (None, True)
 """
 
+import logging
 import os
 import signal
+import sys
 import threading
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, NoReturn, Optional
 
 from hydra_python_sweeper.journal.fence import Fence
 
@@ -63,17 +66,17 @@ class _Held:
         self.fence = fence
         self.previous = previous
         self.in_function = False
-        self.raised = False
+        self.raised = 0  # the signal that interrupted the job's function
         self.pending: List[int] = []
 
     def __call__(self, signum: int, frame: Any) -> None:
         if not self.in_function:
             self.pending.append(signum)  # its end is being written: after it
         elif signum == signal.SIGINT:
-            self.in_function, self.raised = False, True
+            self.in_function, self.raised = False, signum
             raise Interrupted("the sweep was interrupted (Ctrl-C)")
         elif not self.fence.current():
-            self.in_function, self.raised = False, True
+            self.in_function, self.raised = False, signum
             raise Interrupted("the sweep was cancelled")
         else:
             _deliver(self.previous[signum], signum, frame)
@@ -117,10 +120,24 @@ def running() -> Iterator[None]:
             held.in_function = False
 
 
-def interrupted() -> bool:
-    """Whether the job this process runs was interrupted by a signal (:class:`Interrupted`,
-    which its function may have caught and raised again as another ``KeyboardInterrupt``)."""
-    return _HELD is not None and _HELD.raised
+def interrupted() -> int:
+    """The signal that interrupted the job this process runs (:class:`Interrupted`, which
+    its function may have caught and raised again as another ``KeyboardInterrupt``), or 0."""
+    return _HELD.raised if _HELD is not None else 0
+
+
+def leave(signum: int) -> NoReturn:
+    """The job was interrupted: its process ends, by the signal's exit code, its output
+    flushed. A pool's worker too: it would live on, and the job it ran, with no end, would
+    look running as long as its pid lives (a resume would wait for it); its sweep is
+    stopping."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):
+            pass
+    os._exit(128 + signum)
 
 
 def release() -> None:

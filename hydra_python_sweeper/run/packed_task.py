@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, Dict, Tuple
 
 from hydra_python_sweeper.cluster.packs import read_pack, take
-from hydra_python_sweeper.journal.termination import Interrupted
 from hydra_python_sweeper.run.compose import Composer
 from hydra_python_sweeper.run.task import CHECKPOINTED
 
@@ -77,14 +76,10 @@ class PackedTask:
                     job_dir_key="hydra.sweep.dir",
                     job_subdir_key="hydra.sweep.subdir",
                 )
-            except Interrupted:  # its sweep cancelled or interrupted: no end
-                return ran - 1, failed
             except Exception as error:  # it wrote no end: the sweeper counts it as lost
                 log.error(f"job #{number} could not run in its task: {error!r}")
                 failed += 1
             else:
-                if isinstance(done._return_value, Interrupted):  # Hydra 1.4 hands it back
-                    return ran - 1, failed
                 if done.status == JobStatus.FAILED:
                     log.error(f"job #{number} failed: {done._return_value!r}")
                     failed += 1

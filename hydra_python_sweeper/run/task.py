@@ -15,10 +15,10 @@ failure, recorded in the journal and handled by ``fail_fast`` like any other::
 
 import functools
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 from hydra_python_sweeper.journal.fence import Superseded, stood_down
-from hydra_python_sweeper.journal.termination import interrupted, release, running
+from hydra_python_sweeper.journal.termination import interrupted, leave, running
 
 
 class TaskExited(Exception):
@@ -58,20 +58,23 @@ class ExitIsFailure:
         try:
             with running():  # a Ctrl-C, a cancel's SIGTERM raise Interrupted in it
                 return self.task(cfg)
-        except SystemExit as exit:
-            if CHECKPOINTED.is_set():
-                raise  # the task's own exit, to be requeued
-            raise TaskExited(f"the task called sys.exit({exit.code!r})") from None
-        except Exception:
-            raise
-        except KeyboardInterrupt:
-            if interrupted():  # in a job's own process: no end, the resume runs it again
-                release()  # Hydra 1.2 and 1.3 call no end callback for it
-                raise
-            if CTRL_C.is_set():
-                raise  # the user's Ctrl-C of the sweep: the sweep stops
-            raise TaskExited(
-                "the task raised KeyboardInterrupt (not a Ctrl-C of the sweep)"
-            ) from None
         except BaseException as error:
-            raise TaskExited(f"the task raised {type(error).__name__}: {error}") from None
+            signum = interrupted()  # whatever the function made of it, the job stops
+            if signum:  # in a job's own process: no end, the resume runs it again
+                leave(signum)
+            _as_failure(error)
+
+
+def _as_failure(error: BaseException) -> NoReturn:
+    """Raise what ended a task as Hydra is to see it."""
+    if isinstance(error, Exception):
+        raise error
+    if isinstance(error, SystemExit):
+        if CHECKPOINTED.is_set():
+            raise error  # the task's own exit, to be requeued
+        raise TaskExited(f"the task called sys.exit({error.code!r})") from None
+    if isinstance(error, KeyboardInterrupt):
+        if CTRL_C.is_set():
+            raise error  # the user's Ctrl-C of the sweep: the sweep stops
+        raise TaskExited("the task raised KeyboardInterrupt (not a Ctrl-C of the sweep)") from None
+    raise TaskExited(f"the task raised {type(error).__name__}: {error}") from None
