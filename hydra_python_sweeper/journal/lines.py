@@ -72,6 +72,8 @@ STATUS_HEAD = re.compile(rb"\n" + _NUMBER + rb'([cfs])(?:ompleted|ailed|tarted)"
 STRICT_HEAD = re.compile(_NUMBER + _ANY_STATUS + rb'([0-9a-f]{16})[0-9a-f]{16}"')
 #: The head of a line that says how a job ended, led by its newline: the job's number.
 END_HEAD = re.compile(rb"\n" + _NUMBER + rb'(?:completed|failed)"')
+#: The head of a job's started line, led by its newline: the job's number.
+STARTED_HEAD = re.compile(rb"\n" + _NUMBER + rb'started"')
 #: A line that does not start as a job line, led by its newline.
 OTHER_LINE = re.compile(rb'\n(?!\{"job": )([^\n]*)(?=\n)')
 DIGEST = re.compile(r"[0-9a-f]{32}\Z")  # a job line's digest

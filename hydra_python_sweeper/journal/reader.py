@@ -28,6 +28,7 @@ from typing import (
     List,
     Optional,
     Sequence,
+    Set,
     Tuple,
 )
 
@@ -39,6 +40,7 @@ from hydra_python_sweeper.journal.lines import (
     MAX_JOBS,
     OTHER_LINE,
     STARTED,
+    STARTED_HEAD,
     STATUS,
     STATUS_BYTES,
     STATUS_HEAD,
@@ -394,6 +396,27 @@ def ended(path: Path, numbers: range, offset: int = 0) -> Dict[int, Dict[str, An
     """
     found: Dict[int, Dict[str, Any]] = {}
     ends_since(path, numbers, offset, found)
+    return found
+
+
+def started_since(path: Path, numbers: Container[int], offset: int = 0) -> Set[int]:
+    """The jobs of ``numbers`` with a started line from byte ``offset`` of the journal on.
+
+    >>> import tempfile
+    >>> from hydra_python_sweeper.journal.writer import append
+    >>> from hydra_python_sweeper.journal.lines import started_line
+    >>> path = Path(tempfile.mkdtemp()) / "journal.jsonl"
+    >>> append(path, started_line(3, ["a=3"]), started_line(5, ["a=5"]))
+    >>> sorted(started_since(path, range(4, 9)))
+    [5]
+    """
+    found: Set[int] = set()
+    with open_journal(path) as f:
+        f.seek(offset)
+        for lines in whole_lines(f):
+            for match in STARTED_HEAD.finditer(b"\n" + lines):
+                if int(match[1]) in numbers:
+                    found.add(int(match[1]))
     return found
 
 

@@ -47,7 +47,7 @@ from hydra_python_sweeper.cluster.slurm import (
 )
 from hydra_python_sweeper.errors import PythonSweeperError, SettingError, describe_exception
 from hydra_python_sweeper.journal.lines import JOURNALED
-from hydra_python_sweeper.journal.reader import ended
+from hydra_python_sweeper.journal.reader import ended, started_since
 from hydra_python_sweeper.run.packing import PackedLauncher, tasks_for
 from hydra_python_sweeper.run.settings import runs_jobs_in_this_process
 
@@ -64,7 +64,18 @@ _UNRUN = "its packed task ended without running it to its end"
 
 
 class LaunchFailed(PythonSweeperError):
-    """A job that the launcher (or the cluster) lost: it wrote no end, and does not run."""
+    """A job that the launcher (or the cluster) lost: it wrote no end, and does not run;
+    ``unstarted``: its task failed before the job started (it ran nothing)."""
+
+    def __init__(self, message: str, unstarted: bool = False) -> None:
+        super().__init__(message)
+        self.unstarted = unstarted
+
+
+#: The states of a SLURM task that failed on its own (not cancelled, not timed out): before
+#: its job started, nothing of it ran (a node that failed to boot; its log folder not there
+#: yet, a race of submitit with SLURM before 23.02: hydra#2100).
+_FAILED_ON_ITS_OWN = {"FAILED", "NODE_FAIL", "BOOT_FAIL"}
 
 
 class JobFailed(Exception):
@@ -257,6 +268,8 @@ class BatchLauncher:
             )
             time.sleep(self.poll)
         ends = ended(self.journal, numbers, offset)
+        failed_tasks = {n for n, state in states.items() if state in _FAILED_ON_ITS_OWN}
+        unstarted = failed_tasks - started_since(self.journal, failed_tasks, offset)
         returns = []
         lost: Set[int] = set()
         for number, job in zip(numbers, jobs):
@@ -273,10 +286,14 @@ class BatchLauncher:
             else:
                 lost.add(number)
                 why = f"SLURM state {states[number]}" if number in states else reason
+                if number in unstarted:
+                    why += ", its task failed before the job started"
                 result = JobReturn(
                     overrides=list(job),
                     status=JobStatus.FAILED,
-                    _return_value=LaunchFailed(f"job #{number} did not end: {why}"),
+                    _return_value=LaunchFailed(
+                        f"job #{number} did not end: {why}", number in unstarted
+                    ),
                 )
             returns.append(result)
         if lost:

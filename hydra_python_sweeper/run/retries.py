@@ -19,6 +19,10 @@ log = logging.getLogger(__name__)
 Batch = Tuple[int, Sequence[Sequence[str]]]
 
 
+#: How many times a job whose task failed before it started is launched again.
+UNSTARTED = 3
+
+
 class Retry(list):  # type: ignore[type-arg]
     """A batch of jobs launched again (their numbers kept)."""
 
@@ -42,11 +46,14 @@ class Retries:
         self.limit = limit
         self.failed = failed
         self.attempts: Dict[int, int] = {}  # job number -> attempts made again
+        self.unstarted: Dict[int, int] = {}  # job number -> launches whose task failed first
         self.pending: List[Tuple[int, Sequence[str]]] = []
 
     def again(self, number: int, job: Sequence[str], result: JobReturn) -> bool:
         """Whether the failed job ``number`` is launched again (and queue it if so)."""
         lost = isinstance(result._return_value, LaunchFailed)
+        if lost and result._return_value.unstarted:
+            return self._unstarted(number, job, result._return_value)
         if not (lost or self.failed) or self.attempts.get(number, 0) >= self.limit:
             return False
         self.attempts[number] = self.attempts.get(number, 0) + 1
@@ -56,6 +63,17 @@ class Retries:
             f"Job #{number} {why} ({result._return_value}): launched again, attempt "
             f"{self.attempts[number] + 1} of {self.limit + 1} (hydra.sweeper.retries)"
         )
+        return True
+
+    def _unstarted(self, number: int, job: Sequence[str], why: LaunchFailed) -> bool:
+        """Its task failed before the job started: nothing of it ran, so it is launched
+        again apart from ``retries``, up to :data:`UNSTARTED` times (a task that keeps
+        failing so is a setting's fault, said by the job's failure then)."""
+        count = self.unstarted[number] = self.unstarted.get(number, 0) + 1
+        if count > UNSTARTED:
+            return False
+        self.pending.append((number, job))
+        log.warning(f"Job #{number} never started ({why}): launched again, {count} of {UNSTARTED}")
         return True
 
     def batches(self, size: Optional[int]) -> Iterator[Batch]:

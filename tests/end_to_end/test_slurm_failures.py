@@ -215,3 +215,32 @@ def test_cancel_stops_the_sweeper_and_its_arrays_then_a_resume_carries_on(
     assert "not running (resume it below)" in status.stdout, status.stdout
     assert sweep(sweep_dir, *arguments, "hydra.sweeper.resume=true").returncode == 0
     check_each_job_once(sweep_dir, 30)
+
+
+def test_a_task_that_fails_before_its_job_starts_is_launched_again(sweep_dir: Path) -> None:
+    """A task that SLURM ran but that failed before its job started (its log folder not
+    there yet, hydra#2100; here, the launcher's ``setup`` line failing once, in the first
+    task to run it) ran nothing: its job is launched again, apart from ``retries``."""
+    marker = sweep_dir.parent / "failed-once"
+    setup = f'hydra.launcher.setup=["mkdir {marker} 2>/dev/null && exit 1 || true"]'
+    done = sweep(sweep_dir, numbered(6), "hydra.sweeper.max_batch_size=6", setup)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert marker.is_dir()  # one task failed so
+    found = re.findall(
+        r"Job #(\d+) never started \(.*SLURM state FAILED.*\): launched again", done.stdout
+    )
+    assert len(found) == 1, done.stdout[-3000:]
+    check_each_job_once(sweep_dir, 6)
+    assert "0 failed" in done.stdout
+
+
+def test_a_task_that_always_fails_before_its_job_starts_fails_after_three_more_launches(
+    sweep_dir: Path,
+) -> None:
+    done = sweep(sweep_dir, numbered(1), 'hydra.launcher.setup=["exit 1"]')
+    assert done.returncode != 0
+    assert re.findall(r"Job #0 never started .*: launched again, (\d) of 3", done.stdout) == [
+        "1", "2", "3",
+    ]  # fmt: skip
+    assert "its task failed before the job started" in done.stdout
+    assert not runs(sweep_dir, "start")
