@@ -22,13 +22,11 @@ from typing import (
     Any,
     BinaryIO,
     Callable,
-    Container,
     Dict,
     Iterator,
     List,
     Optional,
     Sequence,
-    Set,
     Tuple,
 )
 
@@ -40,16 +38,14 @@ from hydra_python_sweeper.journal.lines import (
     MAX_JOBS,
     OTHER_LINE,
     STARTED,
-    STARTED_HEAD,
     STATUS,
     STATUS_BYTES,
     STATUS_HEAD,
     STRICT_HEAD,
     all_whole,
-    end_lines,
     whole,
 )
-from hydra_python_sweeper.journal.parse import loads, parse
+from hydra_python_sweeper.journal.parse import parse
 from hydra_python_sweeper.space.stages import job_digests
 
 
@@ -380,56 +376,3 @@ def _read_other(path: Path, state: JournalState, number: int, raw: bytes) -> Non
             state.failures[job] = raw.rstrip(b"\n")
         if state.record_lines([job], [status], [record["digest"][:16].encode()]):
             state.started[job] = raw
-
-
-def ended(path: Path, numbers: range, offset: int = 0) -> Dict[int, Dict[str, Any]]:
-    """The end lines of jobs ``numbers`` written from byte ``offset`` of the journal on,
-    parsed (the last of each job's); a line not whole or not JSON is not an end.
-
-    >>> import tempfile
-    >>> from hydra_python_sweeper.journal.writer import append
-    >>> from hydra_python_sweeper.journal.lines import job_line
-    >>> path = Path(tempfile.mkdtemp()) / "journal.jsonl"
-    >>> append(path, job_line(3, ["a=3"], True, 9, "3"), job_line(5, ["a=5"], False, "E", "5"))
-    >>> {number: line["status"] for number, line in ended(path, range(4, 6)).items()}
-    {5: 'failed'}
-    """
-    found: Dict[int, Dict[str, Any]] = {}
-    ends_since(path, numbers, offset, found)
-    return found
-
-
-def started_since(path: Path, numbers: Container[int], offset: int = 0) -> Set[int]:
-    """The jobs of ``numbers`` with a started line from byte ``offset`` of the journal on.
-
-    >>> import tempfile
-    >>> from hydra_python_sweeper.journal.writer import append
-    >>> from hydra_python_sweeper.journal.lines import started_line
-    >>> path = Path(tempfile.mkdtemp()) / "journal.jsonl"
-    >>> append(path, started_line(3, ["a=3"]), started_line(5, ["a=5"]))
-    >>> sorted(started_since(path, range(4, 9)))
-    [5]
-    """
-    found: Set[int] = set()
-    with open_journal(path) as f:
-        f.seek(offset)
-        for lines in whole_lines(f):
-            for match in STARTED_HEAD.finditer(b"\n" + lines):
-                if int(match[1]) in numbers:
-                    found.add(int(match[1]))
-    return found
-
-
-def ends_since(
-    path: Path, numbers: Container[int], offset: int, found: Dict[int, Dict[str, Any]]
-) -> int:
-    """Add to ``found`` the end lines of jobs ``numbers`` written from byte ``offset`` of the
-    journal on (as :func:`ended`); return where its whole lines end, to read on from."""
-    with open_journal(path) as f:
-        f.seek(offset)
-        for lines in whole_lines(f):
-            offset += len(lines)
-            for number, line in end_lines(b"\n" + lines):
-                if number in numbers:
-                    found[number] = loads(line, f"{path}, the end line of job #{number}")
-    return offset

@@ -22,7 +22,9 @@ In the sweeper's own process (Hydra's basic launcher) nothing is held: the sweep
 handling stays.
 
     >>> import tempfile
+    >>> from hydra_python_sweeper.journal import termination
     >>> from hydra_python_sweeper.journal.fence import Fence
+    >>> termination.SWEEPER_PID = None  # this process runs a job, no sweeper
     >>> fence = Fence(tempfile.mkdtemp(), shard=0, run=1)
     >>> guard(fence)
     >>> try:

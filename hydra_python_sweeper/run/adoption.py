@@ -35,8 +35,9 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra_python_sweeper.cluster.liveness import alive_here, wait_for_local, wait_for_slurm
 from hydra_python_sweeper.cluster.processes import Process
 from hydra_python_sweeper.cluster.slurm import QUEUED, describe, sweep_tasks
-from hydra_python_sweeper.journal.reader import JournalState, ends_since, read_more
+from hydra_python_sweeper.journal.reader import JournalState, read_more
 from hydra_python_sweeper.journal.resume_batches import consecutive_runs
+from hydra_python_sweeper.journal.since import ends_since
 from hydra_python_sweeper.messages import plural
 from hydra_python_sweeper.run.settings import Settings
 

@@ -47,7 +47,7 @@ from hydra_python_sweeper.cluster.slurm import (
 )
 from hydra_python_sweeper.errors import PythonSweeperError, SettingError, describe_exception
 from hydra_python_sweeper.journal.lines import JOURNALED
-from hydra_python_sweeper.journal.reader import ended, started_since
+from hydra_python_sweeper.journal.since import ended, started_since
 from hydra_python_sweeper.run.packing import PackedLauncher, tasks_for
 from hydra_python_sweeper.run.settings import runs_jobs_in_this_process
 

@@ -1,0 +1,64 @@
+"""What a launched batch's jobs wrote in the journal from a point on: their ends, their
+starts (the journal's tail, read while the sweep runs, apart from the whole journal's
+reading in :mod:`.reader`)."""
+
+from pathlib import Path
+from typing import Any, Container, Dict, Set
+
+from hydra_python_sweeper.journal.files import open_journal
+from hydra_python_sweeper.journal.lines import STARTED_HEAD, end_lines
+from hydra_python_sweeper.journal.parse import loads
+from hydra_python_sweeper.journal.reader import whole_lines
+
+
+def ended(path: Path, numbers: range, offset: int = 0) -> Dict[int, Dict[str, Any]]:
+    """The end lines of jobs ``numbers`` written from byte ``offset`` of the journal on,
+    parsed (the last of each job's); a line not whole or not JSON is not an end.
+
+    >>> import tempfile
+    >>> from hydra_python_sweeper.journal.writer import append
+    >>> from hydra_python_sweeper.journal.lines import job_line
+    >>> path = Path(tempfile.mkdtemp()) / "journal.jsonl"
+    >>> append(path, job_line(3, ["a=3"], True, 9, "3"), job_line(5, ["a=5"], False, "E", "5"))
+    >>> {number: line["status"] for number, line in ended(path, range(4, 6)).items()}
+    {5: 'failed'}
+    """
+    found: Dict[int, Dict[str, Any]] = {}
+    ends_since(path, numbers, offset, found)
+    return found
+
+
+def started_since(path: Path, numbers: Container[int], offset: int = 0) -> Set[int]:
+    """The jobs of ``numbers`` with a started line from byte ``offset`` of the journal on.
+
+    >>> import tempfile
+    >>> from hydra_python_sweeper.journal.writer import append
+    >>> from hydra_python_sweeper.journal.lines import started_line
+    >>> path = Path(tempfile.mkdtemp()) / "journal.jsonl"
+    >>> append(path, started_line(3, ["a=3"]), started_line(5, ["a=5"]))
+    >>> sorted(started_since(path, range(4, 9)))
+    [5]
+    """
+    found: Set[int] = set()
+    with open_journal(path) as f:
+        f.seek(offset)
+        for lines in whole_lines(f):
+            for match in STARTED_HEAD.finditer(b"\n" + lines):
+                if int(match[1]) in numbers:
+                    found.add(int(match[1]))
+    return found
+
+
+def ends_since(
+    path: Path, numbers: Container[int], offset: int, found: Dict[int, Dict[str, Any]]
+) -> int:
+    """Add to ``found`` the end lines of jobs ``numbers`` written from byte ``offset`` of the
+    journal on (as :func:`ended`); return where its whole lines end, to read on from."""
+    with open_journal(path) as f:
+        f.seek(offset)
+        for lines in whole_lines(f):
+            offset += len(lines)
+            for number, line in end_lines(b"\n" + lines):
+                if number in numbers:
+                    found[number] = loads(line, f"{path}, the end line of job #{number}")
+    return offset
