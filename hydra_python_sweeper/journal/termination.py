@@ -16,7 +16,9 @@ module holds both signals:
   ends (:func:`leave`: a pool's worker too), and a resume runs it again; any other SIGTERM
   goes to the handler that was there before;
 - from its function's return until its end line is written (:func:`release`), either signal
-  waits, and is delivered once the line is in the journal.
+  waits, and is delivered once the line is in the journal;
+- between two jobs, a Ctrl-C ends the process quietly (it runs jobs: its sweep is
+  stopping).
 
 In the sweeper's own process (Hydra's basic launcher) nothing is held: the sweeper's Ctrl-C
 handling stays.
@@ -36,6 +38,7 @@ handling stays.
     the sweep was cancelled
     >>> release(), signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
     (None, True)
+    >>> _ = signal.signal(signal.SIGINT, signal.default_int_handler)  # this process's own
 """
 
 import logging
@@ -150,10 +153,19 @@ def release() -> None:
     if held is None:
         return
     for signum, previous in held.previous.items():
+        if signum == signal.SIGINT and previous is signal.default_int_handler:
+            previous = _between_jobs  # Python's would raise wherever the process is
         signal.signal(signum, previous)
     for signum in dict.fromkeys(held.pending):
         if signum in held.previous:
             signal.raise_signal(signum)
+
+
+def _between_jobs(signum: int, frame: Any) -> None:
+    """A Ctrl-C between two jobs of a process that runs jobs (a pool's worker, a packed
+    task): it ends, quietly (Python's own handler would raise ``KeyboardInterrupt`` in
+    whatever the process was doing, a weakref callback included, and print it)."""
+    leave(signum)
 
 
 def _deliver(previous: Any, signum: int, frame: Any) -> None:
