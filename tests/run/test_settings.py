@@ -122,3 +122,14 @@ def test_every_setting_has_a_row_in_the_documented_table() -> None:
     named = {name.strip("` ") for row in rows for name in row.split(",")}
     settings = {f.name for f in dataclasses.fields(PythonSweeperConf)} - {"_target_", "_recursive_"}
     assert settings <= named
+
+
+def test_a_quoted_number_is_converted_and_a_word_refused_by_the_typed_config() -> None:
+    """docs/settings.md: the settings are typed by the structured config, as Hydra merges a
+    command line's ``hydra.sweeper.max_batch_size='10'`` into it."""
+    from omegaconf.errors import ValidationError
+
+    config = OmegaConf.structured(PythonSweeperConf)
+    assert OmegaConf.merge(config, {"max_batch_size": "10"}).max_batch_size == 10
+    with pytest.raises(ValidationError, match="could not be converted to Integer"):
+        OmegaConf.merge(config, {"max_batch_size": "abc"})
