@@ -12,8 +12,9 @@ draw and done lines, and the lines each job writes from its own process through
 """
 
 import os
+import threading
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
@@ -50,12 +51,15 @@ def _append(
     then: Optional[Callable[[], None]],
 ) -> bool:
     line = b"".join(map(encode, records))
+    _close_leaked()
     fd = open_regular(path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
     try:
         # Writers take turns: the last byte is checked, and the line written, while no
         # other writer is half-way through its own line (it would be taken for torn and
         # cut). The lock dies with its holder, whatever kills it.
         _lock(fd)
+        status = os.fstat(fd)
+        _LOCKED[threading.get_ident()] = (fd, status.st_dev, status.st_ino)
         if when is not None and not when():
             return False
         size = _cut_torn_line(fd)
@@ -80,6 +84,28 @@ def _append(
         return True
     finally:
         os.close(fd)  # and the lock with it
+        _LOCKED.pop(threading.get_ident(), None)
+
+
+#: The journal's descriptor each thread of this process holds locked while it appends. A
+#: signal's exception that lands in ``_append``'s ``finally`` before ``os.close`` leaves it
+#: open, and locked: the thread's next append would wait for that lock forever.
+_LOCKED: Dict[int, Tuple[int, int, int]] = {}
+
+
+def _close_leaked() -> None:
+    """Close the locked descriptor an interrupted append of this thread left open (if its
+    number still names that journal: a number closed and reused is left alone)."""
+    leaked = _LOCKED.pop(threading.get_ident(), None)
+    if leaked is None:
+        return
+    fd, device, inode = leaked
+    try:
+        status = os.fstat(fd)
+    except OSError:
+        return
+    if (status.st_dev, status.st_ino) == (device, inode):
+        os.close(fd)
 
 
 def _cut_torn_line(fd: int) -> int:

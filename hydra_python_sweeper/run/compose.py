@@ -170,7 +170,10 @@ class Composer:
         task = [o for o in map(self.parse, job) if not o.is_hydra_override()]  # parsed once
         hydra = config.hydra
         hydra.overrides.task = [o.input_line for o in task]
-        if isinstance(hydra.job.get("override_dirname"), str):
+        # Hydra 1.4 interpolates it from the task's overrides (its own resolver); before, a
+        # value set at composition
+        dynamic = OmegaConf.is_interpolation(hydra.job, "override_dirname")
+        if not dynamic and isinstance(hydra.job.get("override_dirname"), str):
             from hydra._internal.config_loader_impl import get_overrides_dirname
 
             dirname = hydra.job.config.override_dirname

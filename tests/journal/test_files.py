@@ -74,13 +74,13 @@ WRITER = textwrap.dedent(
 
     path, seen_path, period = Path(sys.argv[1]), sys.argv[2], float(sys.argv[3])
     real_fsync = os.fsync
-    seen = open(seen_path, "ab")
+    # unbuffered: a buffered file's own lock, held when the signal lands, hangs Python 3.9
+    seen = os.open(seen_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
 
     def fsync(fd):
         # another reader's view, once the write has landed and before it is synced
         size = os.fstat(fd).st_size
-        seen.write(b"%d\\n" % size)
-        seen.flush()
+        os.write(seen, b"%d\\n" % size)
         real_fsync(fd)
 
     writer.os.fsync = fsync
