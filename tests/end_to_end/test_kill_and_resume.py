@@ -104,6 +104,13 @@ def test_kill_in_the_middle_of_a_batch_then_resume(
         # may become OmegaConf's own error, which Hydra prints without a traceback)
         # a job hit by it in its own process is interrupted, not failed: no end line
         assert '"status": "failed"' not in (sweep_dir / "journal.jsonl").read_text()
+        if launcher == "joblib":  # and no process of the sweep is left: the pool's workers
+            from hydra_python_sweeper.cluster.processes import marked  # end, idle or not
+
+            deadline = time.monotonic() + 30
+            while marked(sweep_dir):
+                assert time.monotonic() < deadline, marked(sweep_dir)
+                time.sleep(0.1)
         last = output.strip().splitlines()[-3:]  # an uncaught exception's traceback ends it
         assert not any("Traceback" in line or line.startswith("KeyboardInterrupt") for line in last)
         if "To run the others" in output:

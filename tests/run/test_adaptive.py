@@ -332,15 +332,17 @@ def test_an_adaptive_sweep_killed_three_times_replays_the_same_jobs(
     seen: Dict[int, List[str]] = {}
     for kill_at in (5, 10, 15):
         resuming = ["hydra.sweeper.resume=true"] if journal.exists() else []
+        log = tmp_path / f"run-{kill_at}.log"  # not a pipe: orphaned workers would hold it
         process = subprocess.Popen(
             [*command, *resuming],
             cwd=tmp_path,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=open(log, "wb"),
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 120
         while len(completed()) < kill_at:
-            assert process.poll() is None and time.monotonic() < deadline, kill_at
+            alive = process.poll() is None and time.monotonic() < deadline
+            assert alive, (kill_at, process.returncode, log.read_text()[-3000:])
             time.sleep(0.01)
         os.kill(process.pid, signal.SIGKILL)
         process.wait(timeout=60)
