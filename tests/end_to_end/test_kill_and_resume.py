@@ -125,9 +125,10 @@ def test_kill_in_the_middle_of_a_batch_then_resume(
         # would, by killing every process that runs from the sweep's .submitit folder.
         cancel(str(sweep_dir / ".submitit"))
     done_before = set(completed_in_journal(sweep_dir))
-    # in lockstep, every job before job 6 had ended; with batches in flight, some may not
+    # in lockstep, every job of the batches before job 6's had ended (job 5, in its batch,
+    # may start after it: a loaded machine); with batches in flight, some may not
     in_flight = any("max_in_flight" in e for e in extra)
-    assert ({6} if in_flight else {0, 1, 2, 3, 4, 5, 6}) <= done_before
+    assert ({6} if in_flight else {0, 1, 2, 3, 4, 6}) <= done_before
     assert len(done_before) < 12
     if interrupted:  # its counts are the journal's at that moment: what a resume skips
         assert interrupted[1].endswith("][HYDRA] "), output  # Hydra's log format, not a job's
