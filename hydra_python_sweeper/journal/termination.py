@@ -99,16 +99,18 @@ def guard(fence: Optional[Fence]) -> None:
     if threading.current_thread() is not threading.main_thread():
         return  # a signal handler is set in the main thread only
     release()
-    previous: Dict[int, Any] = {signum: signal.getsignal(signum) for signum in _SIGNALS}
-    held = _Held(fence, previous)
-    for signum, handler in list(previous.items()):
-        # one set outside Python could not be put back; an ignored SIGINT stays ignored (a
-        # job started in the background: no Ctrl-C is meant for it)
+    # one set outside Python could not be put back; an ignored SIGINT stays ignored (a job
+    # started in the background: no Ctrl-C is meant for it)
+    previous: Dict[int, Any] = {}
+    for signum in _SIGNALS:
+        handler = signal.getsignal(signum)
         if handler is not None and not (signum == signal.SIGINT and handler == signal.SIG_IGN):
-            signal.signal(signum, held)
-        else:
-            del held.previous[signum]
-    _HELD = held
+            previous[signum] = handler
+    # known before it is installed: a signal landing in between cannot leave it in place
+    # with nothing to put the previous handlers back
+    _HELD = _Held(fence, previous)
+    for number in previous:
+        signal.signal(number, _HELD)
 
 
 @contextmanager
