@@ -44,7 +44,7 @@ from hydra_python_sweeper.journal.fence import close
 from hydra_python_sweeper.journal.files import check_regular
 from hydra_python_sweeper.journal.lines import FILENAME
 from hydra_python_sweeper.journal.origin import process_start
-from hydra_python_sweeper.journal.reader import read
+from hydra_python_sweeper.journal.reader import read, read_more
 from hydra_python_sweeper.journal.writer import append
 
 #: A process to stop: what it is, and the proof, asked again before each signal.
@@ -62,7 +62,9 @@ def cancel_sweep(sweep_dir: Path, wait: float = 30.0) -> str:
     # first, the fence: a job of the sweep that starts from now stands down, and one that
     # runs stops at its SIGTERM (it would run on until SLURM's SIGKILL, which can land
     # after its function and before its end line): a resume runs it again
-    append(path, then=partial(close, sweep_dir, run_number(read(path))))
+    offset = path.stat().st_size
+    state = read(path)  # read once: what was appended since is read on, below
+    append(path, then=partial(close, sweep_dir, run_number(state)))
     if shutil.which("squeue"):  # by their tag: driver.slurm may be missing (killed before
         said.extend(_cancel_drivers(sweep_dir))  # it was written) or name another job
     _stop(_sweepers(sweep_dir, said), said, wait, kill=False)  # it stops in order
@@ -73,7 +75,7 @@ def cancel_sweep(sweep_dir: Path, wait: float = 30.0) -> str:
             subprocess.run(command.split(), check=False)
             said.append(f"Cancelled {len(tasks)} SLURM tasks of the sweep: {command}")
     targets: Dict[int, Target] = {}
-    state = read(path)
+    read_more(path, state, offset)  # the jobs that started while the sweeper was stopping
     for job, process in alive_here(state):
         if process.proven:
             targets[process.pid] = (f"job #{job}", process.is_it)

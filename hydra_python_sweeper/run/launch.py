@@ -269,7 +269,11 @@ class BatchLauncher:
             time.sleep(self.poll)
         ends = ended(self.journal, numbers, offset)
         failed_tasks = {n for n, state in states.items() if state in _FAILED_ON_ITS_OWN}
-        unstarted = failed_tasks - started_since(self.journal, failed_tasks, offset)
+        unstarted = (  # the tail read again only for a batch with such a task (rare)
+            failed_tasks - started_since(self.journal, failed_tasks, offset)
+            if failed_tasks
+            else set()
+        )
         returns = []
         lost: Set[int] = set()
         for number, job in zip(numbers, jobs):
