@@ -156,7 +156,7 @@ def test_a_detached_sweep_s_driver_checkpointed_before_its_time_limit_carries_on
 
 def sbatch(*options: str) -> str:
     done = subprocess.run(
-        ["sbatch", "--parsable", *options, "--wrap", "sleep 300"],
+        ["sbatch", "--parsable", "--output=/dev/null", *options, "--wrap", "sleep 300"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     return done.stdout.strip().split(";")[0]
