@@ -78,6 +78,14 @@ class LaunchFailed(PythonSweeperError):
 _FAILED_ON_ITS_OWN = {"FAILED", "NODE_FAIL", "BOOT_FAIL"}
 
 
+def _unstarted(journal: Path, states: Dict[int, str], offset: int) -> Set[int]:
+    """The jobs whose SLURM task failed on its own (``states``) before the job started (no
+    started line from byte ``offset`` of the journal): they ran nothing. The tail is read
+    again only for a batch with such a task (rare)."""
+    failed = {number for number, state in states.items() if state in _FAILED_ON_ITS_OWN}
+    return failed - started_since(journal, failed, offset) if failed else set()
+
+
 class JobFailed(Exception):
     """A job's failure as its journal line records it (its error, as text)."""
 
@@ -268,12 +276,7 @@ class BatchLauncher:
             )
             time.sleep(self.poll)
         ends = ended(self.journal, numbers, offset)
-        failed_tasks = {n for n, state in states.items() if state in _FAILED_ON_ITS_OWN}
-        unstarted = (  # the tail read again only for a batch with such a task (rare)
-            failed_tasks - started_since(self.journal, failed_tasks, offset)
-            if failed_tasks
-            else set()
-        )
+        unstarted = _unstarted(self.journal, states, offset)
         returns = []
         lost: Set[int] = set()
         for number, job in zip(numbers, jobs):
