@@ -2,11 +2,12 @@
 whole Hydra job.
 
 A task takes the next job of its batch as soon as it is free (:func:`.cluster.packs.take`),
-composes its config and runs it with Hydra's ``run_job``, as hydra-submitit-launcher's task
-runs its one job: the job's own config, output dir, ``.hydra`` files, log and callbacks (the
-journal's lines among them). A job that fails, or calls ``sys.exit``, ends only itself.
-Hydra's state travels once a task, not once a job; the jobs' configs are composed once per
-shape (:class:`.compose.Composer`), each the same as Hydra's own composition.
+composes its config and runs it with Hydra's ``run_job`` (:mod:`.lean_job`: the same, less
+its copies of Hydra's node), as hydra-submitit-launcher's task runs its one job: the job's
+own config, output dir, ``.hydra`` files, log and callbacks (the journal's lines among
+them). A job that fails, or calls ``sys.exit``, ends only itself. Hydra's state travels once
+a task, not once a job; the jobs' configs are composed once per shape
+(:class:`.compose.Composer`), each the same as Hydra's own composition.
 """
 
 import logging
@@ -15,6 +16,7 @@ from typing import Any, Dict, Tuple
 
 from hydra_python_sweeper.cluster.packs import read_pack, take
 from hydra_python_sweeper.run.compose import Composer
+from hydra_python_sweeper.run.lean_job import runner
 from hydra_python_sweeper.run.task import CHECKPOINTED
 
 log = logging.getLogger(__name__)
@@ -52,7 +54,7 @@ class PackedTask:
         them failed (``slot``: the task's index in its array)."""
         import submitit
         from hydra.core.singleton import Singleton
-        from hydra.core.utils import JobStatus, run_job, setup_globals
+        from hydra.core.utils import JobStatus, setup_globals
 
         launcher = self.launcher
         Singleton.set_state(self.singleton_state)
@@ -60,6 +62,7 @@ class PackedTask:
         composer = Composer(launcher.hydra_context.config_loader, launcher.config)
         jobs = read_pack(Path(self.pack))
         job_id = submitit.JobEnvironment().job_id
+        run_job = runner()
         ran = failed = 0
         while True:
             index = take(Path(self.pack))
