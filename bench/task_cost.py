@@ -8,8 +8,11 @@ nothing.
 - ``compose, Hydra``: ``load_sweep_config``, what Hydra's launchers call for every job;
 - ``compose, by shape``: :class:`hydra_python_sweeper.run.compose.Composer`, what a packed
   task calls (each shape composed by Hydra once, each job's values applied to a copy);
-- ``run_job``: Hydra's ``run_job`` with the composed config (its output dir, copies of the
-  config for the job and for ``HydraConfig``, callbacks), the same in both.
+- ``run_job, Hydra's``: Hydra's ``run_job`` with the composed config (its output dir, four
+  copies of the config for the job and for ``HydraConfig``, callbacks), what Hydra's
+  launchers run;
+- ``run_job, packed task's``: :func:`hydra_python_sweeper.run.lean_job.runner`'s, the same
+  less its copies of Hydra's node (Hydra's own on a Hydra it is not the copy of).
 
     python bench/task_cost.py           # 300 jobs an application
     python bench/task_cost.py --quick   # 30: a smoke test, no file written
@@ -39,6 +42,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 from compared import load_app  # noqa: E402
 from validation import APPS  # noqa: E402
 
+from hydra_python_sweeper.run import lean_job  # noqa: E402
 from hydra_python_sweeper.run.compose import Composer  # noqa: E402
 
 LEAN = ["hydra.output_subdir=null", "hydra/job_logging=disabled", "hydra/hydra_logging=disabled"]
@@ -68,22 +72,24 @@ def measure(app: str, n: int, workdir: str) -> Dict[str, float]:
         hydra = cpu_ms(lambda job: loader.load_sweep_config(master, job), batch)
         composer = Composer(loader, master)
         shaped = cpu_ms(composer.compose, batch)
-        configs = [composer.compose(job) for job in batch]
-        for number, config in enumerate(configs):
-            with open_dict(config):
-                config.hydra.job.id, config.hydra.job.num = f"bench_{number}", number
-        it = iter(configs)
-        run = cpu_ms(
-            lambda _: run_job(
-                hydra_context=context,
-                task_function=lambda cfg: None,
-                config=next(it),
-                job_dir_key="hydra.sweep.dir",
-                job_subdir_key="hydra.sweep.subdir",
-            ),
-            batch,
-        )
-    return {"hydra": hydra, "shape": shaped, "run_job": run}
+        runs = {}
+        for name, runner in (("run_job", run_job), ("lean", lean_job.runner())):
+            configs = [composer.compose(job) for job in batch]
+            for number, config in enumerate(configs):
+                with open_dict(config):
+                    config.hydra.job.id, config.hydra.job.num = f"bench_{number}", number
+            it = iter(configs)
+            runs[name] = cpu_ms(
+                lambda _, runner=runner, it=it: runner(
+                    hydra_context=context,
+                    task_function=lambda cfg: None,
+                    config=next(it),
+                    job_dir_key="hydra.sweep.dir",
+                    job_subdir_key="hydra.sweep.subdir",
+                ),
+                batch,
+            )
+    return {"hydra": hydra, "shape": shaped, **runs}
 
 
 def main() -> None:
@@ -92,18 +98,18 @@ def main() -> None:
     args = parser.parse_args()
     n = 30 if args.quick else 300
     lines = [
-        "| app | compose, Hydra (ms/job) | compose, by shape | run_job | a job, Hydra's "
-        "launchers | a job, packed task | ratio |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| app | compose, Hydra (ms/job) | compose, by shape | run_job, Hydra's | run_job, "
+        "packed task's | a job, Hydra's launchers | a job, packed task | ratio |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     with tempfile.TemporaryDirectory() as workdir:
         os.chdir(workdir)
         for app in APPS:
             r = measure(app, n, workdir)
-            hydra, packed = r["hydra"] + r["run_job"], r["shape"] + r["run_job"]
+            hydra, packed = r["hydra"] + r["run_job"], r["shape"] + r["lean"]
             lines.append(
                 f"| {app} | {r['hydra']:.1f} | {r['shape']:.1f} | {r['run_job']:.1f} "
-                f"| {hydra:.1f} | {packed:.1f} | {hydra / packed:.1f}x |"
+                f"| {r['lean']:.1f} | {hydra:.1f} | {packed:.1f} | {hydra / packed:.1f}x |"
             )
             print(lines[-1], flush=True)
     if not args.quick:

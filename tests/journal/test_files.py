@@ -146,6 +146,10 @@ def test_a_signal_in_fsync_keeps_the_whole_line(tmp_path: Path) -> None:
         from pathlib import Path
         from hydra_python_sweeper.journal import writer
 
+        # Python's own, as a terminal's foreground process has it (a test run in the
+        # background inherits SIGINT ignored)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
         def fsync(fd):
             os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, delivered in fsync
             signal.pthread_sigmask(signal.SIG_SETMASK, [])

@@ -17,6 +17,9 @@ import os, signal, sys
 from hydra_python_sweeper.journal.fence import Fence
 from hydra_python_sweeper.journal.termination import Interrupted, guard, release, running
 
+# Python's own, as a terminal's foreground process has it (a test run in the background
+# inherits SIGINT ignored)
+signal.signal(signal.SIGINT, signal.default_int_handler)
 {handler}
 fence = Fence(sys.argv[1], shard=0, run=1)
 fence.move()
