@@ -13,7 +13,9 @@ code line for line, but for those copies:
   copy's; it is set once, as the output dir is set in that very node;
 - the task's config is a copy of the config but for Hydra's node (a deep copy told, by its
   memo, that Hydra's node is a placeholder), which is then deleted as Hydra deletes it;
-- the ``JobReturn``'s ``hydra_cfg`` is that view.
+- the ``JobReturn``'s ``hydra_cfg`` is that view. The one difference a job's callbacks can
+  see: Hydra's copy loses the job's config, so an interpolation from Hydra's node into the
+  job's config (``hydra.help.app_name: ${name}``) fails there and resolves here.
 
 Each job's config is a fresh one already (:meth:`.compose.Composer.compose` copies its
 shape's), and nothing writes to Hydra's node after the job: the copies protected nothing a

@@ -35,6 +35,10 @@ class Recorder:
     def on_job_end(self, config: DictConfig, job_return: Any) -> None:
         self.seen.append(("end", OmegaConf.to_yaml(config)))
         self.seen.append(("job_return", job_return))
+        node = OmegaConf.select(
+            job_return.hydra_cfg, "hydra.help.app_name", throw_on_resolution_failure=False
+        )
+        self.seen.append(("app_name", node))
 
 
 def run(runner: Any, context: Any, config: DictConfig, fail: bool) -> Dict[str, Any]:
@@ -137,7 +141,10 @@ def test_each_job_sees_what_hydra_s_run_job_gives_it(
         assert OmegaConf.to_yaml(ours.hydra_cfg) == OmegaConf.to_yaml(theirs.hydra_cfg)
         assert same_config(ours.hydra_cfg, theirs.hydra_cfg)
         said, told = lean["callbacks"], hydras["callbacks"]
-        assert [kind for kind, _ in said] == ["start", "end", "job_return"]
+        assert [kind for kind, _ in said] == ["start", "end", "job_return", "app_name"]
+        # the one difference: Hydra's copy of its node for the JobReturn lost the job's
+        # config (an interpolation from it into the config fails); the view keeps it
+        assert said[3][1] == lean["resolved"] and told[3][1] is None
         assert said[:2] == told[:2] and said[2][1] is ours  # the same config, each time
 
 
