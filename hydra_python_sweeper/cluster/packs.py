@@ -3,11 +3,13 @@ task running whole Hydra jobs one after the other in one process, taking the nex
 its batch as soon as it is free (as disBatch and HyperQueue do), so that no task idles while
 another still has jobs waiting.
 
-A packed batch is two files in ``<sweep dir>/.packs/``: its jobs, written once as JSON lines
-(:func:`write_pack`), and a counter of the jobs taken (:func:`take`, under a ``flock``). The
-tasks need nothing else: a task that is requeued (preemption, its time limit) takes up where
-the batch is; a job taken by a task that died before its end line is left to the sweeper,
-which finds it without an end and handles it as any lost job (``retries``, a resume)::
+A packed batch is three files in ``<sweep dir>/.packs/``: its jobs, written once as JSON lines
+(:func:`write_pack`), a counter of the jobs taken (:func:`take`, under a ``flock``), and
+what every task of the batch runs its jobs with (Hydra's launcher and state, pickled once for
+all of them: :func:`write_state`, :func:`read_state`). The tasks need nothing else: a task
+that is requeued (preemption, its time limit) takes up where the batch is; a job taken by a
+task that died before its end line is left to the sweeper, which finds it without an end and
+handles it as any lost job (``retries``, a resume)::
 
     >>> import tempfile
     >>> pack = write_pack(Path(tempfile.mkdtemp()), "a1", [(7, ["x=1"]), (8, ["x=2"])])
@@ -15,6 +17,8 @@ which finds it without an end and handles it as any lost job (``retries``, a res
     [0, 1, None]
     >>> read_pack(pack)
     [(7, ['x=1']), (8, ['x=2'])]
+    >>> write_state(pack, b"state"); read_state(pack)
+    b'state'
 """
 
 import json
@@ -61,9 +65,20 @@ def take(path: Path) -> Optional[int]:
         os.close(fd)  # and the lock with it
 
 
+def write_state(path: Path, state: bytes) -> None:
+    """What the tasks of the pack at ``path`` run its jobs with, written once for all of
+    them (a task's own submission then carries the pack's path alone)."""
+    Path(f"{path}.task").write_bytes(state)
+
+
+def read_state(path: Path) -> bytes:
+    """What :func:`write_state` wrote for the pack at ``path``."""
+    return Path(f"{path}.task").read_bytes()
+
+
 def remove_pack(path: Path) -> None:
     """A packed batch's files, once its tasks have ended."""
-    for name in (path, Path(f"{path}.taken")):
+    for name in (path, Path(f"{path}.taken"), Path(f"{path}.task")):
         try:
             name.unlink()
         except FileNotFoundError:

@@ -6,15 +6,16 @@ composes its config and runs it with Hydra's ``run_job`` (:mod:`.lean_job`: the 
 its copies of Hydra's node), as hydra-submitit-launcher's task runs its one job: the job's
 own config, output dir, ``.hydra`` files, log and callbacks (the journal's lines among
 them). A job that fails, or calls ``sys.exit``, ends only itself. Hydra's state travels once
-a task, not once a job; the jobs' configs are composed once per shape
+a batch, not once a job or a task; the jobs' configs are composed once per shape
 (:class:`.compose.Composer`), each the same as Hydra's own composition.
 """
 
 import logging
+import pickle
 from pathlib import Path
-from typing import Any, Dict, Tuple
+from typing import Any, Tuple
 
-from hydra_python_sweeper.cluster.packs import read_pack, take
+from hydra_python_sweeper.cluster.packs import read_pack, read_state, take
 from hydra_python_sweeper.run.compose import Composer
 from hydra_python_sweeper.run.lean_job import runner
 from hydra_python_sweeper.run.task import CHECKPOINTED
@@ -40,14 +41,12 @@ def numbered(config: Any, number: int, job_id: str) -> Any:
 
 
 class PackedTask:
-    """The task of a packed batch whose jobs are in ``pack``; ``launcher``: the submitit
-    launcher, set up by Hydra (its config, context and task function), ``singleton_state``
-    Hydra's state in the sweeper."""
+    """The task of a packed batch whose jobs are in ``pack``, beside what it runs them with
+    (:func:`.cluster.packs.read_state`): the submitit launcher, set up by Hydra (its config,
+    context and task function), and Hydra's state in the sweeper."""
 
-    def __init__(self, launcher: Any, pack: str, singleton_state: Dict[Any, Any]) -> None:
-        self.launcher = launcher
+    def __init__(self, pack: str) -> None:
         self.pack = pack
-        self.singleton_state = singleton_state
 
     def __call__(self, slot: int = 0) -> Tuple[int, int]:
         """Run jobs until the batch has none left; how many this task ran, and how many of
@@ -56,8 +55,8 @@ class PackedTask:
         from hydra.core.singleton import Singleton
         from hydra.core.utils import JobStatus, setup_globals
 
-        launcher = self.launcher
-        Singleton.set_state(self.singleton_state)
+        launcher, singleton_state = pickle.loads(read_state(Path(self.pack)))
+        Singleton.set_state(singleton_state)
         setup_globals()
         composer = Composer(launcher.hydra_context.config_loader, launcher.config)
         jobs = read_pack(Path(self.pack))

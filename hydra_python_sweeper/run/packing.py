@@ -5,7 +5,8 @@ array of ``ceil(N / jobs_per_task)`` tasks, each running the batch's jobs as the
 :class:`PackedLauncher` stands in for hydra-submitit-launcher's launcher (``submitit_slurm``
 or ``submitit_local``) with the user's settings for it (partition, time, GPUs, ``setup``,
 ``additional_parameters``: each task gets them). The launch path stays lean: the batch's
-jobs travel as one file, Hydra's state once a task, and the jobs' results come back through
+jobs travel as one file, Hydra's launcher and state as another (pickled once a batch, read by
+each of its tasks), and the jobs' results come back through
 their end lines in the journal (:meth:`.launch.BatchLauncher.settle`), not one pickled
 ``JobReturn`` a job::
 
@@ -19,7 +20,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Dict, List, Sequence
 
-from hydra_python_sweeper.cluster.packs import remove_pack, write_pack
+from hydra_python_sweeper.cluster.packs import remove_pack, write_pack, write_state
 from hydra_python_sweeper.run.packed_task import PackedTask
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class PackedLauncher:
         self.sweep_dir = sweep_dir
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> List[Any]:
+        import cloudpickle  # submitit's: a task function defined in the user's script travels
         from hydra.core.singleton import Singleton
 
         count = len(job_overrides)
@@ -77,9 +79,10 @@ class PackedLauncher:
             f"Submitit '{self._EXECUTOR}' packed: jobs #{initial_job_idx} to #{last} in "
             f"{tasks} tasks of up to {self.jobs_per_task} jobs"
         )
-        task = PackedTask(self.launcher, str(pack), Singleton.get_state())
-        jobs = executor.map_array(task, range(tasks))
         try:
+            # once a batch, not once a task: a task's submission is the pack's path alone
+            write_state(pack, cloudpickle.dumps((self.launcher, Singleton.get_state())))
+            jobs = executor.map_array(PackedTask(str(pack)), range(tasks))
             failure = None
             for job in jobs:
                 try:
