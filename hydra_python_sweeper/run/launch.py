@@ -47,7 +47,7 @@ from hydra_python_sweeper.cluster.slurm import (
 )
 from hydra_python_sweeper.errors import PythonSweeperError, SettingError, describe_exception
 from hydra_python_sweeper.journal.lines import JOURNALED
-from hydra_python_sweeper.journal.since import ended, started_since
+from hydra_python_sweeper.journal.since import ends_since, started_since
 from hydra_python_sweeper.run.packing import PackedLauncher, tasks_for
 from hydra_python_sweeper.run.settings import runs_jobs_in_this_process
 
@@ -260,11 +260,13 @@ class BatchLauncher:
         with ``reason``, or with the state SLURM last showed them in."""
         numbers = range(start, start + len(jobs))
         states: Dict[int, str] = {}
+        ends: Dict[int, Dict[str, Any]] = {}
+        read = offset  # the journal read on from there, each line once (a batch's tail)
         while watch:
             tasks = self.tasks(numbers)
             if tasks is None:
                 break
-            ends = ended(self.journal, numbers, offset)
+            read = ends_since(self.journal, numbers, read, ends)
             running = {n for n, task in tasks.items() if task.alive and n not in ends}
             states.update({n: task.state for n, task in tasks.items() if not task.alive})
             if not running:
@@ -275,7 +277,7 @@ class BatchLauncher:
                 f"has queued or running (#{min(running)} first)"
             )
             time.sleep(self.poll)
-        ends = ended(self.journal, numbers, offset)
+        ends_since(self.journal, numbers, read, ends)
         unstarted = _unstarted(self.journal, states, offset)
         returns = []
         lost: Set[int] = set()
