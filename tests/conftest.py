@@ -218,6 +218,25 @@ def journal_records(path: Path) -> List[Dict[str, Any]]:
     return [record for record in records if record is not None]
 
 
+def _version_base_put_back() -> Iterator[None]:
+    """Hydra's version base is a process-wide setting that ``initialize(version_base=None)``
+    sets and nothing puts back: a test that composes with it made Hydra's own plugin suites,
+    run after it by the same worker, see ``hydra.job.chdir`` false (their jobs' logs looked
+    for in the working directory). Put back after each test, and after each module (whose
+    fixtures may set it for all of its tests)."""
+    from hydra.version import VersionBase
+
+    saved = VersionBase.instance().version_base
+    yield
+    VersionBase.instance().version_base = saved
+
+
+_hydra_version_base_of_each_test = pytest.fixture(autouse=True)(_version_base_put_back)
+_hydra_version_base_of_each_module = pytest.fixture(autouse=True, scope="module")(
+    _version_base_put_back
+)
+
+
 @pytest.fixture(autouse=True)
 def _slurm_tests_first_for_the_cpu(request: pytest.FixtureRequest) -> Any:
     """Under pytest-xdist, the tests beside the SLURM ones run at a lower CPU priority (nice
