@@ -28,7 +28,6 @@ import copy
 import functools
 import hashlib
 import inspect
-import logging
 import os
 from pathlib import Path
 from textwrap import dedent
@@ -36,8 +35,6 @@ from typing import Any, Callable, Optional
 
 from omegaconf import DictConfig, OmegaConf, flag_override, open_dict, read_write
 from omegaconf.nodes import AnyNode
-
-log = logging.getLogger(__name__)
 
 # sha256 of ``inspect.getsource(hydra.core.utils.run_job)``: what :func:`run_job` copies
 # (the two differ in ``on_job_start``'s arguments and a URL)
