@@ -48,6 +48,7 @@ from hydra_python_sweeper.cluster.slurm import (
 from hydra_python_sweeper.errors import PythonSweeperError, SettingError, describe_exception
 from hydra_python_sweeper.journal.lines import JOURNALED
 from hydra_python_sweeper.journal.since import ends_since, started_since
+from hydra_python_sweeper.run.joblib_pool import one_at_a_time, uses_joblib
 from hydra_python_sweeper.run.packing import PackedLauncher, tasks_for
 from hydra_python_sweeper.run.settings import runs_jobs_in_this_process
 
@@ -111,6 +112,8 @@ class BatchLauncher:
         self.launches: Dict[int, str] = {}  # by a batch's first job: its latest launch
         #: Packed (:mod:`.packing`): the batch's tasks each run several of its jobs.
         self.packed = isinstance(launcher, PackedLauncher)
+        if uses_joblib(launcher):  # batches in flight each take joblib's pool whole
+            one_at_a_time()
         if batch_size is not None:
             self.check(0, batch_size, "hydra.sweeper.max_batch_size=")
 
