@@ -3,7 +3,7 @@ starts (the journal's tail, read while the sweep runs, apart from the whole jour
 reading in :mod:`.reader`)."""
 
 from pathlib import Path
-from typing import Any, Container, Dict, Set
+from typing import Any, Container, Dict
 
 from hydra_python_sweeper.journal.files import open_journal
 from hydra_python_sweeper.journal.lines import STARTED_HEAD, end_lines
@@ -28,24 +28,30 @@ def ended(path: Path, numbers: range, offset: int = 0) -> Dict[int, Dict[str, An
     return found
 
 
-def started_since(path: Path, numbers: Container[int], offset: int = 0) -> Set[int]:
-    """The jobs of ``numbers`` with a started line from byte ``offset`` of the journal on.
+def started_since(
+    path: Path, numbers: Container[int], offset: int = 0
+) -> Dict[int, Dict[str, Any]]:
+    """The last started line of each job of ``numbers`` from byte ``offset`` of the journal
+    on, parsed (where it ran: its SLURM task, its node...).
 
     >>> import tempfile
     >>> from hydra_python_sweeper.journal.writer import append
     >>> from hydra_python_sweeper.journal.lines import started_line
     >>> path = Path(tempfile.mkdtemp()) / "journal.jsonl"
     >>> append(path, started_line(3, ["a=3"]), started_line(5, ["a=5"]))
-    >>> sorted(started_since(path, range(4, 9)))
-    [5]
+    >>> {number: line["status"] for number, line in started_since(path, range(4, 9)).items()}
+    {5: 'started'}
     """
-    found: Set[int] = set()
+    found: Dict[int, Dict[str, Any]] = {}
     with open_journal(path) as f:
         f.seek(offset)
         for lines in whole_lines(f):
-            for match in STARTED_HEAD.finditer(b"\n" + lines):
-                if int(match[1]) in numbers:
-                    found.add(int(match[1]))
+            lines = b"\n" + lines
+            for match in STARTED_HEAD.finditer(lines):
+                number = int(match[1])
+                if number in numbers:
+                    line = lines[match.start() + 1 : lines.find(b"\n", match.end())]
+                    found[number] = loads(line, f"{path}, the started line of job #{number}")
     return found
 
 

@@ -84,7 +84,23 @@ def _unstarted(journal: Path, states: Dict[int, str], offset: int) -> Set[int]:
     started line from byte ``offset`` of the journal): they ran nothing. The tail is read
     again only for a batch with such a task (rare)."""
     failed = {number for number, state in states.items() if state in _FAILED_ON_ITS_OWN}
-    return failed - started_since(journal, failed, offset) if failed else set()
+    return failed - set(started_since(journal, failed, offset)) if failed else set()
+
+
+def _packed_states(
+    journal: Path, lost: Set[int], tasks: Dict[str, str], offset: int
+) -> Dict[int, str]:
+    """Why each job of ``lost`` (packed, no end) did not end, as SLURM last showed the task
+    that took it (its started line from byte ``offset`` names it; ``tasks``: the ended tasks'
+    states by SLURM id); a job no task took is not there."""
+    if not lost or not tasks:
+        return {}
+    found = {}
+    for number, line in started_since(journal, lost, offset).items():
+        task = line.get("slurm")
+        if task in tasks:
+            found[number] = f"SLURM state {tasks[task]} of its packed task {task}"
+    return found
 
 
 class JobFailed(Exception):
@@ -262,7 +278,8 @@ class BatchLauncher:
         the others (once SLURM has none of them queued or running, when ``watch``) failed
         with ``reason``, or with the state SLURM last showed them in."""
         numbers = range(start, start + len(jobs))
-        states: Dict[int, str] = {}
+        states: Dict[int, str] = {}  # packed: by task key (-1, -2...), the job unknown
+        ended_tasks: Dict[str, str] = {}  # by SLURM id: their last state
         ends: Dict[int, Dict[str, Any]] = {}
         read = offset  # the journal read on from there, each line once (a batch's tail)
         while watch:
@@ -272,6 +289,7 @@ class BatchLauncher:
             read = ends_since(self.journal, numbers, read, ends)
             running = {n for n, task in tasks.items() if task.alive and n not in ends}
             states.update({n: task.state for n, task in tasks.items() if not task.alive})
+            ended_tasks.update({t.job_id: t.state for t in tasks.values() if not t.alive})
             if not running:
                 time.sleep(min(self.poll, 2.0))  # an end line written as the task ended
                 break
@@ -281,7 +299,12 @@ class BatchLauncher:
             )
             time.sleep(self.poll)
         ends_since(self.journal, numbers, read, ends)
-        unstarted = _unstarted(self.journal, states, offset)
+        unstarted = set() if self.packed else _unstarted(self.journal, states, offset)
+        if self.packed:  # a job's task is known by its started line
+            missing = {n for n in numbers if n not in ends}
+            states = _packed_states(self.journal, missing, ended_tasks, offset)
+        else:
+            states = {n: f"SLURM state {state}" for n, state in states.items()}
         returns = []
         lost: Set[int] = set()
         for number, job in zip(numbers, jobs):
@@ -297,7 +320,7 @@ class BatchLauncher:
                 setattr(result, JOURNALED, True)
             else:
                 lost.add(number)
-                why = f"SLURM state {states[number]}" if number in states else reason
+                why = states.get(number, reason)
                 if number in unstarted:
                     why += ", its task failed before the job started"
                 result = JobReturn(
