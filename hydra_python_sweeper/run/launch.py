@@ -31,9 +31,9 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from hydra.core.utils import JobReturn, JobStatus
+from hydra.core.utils import JobReturn
 
 from hydra_python_sweeper.cluster.slurm import (
     PACKED,
@@ -45,12 +45,12 @@ from hydra_python_sweeper.cluster.slurm import (
     sweep_tasks,
     tagged,
 )
-from hydra_python_sweeper.errors import PythonSweeperError, SettingError, describe_exception
+from hydra_python_sweeper.errors import SettingError, describe_exception
 from hydra_python_sweeper.journal.lines import JOURNALED
-from hydra_python_sweeper.journal.since import ends_since, started_since
 from hydra_python_sweeper.run.joblib_pool import one_at_a_time, uses_joblib
 from hydra_python_sweeper.run.packing import PackedLauncher, tasks_for
 from hydra_python_sweeper.run.settings import runs_jobs_in_this_process
+from hydra_python_sweeper.run.settle import UNRUN, settle
 
 log = logging.getLogger(__name__)
 
@@ -58,53 +58,6 @@ log = logging.getLogger(__name__)
 _QUEUE_LIMIT = re.compile(
     r"MaxSubmitJob|AssocMaxSubmitJobLimit|QOSMaxSubmitJobPerUserLimit|job submit limit"
 )
-
-
-#: Why a job of a packed batch without an end failed, when its tasks ended well.
-_UNRUN = "its packed task ended without running it to its end"
-
-
-class LaunchFailed(PythonSweeperError):
-    """A job that the launcher (or the cluster) lost: it wrote no end, and does not run;
-    ``unstarted``: its task failed before the job started (it ran nothing)."""
-
-    def __init__(self, message: str, unstarted: bool = False) -> None:
-        super().__init__(message)
-        self.unstarted = unstarted
-
-
-#: The states of a SLURM task that failed on its own (not cancelled, not timed out): before
-#: its job started, nothing of it ran (a node that failed to boot; its log folder not there
-#: yet, a race of submitit with SLURM before 23.02: hydra#2100).
-_FAILED_ON_ITS_OWN = {"FAILED", "NODE_FAIL", "BOOT_FAIL"}
-
-
-def _unstarted(journal: Path, states: Dict[int, str], offset: int) -> Set[int]:
-    """The jobs whose SLURM task failed on its own (``states``) before the job started (no
-    started line from byte ``offset`` of the journal): they ran nothing. The tail is read
-    again only for a batch with such a task (rare)."""
-    failed = {number for number, state in states.items() if state in _FAILED_ON_ITS_OWN}
-    return failed - set(started_since(journal, failed, offset)) if failed else set()
-
-
-def _packed_states(
-    journal: Path, lost: Set[int], tasks: Dict[str, str], offset: int
-) -> Dict[int, str]:
-    """Why each job of ``lost`` (packed, no end) did not end, as SLURM last showed the task
-    that took it (its started line from byte ``offset`` names it; ``tasks``: the ended tasks'
-    states by SLURM id); a job no task took is not there."""
-    if not lost or not tasks:
-        return {}
-    found = {}
-    for number, line in started_since(journal, lost, offset).items():
-        task = line.get("slurm")
-        if task in tasks:
-            found[number] = f"SLURM state {tasks[task]} of its packed task {task}"
-    return found
-
-
-class JobFailed(Exception):
-    """A job's failure as its journal line records it (its error, as text)."""
 
 
 class BatchLauncher:
@@ -157,7 +110,7 @@ class BatchLauncher:
             try:
                 returns = self.launcher.launch(jobs, initial_job_idx=start)
                 if self.packed:  # what each job did is in the journal
-                    return self.settle(start, jobs, offset, _UNRUN, watch=False)
+                    return self.settle(start, jobs, offset, UNRUN, watch=False)
                 return returns  # type: ignore[no-any-return]
             except Exception as error:
                 self.failed_launch(start, jobs, error)
@@ -167,7 +120,7 @@ class BatchLauncher:
             outcome = self.watched(start, jobs)
             if isinstance(outcome, list):
                 if self.packed:  # what each job did is in the journal
-                    return self.settle(start, jobs, offset, _UNRUN, watch=True)
+                    return self.settle(start, jobs, offset, UNRUN, watch=True)
                 return outcome
             if isinstance(outcome, BaseException) and self.refused_for_room(start, outcome):
                 continue
@@ -273,67 +226,8 @@ class BatchLauncher:
     def settle(
         self, start: int, jobs: Sequence[Sequence[str]], offset: int, reason: str, watch: bool
     ) -> List[JobReturn]:
-        """The batch's returns, from the journal (from byte ``offset``, where the batch was
-        launched): each job that wrote its end, as it ended;
-        the others (once SLURM has none of them queued or running, when ``watch``) failed
-        with ``reason``, or with the state SLURM last showed them in."""
+        """The batch's returns (:func:`.settle.settle`); ``watch``: while SLURM still has
+        some of its tasks queued or running, wait for them."""
         numbers = range(start, start + len(jobs))
-        states: Dict[int, str] = {}  # packed: by task key (-1, -2...), the job unknown
-        ended_tasks: Dict[str, str] = {}  # by SLURM id: their last state
-        ends: Dict[int, Dict[str, Any]] = {}
-        read = offset  # the journal read on from there, each line once (a batch's tail)
-        while watch:
-            tasks = self.tasks(numbers)
-            if tasks is None:
-                break
-            read = ends_since(self.journal, numbers, read, ends)
-            running = {n for n, task in tasks.items() if task.alive and n not in ends}
-            states.update({n: task.state for n, task in tasks.items() if not task.alive})
-            ended_tasks.update({t.job_id: t.state for t in tasks.values() if not t.alive})
-            if not running:
-                time.sleep(min(self.poll, 2.0))  # an end line written as the task ended
-                break
-            log.info(
-                f"Jobs #{start} to #{numbers[-1]}: waiting for {len(running)} tasks SLURM still "
-                f"has queued or running (#{min(running)} first)"
-            )
-            time.sleep(self.poll)
-        ends_since(self.journal, numbers, read, ends)
-        unstarted = set() if self.packed else _unstarted(self.journal, states, offset)
-        if self.packed:  # a job's task is known by its started line
-            missing = {n for n in numbers if n not in ends}
-            states = _packed_states(self.journal, missing, ended_tasks, offset)
-        else:
-            states = {n: f"SLURM state {state}" for n, state in states.items()}
-        returns = []
-        lost: Set[int] = set()
-        for number, job in zip(numbers, jobs):
-            record = ends.get(number)
-            if record is not None:
-                completed = record.get("status") == "completed"
-                value = record.get("return")
-                result = JobReturn(
-                    overrides=list(job),
-                    status=JobStatus.COMPLETED if completed else JobStatus.FAILED,
-                    _return_value=value if completed else JobFailed(str(value)),
-                )
-                setattr(result, JOURNALED, True)
-            else:
-                lost.add(number)
-                why = states.get(number, reason)
-                if number in unstarted:
-                    why += ", its task failed before the job started"
-                result = JobReturn(
-                    overrides=list(job),
-                    status=JobStatus.FAILED,
-                    _return_value=LaunchFailed(
-                        f"job #{number} did not end: {why}", number in unstarted
-                    ),
-                )
-            returns.append(result)
-        if lost:
-            log.warning(
-                f"Jobs #{start} to #{numbers[-1]}: {len(lost)} of them wrote no end and do not "
-                f"run (#{min(lost)} first): counted as failed; a resume runs them again"
-            )
-        return returns
+        tasks = (lambda: self.tasks(numbers)) if watch else None
+        return settle(self.journal, start, jobs, offset, reason, self.packed, tasks, self.poll)

@@ -2,7 +2,7 @@
 
 A job lost to the cluster (cancelled, its node failed, preempted and not requeued, timed
 out) wrote no end in the journal; its batch's launcher says so with a
-:class:`.launch.LaunchFailed`. It is launched again in a later batch, under its own number,
+:class:`.settle.LaunchFailed`. It is launched again in a later batch, under its own number,
 and the journal records each attempt (each writes its own started and end lines).
 """
 
@@ -12,7 +12,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 from hydra.core.utils import JobReturn
 
 from hydra_python_sweeper.journal.resume_batches import consecutive_runs
-from hydra_python_sweeper.run.launch import LaunchFailed
+from hydra_python_sweeper.run.settle import LaunchFailed
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ class Retries:
     that raised is launched again too if ``failed``.
 
     >>> from hydra.core.utils import JobReturn, JobStatus
-    >>> from hydra_python_sweeper.run.launch import LaunchFailed
+    >>> from hydra_python_sweeper.run.settle import LaunchFailed
     >>> retries = Retries(limit=1)
     >>> lost = JobReturn(status=JobStatus.FAILED, _return_value=LaunchFailed("CANCELLED"))
     >>> retries.again(4, ["a=4"], lost), retries.again(4, ["a=4"], lost)

@@ -17,7 +17,7 @@ from hydra_python_sweeper.errors import (
     JobsFailed,
     SettingError,
 )
-from hydra_python_sweeper.run.launch import LaunchFailed
+from hydra_python_sweeper.run.settle import LaunchFailed
 from hydra_python_sweeper.run.summary import SweepSummary
 from hydra_python_sweeper.run.sweeper import PythonSweeperImpl
 
