@@ -38,11 +38,11 @@ from hydra.core.utils import JobReturn
 from hydra_python_sweeper.cluster.slurm import (
     PACKED,
     Task,
+    TaskPoll,
     alive_tasks,
     batch_comment,
     is_slurm,
     max_array_size,
-    sweep_tasks,
     tagged,
 )
 from hydra_python_sweeper.errors import SettingError, describe_exception
@@ -77,6 +77,8 @@ class BatchLauncher:
         self.journal = journal
         self.poll = poll_interval
         self.slurm = is_slurm(launcher)
+        #: The batches in flight share one ``squeue`` a poll (each asks every poll).
+        self.poll_tasks = TaskPoll(sweep_dir, every=0.9 * poll_interval)
         self.limit = max_array_size() if self.slurm else None
         self.launches: Dict[int, str] = {}  # by a batch's first job: its latest launch
         #: Packed (:mod:`.packing`): the batch's tasks each run several of its jobs.
@@ -183,9 +185,10 @@ class BatchLauncher:
                 )
                 return None
 
-    def tasks(self, numbers: range) -> Optional[Dict[int, Task]]:
-        """The batch's tasks as SLURM shows them: those its latest launch submitted."""
-        tasks = sweep_tasks(self.sweep_dir)
+    def tasks(self, numbers: range, fresh: bool = False) -> Optional[Dict[int, Task]]:
+        """The batch's tasks as SLURM shows them (at most a poll ago, or ``fresh``): those
+        its latest launch submitted."""
+        tasks = self.poll_tasks(fresh)
         if tasks is None:
             return None
         launch = self.launches.get(numbers.start)
@@ -229,5 +232,12 @@ class BatchLauncher:
         """The batch's returns (:func:`.settle.settle`); ``watch``: while SLURM still has
         some of its tasks queued or running, wait for them."""
         numbers = range(start, start + len(jobs))
-        tasks = (lambda: self.tasks(numbers)) if watch else None
-        return settle(self.journal, start, jobs, offset, reason, self.packed, tasks, self.poll)
+        first = iter([True])  # asked now the first time: the launch has just ended
+
+        def tasks() -> Optional[Dict[int, Task]]:
+            return self.tasks(numbers, fresh=next(first, False))
+
+        return settle(
+            self.journal, start, jobs, offset, reason, self.packed, tasks if watch else None,
+            self.poll,
+        )  # fmt: skip
