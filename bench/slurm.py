@@ -95,7 +95,6 @@ def cost(jobs: int, workdir: Path, packed_only: bool = False) -> List[Dict[str, 
         f"hydra.sweeper.jobs_per_task={PER_TASK}",
         "hydra.sweeper.max_in_flight=2",
         "hydra.sweeper.keep_returns=false",
-        "hydra.sweeper.poll_interval=2",
         *LEAN,
     ]
     variants = [("python-packed", packed)] + ([] if packed_only else variants)

@@ -3,7 +3,7 @@ starts (the journal's tail, read while the sweep runs, apart from the whole jour
 reading in :mod:`.reader`)."""
 
 from pathlib import Path
-from typing import Any, Container, Dict
+from typing import Any, Container, Dict, Optional, Sequence
 
 from hydra_python_sweeper.journal.files import open_journal
 from hydra_python_sweeper.journal.lines import STARTED_HEAD, end_lines
@@ -56,15 +56,21 @@ def started_since(
 
 
 def ends_since(
-    path: Path, numbers: Container[int], offset: int, found: Dict[int, Dict[str, Any]]
+    path: Path,
+    numbers: Container[int],
+    offset: int,
+    found: Dict[int, Dict[str, Any]],
+    fields: Optional[Sequence[str]] = None,
 ) -> int:
     """Add to ``found`` the end lines of jobs ``numbers`` written from byte ``offset`` of the
-    journal on (as :func:`ended`); return where its whole lines end, to read on from."""
+    journal on (as :func:`ended`; ``fields``: only those of each line, which keeps a big
+    batch's ends small); return where its whole lines end, to read on from."""
     with open_journal(path) as f:
         f.seek(offset)
         for lines in whole_lines(f):
             offset += len(lines)
             for number, line in end_lines(b"\n" + lines):
                 if number in numbers:
-                    found[number] = loads(line, f"{path}, the end line of job #{number}")
+                    record = loads(line, f"{path}, the end line of job #{number}")
+                    found[number] = record if fields is None else {k: record.get(k) for k in fields}
     return offset

@@ -30,6 +30,9 @@ from hydra_python_sweeper.journal.since import ends_since, started_since
 
 log = logging.getLogger(__name__)
 
+#: What a return needs of a job's end line.
+_KEPT = ("status", "return")
+
 #: Why a job of a packed batch without an end failed, when its tasks ended well.
 UNRUN = "its packed task ended without running it to its end"
 
@@ -102,7 +105,7 @@ def settle(
         shown = tasks()
         if shown is None:
             break
-        read = ends_since(journal, numbers, read, ends)
+        read = ends_since(journal, numbers, read, ends, _KEPT)
         running = {n for n, task in shown.items() if task.alive and n not in ends}
         states.update({n: task.state for n, task in shown.items() if not task.alive})
         ended_tasks.update({t.job_id: t.state for t in shown.values() if not t.alive})
@@ -114,7 +117,7 @@ def settle(
             f"has queued or running (#{min(running)} first)"
         )
         time.sleep(poll)
-    ends_since(journal, numbers, read, ends)
+    ends_since(journal, numbers, read, ends, _KEPT)
     unstarted = set() if packed else _unstarted(journal, states, offset)
     if packed:  # a job's task is known by its started line
         missing = {n for n in numbers if n not in ends}
