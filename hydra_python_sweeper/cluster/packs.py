@@ -12,7 +12,7 @@ task that died before its end line is left to the sweeper, which finds it withou
 handles it as any lost job (``retries``, a resume)::
 
     >>> import tempfile
-    >>> pack = write_pack(Path(tempfile.mkdtemp()), "a1", [(7, ["x=1"]), (8, ["x=2"])])
+    >>> pack = write_pack(pack_path(Path(tempfile.mkdtemp()), "a1"), [(7, ["x=1"]), (8, ["x=2"])])
     >>> [take(pack), take(pack), take(pack)]
     [0, 1, None]
     >>> read_pack(pack)
@@ -30,12 +30,16 @@ from typing import List, Optional, Sequence, Tuple
 PACKS = ".packs"
 
 
-def write_pack(sweep_dir: Path, launch: str, jobs: Sequence[Tuple[int, Sequence[str]]]) -> Path:
-    """Write a batch's jobs (number, overrides) for its tasks; the pack's path (its counter
-    beside it, ``<path>.taken``)."""
+def pack_path(sweep_dir: Path, launch: str) -> Path:
+    """Where the pack of the batch launched as ``launch`` goes (its folder made)."""
     folder = sweep_dir / PACKS
     folder.mkdir(exist_ok=True)
-    path = folder / f"{launch}.jobs"
+    return folder / f"{launch}.jobs"
+
+
+def write_pack(path: Path, jobs: Sequence[Tuple[int, Sequence[str]]]) -> Path:
+    """Write a batch's jobs (number, overrides) for its tasks at ``path``; the pack's path
+    (its counter beside it, ``<path>.taken``)."""
     text = "".join(json.dumps([number, list(job)]) + "\n" for number, job in jobs)
     path.write_text(text)
     Path(f"{path}.taken").write_bytes(b"0 %d" % len(jobs))  # taken, of how many

@@ -10,6 +10,9 @@ from hydra_python_sweeper.journal.lines import STARTED_HEAD, end_lines
 from hydra_python_sweeper.journal.parse import loads
 from hydra_python_sweeper.journal.reader import whole_lines
 
+#: A completed job's line, as it starts.
+_COMPLETED = b'{"job": %d, "status": "completed"'
+
 
 def ended(path: Path, numbers: range, offset: int = 0) -> Dict[int, Dict[str, Any]]:
     """The end lines of jobs ``numbers`` written from byte ``offset`` of the journal on,
@@ -61,16 +64,33 @@ def ends_since(
     offset: int,
     found: Dict[int, Dict[str, Any]],
     fields: Optional[Sequence[str]] = None,
+    values: bool = True,
 ) -> int:
     """Add to ``found`` the end lines of jobs ``numbers`` written from byte ``offset`` of the
     journal on (as :func:`ended`; ``fields``: only those of each line, which keeps a big
-    batch's ends small); return where its whole lines end, to read on from."""
+    batch's ends small); return where its whole lines end, to read on from. Without
+    ``values``, a completed job's line is not parsed: its head says its status (the line
+    checked whole), its return is not read.
+
+    >>> import tempfile
+    >>> from hydra_python_sweeper.journal.writer import append
+    >>> from hydra_python_sweeper.journal.lines import job_line
+    >>> path = Path(tempfile.mkdtemp()) / "journal.jsonl"
+    >>> append(path, job_line(3, ["a=3"], True, 9, "3"), job_line(4, ["a=4"], False, "E", "4"))
+    >>> found = {}
+    >>> _ = ends_since(path, range(5), 0, found, ("status", "return"), values=False)
+    >>> found
+    {3: {'status': 'completed'}, 4: {'status': 'failed', 'return': 'E'}}
+    """
     with open_journal(path) as f:
         f.seek(offset)
         for lines in whole_lines(f):
             offset += len(lines)
             for number, line in end_lines(b"\n" + lines):
                 if number in numbers:
+                    if not values and line.startswith(_COMPLETED % number):
+                        found[number] = {"status": "completed"}
+                        continue
                     record = loads(line, f"{path}, the end line of job #{number}")
                     found[number] = record if fields is None else {k: record.get(k) for k in fields}
     return offset

@@ -31,7 +31,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from hydra.core.utils import JobReturn
 
@@ -83,6 +83,9 @@ class BatchLauncher:
         self.launches: Dict[int, str] = {}  # by a batch's first job: its latest launch
         #: Packed (:mod:`.packing`): the batch's tasks each run several of its jobs.
         self.packed = isinstance(launcher, PackedLauncher)
+        #: Whether the sweep needs its jobs' return values (it keeps them, or learns from
+        #: them): asked when a batch is settled from the journal.
+        self.values: Callable[[], bool] = lambda: True
         if uses_joblib(launcher):  # batches in flight each take joblib's pool whole
             one_at_a_time()
         if batch_size is not None:
@@ -239,5 +242,5 @@ class BatchLauncher:
 
         return settle(
             self.journal, start, jobs, offset, reason, self.packed, tasks if watch else None,
-            self.poll,
+            self.poll, self.values(),
         )  # fmt: skip

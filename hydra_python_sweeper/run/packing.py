@@ -20,7 +20,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Dict, List, Sequence
 
-from hydra_python_sweeper.cluster.packs import remove_pack, write_pack, write_state
+from hydra_python_sweeper.cluster.packs import pack_path, remove_pack, write_pack, write_state
 from hydra_python_sweeper.run.packed_task import PackedTask
 
 log = logging.getLogger(__name__)
@@ -72,14 +72,15 @@ class PackedLauncher:
         count = len(job_overrides)
         tasks = tasks_for(count, self.jobs_per_task)
         numbered = list(enumerate(job_overrides, initial_job_idx))
-        pack = write_pack(self.sweep_dir, f"{initial_job_idx}-{uuid.uuid4().hex[:8]}", numbered)
+        pack = pack_path(self.sweep_dir, f"{initial_job_idx}-{uuid.uuid4().hex[:8]}")
         executor = self.executor()
         last = initial_job_idx + count - 1
         log.info(
             f"Submitit '{self._EXECUTOR}' packed: jobs #{initial_job_idx} to #{last} in "
             f"{tasks} tasks of up to {self.jobs_per_task} jobs"
         )
-        try:
+        try:  # a Ctrl-C from the pack's first byte on leaves no file of it
+            write_pack(pack, numbered)
             # once a batch, not once a task: a task's submission is the pack's path alone
             write_state(pack, cloudpickle.dumps((self.launcher, Singleton.get_state())))
             jobs = executor.map_array(PackedTask(str(pack)), range(tasks))

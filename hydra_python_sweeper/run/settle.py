@@ -89,13 +89,15 @@ def settle(
     packed: bool = False,
     tasks: Optional[Callable[[], Optional[Dict[int, Task]]]] = None,
     poll: float = 10.0,
+    values: bool = True,
 ) -> List[JobReturn]:
     """The returns of the batch of ``jobs`` numbered from ``start``, from the ``journal``
     (from byte ``offset``, where the batch was launched): each job that wrote its end, as it
     ended; the others failed with ``reason``, or with the state SLURM last showed them (or,
     ``packed``, the task that took them) in. ``tasks`` asks SLURM for the batch's tasks
     (by job number; packed, by a key of their own): while some are queued or running, it
-    waits for them, asking every ``poll`` seconds."""
+    waits for them, asking every ``poll`` seconds. Without ``values`` (the sweep keeps no
+    returns and learns from none), a completed job's return is not read back."""
     numbers = range(start, start + len(jobs))
     states: Dict[int, str] = {}  # packed: by task key (-1, -2...), the job unknown
     ended_tasks: Dict[str, str] = {}  # by SLURM id: their last state
@@ -105,7 +107,7 @@ def settle(
         shown = tasks()
         if shown is None:
             break
-        read = ends_since(journal, numbers, read, ends, _KEPT)
+        read = ends_since(journal, numbers, read, ends, _KEPT, values)
         running = {n for n, task in shown.items() if task.alive and n not in ends}
         states.update({n: task.state for n, task in shown.items() if not task.alive})
         ended_tasks.update({t.job_id: t.state for t in shown.values() if not t.alive})
@@ -117,7 +119,7 @@ def settle(
             f"has queued or running (#{min(running)} first)"
         )
         time.sleep(poll)
-    ends_since(journal, numbers, read, ends, _KEPT)
+    ends_since(journal, numbers, read, ends, _KEPT, values)
     unstarted = set() if packed else _unstarted(journal, states, offset)
     if packed:  # a job's task is known by its started line
         missing = {n for n in numbers if n not in ends}

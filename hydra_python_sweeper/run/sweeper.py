@@ -132,14 +132,14 @@ class PythonSweeperImpl(Sweeper):
         description = settings.description(arguments)
         resume = settings.resume is not None
         path = sweep_dir / FILENAME
-        self.adaptive = Adaptive(path, settings.dry_run)
-        packed = settings.jobs_per_task > 1
+        self.adaptive = adaptive = Adaptive(path, settings.dry_run)
         launcher = BatchLauncher(
             PackedLauncher(self.launcher, settings.jobs_per_task, sweep_dir)
-            if packed
+            if settings.jobs_per_task > 1
             else self.launcher,
             sweep_dir, path, settings.poll_interval, settings.batch_size,
         )  # fmt: skip
+        launcher.values = lambda: settings.keep_returns or adaptive.active
         if settings.dry_run:
             journal = (
                 check_journal(sweep_dir, description, settings.cut(), True) if resume else None

@@ -104,3 +104,30 @@ def test_max_array_size_is_checked_on_a_packed_batch_s_tasks(tmp_path: Path) -> 
         batches.check(0, 10_020)
     with pytest.raises(SettingError, match="max_batch_size to at most 10010"):
         batches.check(0, 10_020)
+
+
+@pytest.mark.parametrize("where", ["write_pack", "write_state", "map_array"])
+def test_a_ctrl_c_while_a_packed_batch_is_handed_over_leaves_no_pack(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """A Ctrl-C landing while the batch's pack is written, or its tasks submitted: the
+    pack's files go with the interrupted launch (a resume writes its own)."""
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    import submitit
+
+    from hydra_python_sweeper.run import packing
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        if where == "write_pack":  # part of it written already
+            args[0].write_text("[0, ")  # type: ignore[attr-defined]
+        raise KeyboardInterrupt
+
+    if where == "map_array":
+        monkeypatch.setattr(submitit.AutoExecutor, "map_array", interrupted)
+    else:
+        monkeypatch.setattr(packing, where, interrupted)
+    params = {"submitit_folder": str(tmp_path / ".submitit"), "timeout_min": 5}
+    local = type("LocalLauncher", (), {"_EXECUTOR": "local", "params": params})()
+    with pytest.raises(KeyboardInterrupt):
+        packing.PackedLauncher(local, 4, tmp_path).launch([["+x=1"], ["+x=2"]], 0)
+    assert (tmp_path / ".packs").is_dir() and not list((tmp_path / ".packs").iterdir())
