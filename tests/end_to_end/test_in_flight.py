@@ -58,6 +58,7 @@ def test_hundreds_of_jobs_with_8_batches_in_flight_each_compose_their_own_config
         f"hydra.sweeper.entrypoints=[{{_target_: launched_spaces.many, n: {n}}}]",
         "hydra.sweeper.max_in_flight=8",
         "hydra.sweeper.keep_returns=false",
+        timeout=900,  # a hang: 120 submitit jobs took past 300 s on 2 cores under 3 loads
     )
     check_many_jobs(run, n)
     assert most_in_flight(run["log"]) == 7  # the 8th batch launched while 7 ran

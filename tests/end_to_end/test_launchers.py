@@ -28,14 +28,16 @@ def run_app(
         capture_output=True,
         text=True,
         cwd=sweep_dir if sweep_dir.exists() else sweep_dir.parent,
-        timeout=300,
-        **options,
+        **{"timeout": 300, **options},
     )
 
 
-def sweep(tmp_path: Path, *arguments: str, config: str = "launched") -> Dict[str, Any]:
-    """Run the application; its log, main pid and each job's record by job number."""
-    completed = run_app(tmp_path, *arguments, config=config)
+def sweep(
+    tmp_path: Path, *arguments: str, config: str = "launched", timeout: float = 300
+) -> Dict[str, Any]:
+    """Run the application (a hang is one past ``timeout`` seconds); its log, main pid and
+    each job's record by job number."""
+    completed = run_app(tmp_path, *arguments, config=config, timeout=timeout)
     assert completed.returncode == 0, completed.stderr[-3000:]
     records = {}
     for path in tmp_path.glob("*/job.json"):
