@@ -94,7 +94,10 @@ def test_a_packed_sweep_returns_the_values_of_one_task_a_job(
         hydra_sweep_runner, Path(tmpdir) / "packed", "hydra.sweeper.jobs_per_task=3"
     )
     assert packed == unpacked
-    assert (one_a_job, in_tasks) == (10, 4)  # packed: two tasks a batch of 5
+    assert one_a_job == 10
+    # packed: two tasks a batch of 5, each taking jobs as it frees up (a task that starts
+    # once its sibling has taken every job runs none)
+    assert 2 <= in_tasks <= 4
     assert [value for _, _, value in packed] == [
         {"x": n, "name": f"job {n}", "pair": [n, -n]} for n in range(10)
     ]
