@@ -123,9 +123,9 @@ def settle(
     unstarted = set() if packed else _unstarted(journal, states, offset)
     if packed:  # a job's task is known by its started line
         missing = {n for n in numbers if n not in ends}
-        states = _packed_states(journal, missing, ended_tasks, offset)
+        reasons = _packed_states(journal, missing, ended_tasks, offset)
     else:
-        states = {n: f"SLURM state {state}" for n, state in states.items()}
+        reasons = {n: f"SLURM state {state}" for n, state in states.items()}
     returns = []
     lost: Set[int] = set()
     for number, job in zip(numbers, jobs):
@@ -141,7 +141,7 @@ def settle(
             setattr(result, JOURNALED, True)
         else:
             lost.add(number)
-            why = states.get(number, reason)
+            why = reasons.get(number, reason)
             if number in unstarted:
                 why += ", its task failed before the job started"
             result = JobReturn(
