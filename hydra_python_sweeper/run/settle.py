@@ -114,9 +114,10 @@ def settle(
         if not running:
             time.sleep(min(poll, 2.0))  # an end line written as the task ended
             break
+        first = f"task {shown[max(running)].job_id}" if packed else f"#{min(running)}"
         log.info(
             f"Jobs #{start} to #{numbers[-1]}: waiting for {len(running)} tasks SLURM still "
-            f"has queued or running (#{min(running)} first)"
+            f"has queued or running ({first} first)"
         )
         time.sleep(poll)
     ends_since(journal, numbers, read, ends, _KEPT, values)

@@ -50,7 +50,10 @@ _uids = itertools.count()
 #: Shapes (and their compiled writers) a formatter keeps; the pipeline's other caches of
 #: things per shape (merge plans) keep as many.
 CACHE_SIZE = 4096
-_REMEMBERED = 1 << 16  # overrides of ints and strs a formatter keeps, in all its caches
+# Overrides of ints and strs a formatter keeps, in all its caches: each costs some 170 bytes,
+# so a sweep whose values never repeat (a seed, a job's name) grew by 11 MiB up to 1 << 16;
+# 4,096 hold a grid's repeated values.
+_REMEMBERED = 1 << 12
 _COMPILE_AFTER = 8  # jobs of a shape written before its writers are compiled
 
 

@@ -59,6 +59,20 @@ def test_a_packed_job_lost_with_its_task_says_the_task_s_state(journal: Path) ->
     assert str(returns[3]._return_value) == "job #3 did not end: its packed task ended"
 
 
+def test_a_packed_batch_waits_naming_its_running_task(
+    journal: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """While a packed batch's tasks run, the wait names the first of them by its SLURM id
+    (packed tasks are keyed -1, -2...: no job number to show)."""
+    polls = iter([
+        {-k: Task("7", k - 1, -k, "RUNNING", f"node{k}", "p1") for k in (1, 2)},
+        {-k: Task("7", k - 1, -k, "COMPLETED", "", "p1") for k in (1, 2)},
+    ])  # fmt: skip
+    with caplog.at_level("INFO"):
+        settle(journal, 0, JOBS, 0, "its packed task ended", True, lambda: next(polls), 0.01)
+    assert "waiting for 2 tasks SLURM still has queued or running (task 7_0 first)" in caplog.text
+
+
 def packed_returns(runner: TSweepRunner, tmpdir: Path, *extra: str) -> Tuple[List[Any], int]:
     """The sweep's returns, and how many processes ran its jobs (their started lines')."""
     with runner(
