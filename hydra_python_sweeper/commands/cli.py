@@ -5,6 +5,8 @@
     python -m hydra_plugins.hydra_python_sweeper cancel <sweep dir>
     python -m hydra_plugins.hydra_python_sweeper results <sweep dir> [-o results.csv|.parquet]
                                                       [--best N [--highest]]
+    python -m hydra_plugins.hydra_python_sweeper report <sweep dir> [-o report.html]
+                                                     [--highest] [--rung KEY]
 
 (also as the ``hydra-python-sweeper`` command)::
 
@@ -54,6 +56,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     results.add_argument(
         "--highest", action="store_true", help="with --best: the highest numbers are best"
     )
+    report = commands.add_parser(
+        "report", help="one HTML page (self-contained, offline) that shows the sweep"
+    )
+    report.add_argument("sweep_dir", type=Path)
+    report.add_argument(
+        "-o", "--output", type=Path, help="the page to write (report.html in the sweep dir)"
+    )
+    report.add_argument(
+        "--highest", action="store_true", help="the highest returns are best (the lowest are)"
+    )
+    report.add_argument(
+        "--rung", default="epochs", metavar="KEY",
+        help="an adaptive sweep's budget parameter, whose values are its rungs (epochs)",
+    )  # fmt: skip
     arguments = parser.parse_args(argv)
 
     from hydra_python_sweeper.errors import JournalError, SettingError
@@ -64,6 +80,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 
             print(cancel_sweep(arguments.sweep_dir))
             return 0
+        if arguments.command == "report":
+            return _report(arguments)
         if arguments.command == "results":
             return _results(arguments.sweep_dir, arguments.output, arguments.best, arguments)
         return _status(arguments)
@@ -96,6 +114,20 @@ def _status(arguments: argparse.Namespace) -> int:
             time.sleep(arguments.watch)
     except KeyboardInterrupt:  # Ctrl-C ends the watch
         return 0
+
+
+def _report(arguments: argparse.Namespace) -> int:
+    from hydra_python_sweeper.report.page import write_report
+
+    tic = time.perf_counter()
+    target, scan = write_report(
+        arguments.sweep_dir, arguments.output, arguments.highest, arguments.rung
+    )
+    size = target.stat().st_size / 1e6
+    jobs = scan.completed + scan.failed + scan.running
+    print(f"Report of {jobs} jobs written to {target} ({size:.1f} MB, "
+          f"{time.perf_counter() - tic:.1f} s)")  # fmt: skip
+    return 0
 
 
 def _results(sweep_dir: Path, output: Path, count: Optional[int], arguments: Any) -> int:
