@@ -40,7 +40,7 @@ def write_journal(path: Path, n: int) -> None:
             chunk.append(encode(started))
             if number < n - 100:
                 failed = number % 100 == 7
-                returned = ERRORS[number % 3] if failed else 0.5
+                returned = ERRORS[number % 3] if failed else round(0.5 + number % 997 / 1e3, 3)
                 ended = job_line(number, overrides, not failed, returned, f"out/{number}")
                 ended["started"], ended["ended"] = started["at"], started["at"] + 30
                 chunk.append(encode(ended))
