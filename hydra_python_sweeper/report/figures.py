@@ -37,7 +37,7 @@ def over_time(scan: Scan) -> Any:
     done_f = list(itertools.accumulate(failed))
     running = [s - c - f for s, c, f in zip(itertools.accumulate(started), done_c, done_f)]
     figure = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08)
-    figure.add_trace(go.Scatter(x=x, y=running, name="running", line_shape="hv",
+    figure.add_trace(go.Scatter(x=x, y=running, name="running (at each bin's end)", line_shape="hv",
                                 line_color=COLOURS["started"]), row=1, col=1)  # fmt: skip
     for name, values in (("completed", done_c), ("failed", done_f)):
         figure.add_trace(go.Scatter(x=x, y=values, name=f"{name} (so far)", line_shape="hv",
@@ -117,24 +117,27 @@ _STATE = {"completed": "completed", "failed": "failed", "started": "running"}
 
 
 def durations(scan: Scan) -> Any:
-    """How long the jobs took, completed and failed, in bins of equal width on a log scale."""
+    """How long the jobs took, completed and failed, in bins of equal width on a log scale
+    (ten a decade), one bar a bin, empty bins included."""
     import plotly.graph_objects as go
 
+    edges = sorted(
+        {(low, high) for histogram in scan.durations.values() for low, high, _ in histogram.bins()}
+    )
+    if not edges:
+        return None
+    labels = [f"{low:.3g} to {high:.3g} s" for low, high in edges]
     figure = go.Figure()
     for status, histogram in scan.durations.items():
-        bins = histogram.bins()
-        if bins:
+        counts = {(low, high): n for low, high, n in histogram.bins()}
+        if counts:
             figure.add_trace(go.Bar(
-                x=[(low * high) ** 0.5 for low, high, _ in bins], y=[n for _, _, n in bins],
-                width=[high - low for low, high, _ in bins], name=status,
-                marker_color=COLOURS[status], customdata=[[low, high] for low, high, _ in bins],
-                hovertemplate="%{customdata[0]:.3g} to %{customdata[1]:.3g} s: %{y} jobs"
-                "<extra></extra>",
+                x=labels, y=[counts.get(edge, 0) for edge in edges], name=status,
+                marker_color=COLOURS[status],
+                hovertemplate="%{x}: %{y} jobs<extra></extra>",
             ))  # fmt: skip
-    if not figure.data:
-        return None
     figure.update_layout(title="How long jobs took (every job that ended)", barmode="stack",
-                         xaxis=dict(type="log", title="seconds"), yaxis_title="jobs",
+                         xaxis=dict(type="category", title="seconds"), yaxis_title="jobs",
                          height=360, **_LAYOUT)  # fmt: skip
     return figure
 
@@ -178,12 +181,26 @@ def against_parameters(scan: Scan) -> Any:
             hovertemplate=f"job #%{{customdata[0]}}<br>{key}=%{{x}}<br>return %{{y}}"
             "<extra></extra>",
         ), row=i // columns + 1, col=i % columns + 1)  # fmt: skip
+        if spans_decades([p["overrides"][key] for p in shown]):
+            figure.update_xaxes(type="log", row=i // columns + 1, col=i % columns + 1)
     sampled = (
         f" (a sample of {len(scan.points):,} of {scan.numeric:,})" if scan.points_sampled else ""
     )
     figure.update_layout(title=f"The return against each parameter{sampled}",
                          height=260 * rows + 80, **_LAYOUT)  # fmt: skip
     return figure
+
+
+def spans_decades(values: Sequence[Any]) -> bool:
+    """Whether ``values`` are positive numbers over two decades or more: drawn on a log axis.
+
+    >>> spans_decades([1e-4, 3e-3, 1e-2]), spans_decades([1, 3, 9]), spans_decades([0, 1e3])
+    (True, False, False)
+    """
+    numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if not numbers or len(numbers) < len(values) or min(numbers) <= 0:
+        return False
+    return max(numbers) / min(numbers) >= 100
 
 
 def parallel(scan: Scan) -> Any:

@@ -58,21 +58,8 @@ def write_report(
     status = sweep_status(sweep_dir, now)
     wanted = {number for _, _, numbers in status.failures[:10] for number in numbers[:EXAMPLES]}
     scan = scan_journal(sweep_dir, best=best, highest=highest, wanted=wanted)
-    drawn: List[Tuple[str, str, Any]] = [
-        ("over-time", "Jobs over time", figures.over_time(scan)),
-        (
-            "timeline",
-            "Timeline",
-            figures.timeline(scan, now, bool(status.sweeper or status.running)),
-        ),
-        ("durations", "Durations", figures.durations(scan)),
-        ("parameters", "The return against the parameters", figures.against_parameters(scan)),
-        ("parallel", "Parallel coordinates", figures.parallel(scan)),
-    ]
-    rung_table: List[Tuple[Any, int, Any, Any]] = []
-    if scan.adaptive:
-        figure, rung_table = figures.rungs(scan, rung)
-        drawn.append(("rungs", f"Rungs ({rung})", figure))
+    running = bool(status.sweeper or status.running)
+    rung_figure, rung_table = figures.rungs(scan, rung) if scan.adaptive else (None, [])
     parts = [
         f"<h1>Sweep {_e(status.sweep_dir)}</h1>",
         f'<p class="note">Built {time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))} '
@@ -81,18 +68,18 @@ def write_report(
         _commands(status),
         _failures(status, scan),
         _running(status),
+        _figure("over-time", "Jobs over time", figures.over_time(scan)),
+        _figure("timeline", "Timeline", figures.timeline(scan, now, running)),
+        _figure("durations", "Durations", figures.durations(scan)),
         _best(scan, highest),
+        _figure(
+            "parameters", "The return against the parameters", figures.against_parameters(scan)
+        ),
+        _figure("parallel", "Parallel coordinates", figures.parallel(scan)),
     ]
     if scan.adaptive:
         parts.append(_rungs(rung, rung_table, scan))
-    for name, title, figure in drawn:
-        if figure is None:
-            continue
-        body = plotly.io.to_html(
-            figure, full_html=False, include_plotlyjs=False, div_id=f"plot-{name}",
-            config={"displaylogo": False, "responsive": True},
-        )  # fmt: skip
-        parts.append(f'<h2>{_e(title)}</h2>\n<div class="figure" id="fig-{name}">{body}</div>')
+        parts.append(_figure("rungs", "", rung_figure))
     page = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>Sweep report: {_e(Path(status.sweep_dir).name)}</title>"
@@ -102,6 +89,21 @@ def write_report(
     )
     _write_whole(target, page)
     return target, scan
+
+
+def _figure(name: str, title: str, figure: Any) -> str:
+    """A figure's part of the page (none without a figure): its heading, and plotly's div
+    (plotly's script is the page's, once)."""
+    if figure is None:
+        return ""
+    import plotly.io
+
+    body = plotly.io.to_html(
+        figure, full_html=False, include_plotlyjs=False, div_id=f"plot-{name}",
+        config={"displaylogo": False, "responsive": True},
+    )  # fmt: skip
+    heading = f"<h2>{_e(title)}</h2>\n" if title else ""
+    return f'{heading}<div class="figure" id="fig-{name}">{body}</div>'
 
 
 def _write_whole(target: Path, text: str) -> None:
@@ -124,11 +126,9 @@ def _e(value: Any) -> str:
 
 
 def _summary(status: Any) -> str:
-    rows = [
-        ("state", "ended" if status.ended else "running" if status.sweeper else "not running"),
-        ("runs", status.runs),
-        ("jobs in the sweep", "?" if status.total is None else status.total),
-    ]
+    state = "ended" if status.ended else "running" if status.sweeper else "not running"
+    total = "not known (a generator)" if status.total is None else f"{status.total:,}"
+    head = f"<p>State: <b>{state}</b>; {status.runs} run(s); jobs in the sweep: {total}.</p>"
     counts = [
         ("completed", status.completed),
         ("failed", status.failed),
@@ -136,19 +136,14 @@ def _summary(status: Any) -> str:
         ("stopped without an end", len(status.stopped)),
         ("not yet launched", "?" if status.not_launched is None else status.not_launched),
     ]
-    pace = [
-        ("jobs a minute, overall", f"{status.overall_per_minute:.1f}"),
-        ("median job", "?" if status.median_seconds is None else f"{status.median_seconds:.3g} s"),
-    ]
+    header = "".join(f"<th>{_e(k)}</th>" for k, _ in counts)
+    cells = "".join(f'<td class="n" data-count="{_e(k)}">{_e(v)}</td>' for k, v in counts)
+    pace = f"Pace: {status.overall_per_minute:.1f} jobs a minute overall"
+    if status.median_seconds is not None:
+        pace += f"; median job {status.median_seconds:.3g} s"
     if status.eta_seconds is not None and not status.ended:
-        pace.append(("left at the recent pace", f"{status.eta_seconds / 60:.1f} min"))
-    cells = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
-    cells += "".join(
-        f'<tr><th>{_e(k)}</th><td class="n" data-count="{_e(k)}">{_e(v)}</td></tr>'
-        for k, v in counts
-    )
-    cells += "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in pace)
-    return f'<table id="summary">{cells}</table>'
+        pace += f"; about {status.eta_seconds / 60:.1f} min left at the recent pace"
+    return f'{head}<table id="summary"><tr>{header}</tr><tr>{cells}</tr></table><p>{pace}.</p>'
 
 
 def _commands(status: Any) -> str:

@@ -169,7 +169,7 @@ def test_a_sweep_in_progress(browser: Any, tmp_path: Path) -> None:
         assert states(last_lines(sweep_dir)) == (6, 0, 1)
         assert page["counts"]["completed"] == "6" and page["counts"]["running"] == "1"
         assert "Running (1" in page["text"] and "#6 pid " in page["text"]
-        assert "To cancel:" in page["text"] and "state running" in page["text"]
+        assert "To cancel:" in page["text"] and "State: running;" in page["text"]
         timeline = page["marks"]["fig-timeline"]
         assert sorted(drawn for _, drawn in timeline) == [1, 6]  # running, completed
     finally:
