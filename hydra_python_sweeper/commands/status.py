@@ -159,7 +159,8 @@ def sweep_status(sweep_dir: Path, now: Optional[float] = None) -> Status:
     ]  # fmt: skip
     recent = scan.recent / (min(WINDOW, now - first) / 60) if first and now > first else 0.0
     # jobs that ended, each once (a job run again, after a failure or lost, ends twice)
-    overall = (completed + failed) / ((now - first) / 60) if first and now > first else 0.0
+    until = scan.last if state.ended and scan.last else now  # an ended sweep's pace stays
+    overall = (completed + failed) / ((until - first) / 60) if first and until > first else 0.0
     left = None if total is None else max(total - completed, 0)
     argv = next((r["argv"] for r in reversed(state.runs) if isinstance(r.get("argv"), list)), None)
     return Status(

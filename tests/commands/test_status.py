@@ -180,6 +180,12 @@ def test_status_counts_stragglers_and_the_pace_from_the_journal(tmp_path: Path) 
         "Straggler #10: pid " in text and "running for 20 min 00 s (median job 1 min 00 s)" in text
     )
     assert "about 50 min 00 s left at that pace" in text
+    # once the sweep has ended, its overall pace is over its run, not up to now
+    lines.append({"done": 1, "completed": 10, "failed": 0, "skipped": 0})
+    (tmp_path / "journal.jsonl").write_bytes(b"".join(map(encode, lines)))
+    later = sweep_status(tmp_path, now=now + 86_400)
+    # the first start an hour before now, the last end (job #9) 4 min before it
+    assert later.ended and later.overall_per_minute == pytest.approx(10 / 56)
 
 
 @pytest.fixture(autouse=True)
