@@ -120,11 +120,11 @@ def _report(arguments: argparse.Namespace) -> int:
     from hydra_python_sweeper.report.page import write_report
 
     tic = time.perf_counter()
-    target, scan = write_report(
+    target, status = write_report(
         arguments.sweep_dir, arguments.output, arguments.highest, arguments.rung
     )
     size = target.stat().st_size / 1e6
-    jobs = scan.completed + scan.failed + scan.running
+    jobs = status.completed + status.failed + status.running + len(status.stopped)
     print(f"Report of {jobs} jobs written to {target} ({size:.1f} MB, "
           f"{time.perf_counter() - tic:.1f} s)")  # fmt: skip
     return 0

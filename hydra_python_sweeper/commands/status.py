@@ -24,7 +24,7 @@ import statistics
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, TypeVar
 
 from hydra_python_sweeper.cluster.driver import DRIVER_JOB
 from hydra_python_sweeper.cluster.liveness import local_process
@@ -37,6 +37,8 @@ from hydra_python_sweeper.journal.parse import loads
 from hydra_python_sweeper.journal.split_read import read_split
 from hydra_python_sweeper.messages import plural, resume_command
 
+T = TypeVar("T")
+_COMMAND = "python -m hydra_plugins.hydra_python_sweeper"
 #: The recent pace is measured over this many seconds.
 WINDOW = 600.0
 #: A running job is a straggler once it has run this many times the median job.
@@ -54,6 +56,7 @@ class Running:
     job: int
     where: str
     since: Optional[float]
+    host: Optional[str] = None
 
 
 @dataclass
@@ -130,16 +133,32 @@ class _Pass:
 
 def sweep_status(sweep_dir: Path, now: Optional[float] = None) -> Status:
     """Where the sweep in ``sweep_dir`` stands, from its journal (and its locks)."""
+    return status_and(sweep_dir, None, now)[0]
+
+
+def status_and(
+    sweep_dir: Path, also: Optional[T], now: Optional[float] = None
+) -> Tuple[Status, Optional[T], Dict[int, bytes]]:
+    """:func:`sweep_status`, with ``also`` (a callable with a ``merge`` method, as the
+    status's own :class:`_Pass`) given each block of the journal in the same pass, one copy
+    a part of the journal, merged in order; and the failed jobs' last lines, by job."""
     path = Path(sweep_dir) / FILENAME
     check_regular(path)
     if not path.is_file():
         raise JournalError(f"there is no journal in {sweep_dir} ({path} is not a file)")
     now = time.time() if now is None else now
-    state, scans = read_split(path, _Pass(now), failures=True, digests=False)
+    state, scans = read_split(path, _Both(_Pass(now), also), failures=True, digests=False)
     scan = _Pass(now)
+    extra = None
     for part in scans:
         assert part is not None
-        scan.merge(part)
+        scan.merge(part.status)
+        if extra is None:
+            extra = part.also
+        elif part.also is not None:
+            extra.merge(part.also)
+    if extra is not None and hasattr(extra, "settle"):
+        extra.settle(bytes(state.status))
     statuses = bytes(state.status)
     completed, failed = statuses.count(COMPLETED), statuses.count(FAILED)
     totals = [run["total"] for run in state.runs if isinstance(run.get("total"), int)]
@@ -163,33 +182,51 @@ def sweep_status(sweep_dir: Path, now: Optional[float] = None) -> Status:
     overall = (completed + failed) / ((until - first) / 60) if first and until > first else 0.0
     left = None if total is None else max(total - completed, 0)
     argv = next((r["argv"] for r in reversed(state.runs) if isinstance(r.get("argv"), list)), None)
-    return Status(
-        sweep_dir=str(Path(sweep_dir).absolute()),
-        runs=len(state.runs),
-        total=total,
-        completed=completed,
-        failed=failed,
-        running=len(in_flight),
-        not_launched=None if total is None else max(total - len(statuses) + statuses.count(0), 0),
-        ended=state.ended,
-        first_start=first,
-        last_end=scan.last,
-        recent_per_minute=recent,
-        overall_per_minute=overall,
-        eta_seconds=None
-        if left is None or not (recent or overall)
-        else 60 * left / (recent or overall),
-        median_seconds=median,
-        in_flight=in_flight,
-        stragglers=stragglers,
-        stopped=stopped,
-        failures=_by_error(path, state.failures or {}, statuses),
-        sweeper=[holder for _, _, holder in running_now(Path(sweep_dir), -1)],
-        **_driver(Path(sweep_dir)),
-        resume=resume_command(Path(sweep_dir), argv),
-        cancel=f"python -m hydra_plugins.hydra_python_sweeper cancel {Path(sweep_dir).absolute()}",
-        now=now,
+    return (
+        Status(
+            sweep_dir=str(Path(sweep_dir).absolute()),
+            runs=len(state.runs),
+            total=total,
+            completed=completed,
+            failed=failed,
+            running=len(in_flight),
+            not_launched=None
+            if total is None
+            else max(total - len(statuses) + statuses.count(0), 0),
+            ended=state.ended,
+            first_start=first,
+            last_end=scan.last,
+            recent_per_minute=recent,
+            overall_per_minute=overall,
+            eta_seconds=None
+            if left is None or not (recent or overall)
+            else 60 * left / (recent or overall),
+            median_seconds=median,
+            in_flight=in_flight,
+            stragglers=stragglers,
+            stopped=stopped,
+            failures=_by_error(path, state.failures or {}, statuses),
+            sweeper=[holder for _, _, holder in running_now(Path(sweep_dir), -1)],
+            **_driver(Path(sweep_dir)),
+            resume=resume_command(Path(sweep_dir), argv),
+            cancel=f"{_COMMAND} cancel {Path(sweep_dir).absolute()}",
+            now=now,
+        ),
+        extra,
+        state.failures or {},
     )
+
+
+class _Both:
+    """The status's pass over each block, and another's (the report's), in one."""
+
+    def __init__(self, status: _Pass, also: Any) -> None:
+        self.status, self.also = status, also
+
+    def __call__(self, block: bytes) -> None:
+        self.status(block)
+        if self.also is not None:
+            self.also(block)
 
 
 def _driver(sweep_dir: Path) -> Dict[str, Any]:
@@ -223,7 +260,8 @@ def _gone_here(record: Dict[str, Any]) -> bool:
 
 def _running(record: Dict[str, Any], job: int) -> Running:
     where = f"SLURM task {record['slurm']}" if record.get("slurm") else f"pid {record.get('pid')}"
-    return Running(job, f"{where} on {record.get('host')}", record.get("at"))
+    host = record.get("host")
+    return Running(job, f"{where} on {host}", record.get("at"), host)
 
 
 def _by_error(

@@ -1,9 +1,8 @@
 """A sweep's report: one HTML file, whole in itself (plotly's script inside it), that any
 browser opens offline, built from the sweep's journal alone while it runs or after.
 
-:func:`write_report` reads the journal twice: once for :func:`~..commands.status.sweep_status`
-(the counts, the failures by error, the jobs running and the stragglers, the commands), once
-for :func:`~.scan.scan_journal` (the rest), and writes the page. It needs plotly
+:func:`write_report` reads the journal once, for the status and the report's tallies together
+(:func:`~.scan.scan_sweep`), and writes the page. It needs plotly
 (``pip install 'hydra-python-sweeper[report]'``).
 """
 
@@ -15,11 +14,10 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from hydra_python_sweeper.errors import SettingError
-from hydra_python_sweeper.report.scan import Scan, scan_journal
+from hydra_python_sweeper.report.scan import EXAMPLES, Scan, scan_sweep
 
-#: A failure's lines shown, at most, and its example jobs.
+#: A failure's lines shown, at most.
 ERROR_LINES = 12
-EXAMPLES = 3
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
@@ -39,9 +37,9 @@ def write_report(
     highest: bool = False,
     rung: str = "epochs",
     best: int = 20,
-) -> Tuple[Path, Scan]:
+) -> Tuple[Path, Any]:
     """Write the report of the sweep in ``sweep_dir`` to ``target`` (``report.html`` in the
-    sweep dir by default), whole or not at all; the path written and what the pass found."""
+    sweep dir by default), whole or not at all; the path written and the sweep's status."""
     try:
         import plotly.io
         import plotly.offline
@@ -49,15 +47,12 @@ def write_report(
         raise SettingError(
             "the report needs plotly: pip install 'hydra-python-sweeper[report]'"
         ) from None
-    from hydra_python_sweeper.commands.status import sweep_status
     from hydra_python_sweeper.report import figures
 
     sweep_dir = Path(sweep_dir)
     target = Path(target) if target is not None else sweep_dir / "report.html"
     now = time.time()
-    status = sweep_status(sweep_dir, now)
-    wanted = {number for _, _, numbers in status.failures[:10] for number in numbers[:EXAMPLES]}
-    scan = scan_journal(sweep_dir, best=best, highest=highest, wanted=wanted)
+    status, scan = scan_sweep(sweep_dir, best, highest, now)
     running = bool(status.sweeper or status.running)
     rung_figure, rung_table = figures.rungs(scan, rung) if scan.adaptive else (None, [])
     parts = [
@@ -88,7 +83,7 @@ def write_report(
         "</head><body>\n" + "\n".join(p for p in parts if p) + "\n</body></html>\n"
     )
     _write_whole(target, page)
-    return target, scan
+    return target, status
 
 
 def _figure(name: str, title: str, figure: Any) -> str:

@@ -7,7 +7,9 @@ lengthens, durations in fixed logarithmic bins, a uniform sample, the extremes.
 
 import heapq
 import math
+import operator
 from collections import Counter
+from itertools import repeat
 from typing import Any, Dict, Generic, List, Tuple, TypeVar
 
 T = TypeVar("T")
@@ -55,10 +57,33 @@ class TimeBins:
             self._widen()
             top //= 2
         self.last = max(self.last, top)
-        origin, width, counts = self.origin, self.width, self.counts
-        for index, count in Counter(int((t - origin) // width) for t in times).items():
+        counts = self.counts
+        offsets = map(operator.sub, times, repeat(self.origin))
+        for index, count in Counter(
+            map(math.floor, map(operator.truediv, offsets, repeat(self.width)))
+        ).items():
             key = (kind, max(0, index))
             counts[key] = counts.get(key, 0) + count
+
+    def remove(self, time: float, kind: str) -> None:
+        """Take back one event :meth:`add` counted."""
+        key = (kind, max(0, int((time - self.origin) // self.width)))
+        self.counts[key] = self.counts.get(key, 0) - 1
+
+    def merge(self, other: "TimeBins") -> None:
+        """Add ``other``'s counts (of the same origin), the wider bins of the two kept.
+
+        >>> a, b = TimeBins(0.0, most=4), TimeBins(0.0, most=4)
+        >>> a.add(1.5, "x"); b.add(9.0, "x"); a.merge(b); a.width, a.series("x")
+        (4.0, ([0.0, 4.0, 8.0], [1, 0, 1]))
+        """
+        while self.width < other.width:
+            self._widen()
+        factor = round(self.width / other.width)
+        for (kind, index), count in other.counts.items():
+            key = (kind, index // factor)
+            self.counts[key] = self.counts.get(key, 0) + count
+        self.last = max(self.last, other.last // factor)
 
     def _widen(self) -> None:
         self.width *= 2
@@ -96,9 +121,19 @@ class LogHistogram:
 
     def add_many(self, values: List[float]) -> None:
         """:meth:`add` for each of ``values``, faster."""
-        smallest, per_decade, log10 = self.smallest, self.per_decade, math.log10
-        found = Counter(math.floor(log10(max(x, smallest)) * per_decade + 1e-9) for x in values)
+        logs = map(math.log10, map(max, values, repeat(self.smallest)))
+        scaled = map(operator.add, map(operator.mul, logs, repeat(self.per_decade)), repeat(1e-9))
+        found = Counter(map(math.floor, scaled))
         for index, count in found.items():
+            self.counts[index] = self.counts.get(index, 0) + count
+
+    def remove(self, value: float) -> None:
+        """Take back one value :meth:`add` counted."""
+        index = math.floor(math.log10(max(value, self.smallest)) * self.per_decade + 1e-9)
+        self.counts[index] = self.counts.get(index, 0) - 1
+
+    def merge(self, other: "LogHistogram") -> None:
+        for index, count in other.counts.items():
             self.counts[index] = self.counts.get(index, 0) + count
 
     def bins(self) -> List[Tuple[float, float, int]]:
@@ -145,6 +180,11 @@ class Lowest(Generic[T]):
     def items(self) -> List[T]:
         return [item for _, item in sorted(self._heap, key=lambda entry: -entry[0])]
 
+    def merge(self, other: "Lowest[T]") -> None:
+        for negated, item in other._heap:
+            self.add(-negated, item)
+        self.dropped += other.dropped
+
 
 class Largest(Generic[T]):
     """The ``size`` items of largest key seen, largest first (ties: the first seen).
@@ -175,3 +215,7 @@ class Largest(Generic[T]):
 
     def items(self) -> List[T]:
         return [item for _, _, item in sorted(self._heap, reverse=True)]
+
+    def merge(self, other: "Largest[T]") -> None:
+        for key, _, item in sorted(other._heap, reverse=True):
+            self.add(key, item)

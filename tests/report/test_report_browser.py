@@ -246,4 +246,4 @@ def test_a_sweep_of_100_000_jobs(browser: Any, tmp_path: Path) -> None:
     assert "500 x MemoryError()" in page["text"] and "500 x ValueError('nan loss')" in page["text"]
     assert "(a sample of 3,000 of 98,950)" in page["text"]
     timeline = sum(drawn for _, drawn in page["marks"]["fig-timeline"])
-    assert 2_000 <= timeline <= 2_020
+    assert 2_000 + 50 <= timeline <= 2_020 + 50  # a sample, the longest, those with no end

@@ -1,144 +1,153 @@
-"""The report's pass over the journal (:mod:`report.scan`, :mod:`report.tally`): read
-backwards, each job counted once by its latest attempt, in memory that does not grow with
-the sweep."""
+"""What the report counts of a sweep (:mod:`report.scan`, :mod:`report.ends`,
+:mod:`report.tally`): each job once, by its latest attempt, the same whether the journal
+is read in one process or in several parts, in memory that does not grow with the sweep."""
 
-import io
 import json
 import random
 from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
+from hydra_python_sweeper.journal import split_read
 from hydra_python_sweeper.journal.lines import encode, job_line, started_line
-from hydra_python_sweeper.report.scan import blocks_backwards, scan_journal
-from hydra_python_sweeper.report.tally import Largest, Lowest, TimeBins
+from hydra_python_sweeper.report import ends
+from hydra_python_sweeper.report.scan import scan_sweep
+from hydra_python_sweeper.report.tally import Largest, LogHistogram, Lowest, TimeBins
 
 
-@settings(max_examples=200, deadline=None)
-@given(
-    lines=st.lists(st.binary(max_size=12).map(lambda b: b.replace(b"\n", b"")), max_size=30),
-    torn=st.binary(max_size=5).map(lambda b: b.replace(b"\n", b"")),
-    block=st.integers(1, 40),
-)
-def test_blocks_backwards_are_the_whole_lines_last_first(
-    lines: List[bytes], torn: bytes, block: int
-) -> None:
-    text = b"".join(line + b"\n" for line in lines)
-    blocks = list(blocks_backwards(io.BytesIO(text + torn), block))
-    assert all(b.endswith(b"\n") for b in blocks)
-    assert b"".join(reversed(blocks)) == text  # the torn last line is not among them
-
-
-def journal(path: Path, jobs: List[Dict[str, Any]]) -> None:
+def journal(path: Path, jobs: List[Dict[str, Any]], torn: bytes = b"") -> None:
     with open(path, "wb") as f:
-        f.write(encode({"run": 1, "total": len(jobs), "at": 1000.0, "argv": ["t.py", "-m"]}))
+        f.write(encode({"run": 1, "total": 300, "at": 1000.0, "argv": ["t.py", "-m"]}))
         for job in jobs:
             f.write(encode(job))
+        f.write(torn)
 
 
-def independent_counts(path: Path) -> Dict[str, int]:
-    """The jobs' states as their last lines say, each line parsed whole."""
-    last: Dict[int, str] = {}
-    for line in path.read_text().splitlines():
+def last_states(path: Path) -> Dict[int, Dict[str, Any]]:
+    """Each job's last line, each line parsed whole (a torn last line left out)."""
+    text = path.read_bytes()
+    last: Dict[int, Dict[str, Any]] = {}
+    for line in text[: text.rfind(b"\n") + 1].splitlines():
         record = json.loads(line)
         if "job" in record:
-            last[record["job"]] = record["status"]
-    return {s: list(last.values()).count(s) for s in ("completed", "failed", "started")}
+            last[record["job"]] = record
+    return last
 
 
-@pytest.mark.parametrize("block", [64, 1 << 22])
+@pytest.mark.parametrize("parts", [1, 2, 3])
 def test_each_job_counts_once_by_its_latest_attempt(
-    tmp_path: Path, block: int, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, parts: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Retried jobs (a failure then a completion, a completion then a rerun that is still
-    running), returns of every kind, a torn last line: counts, best jobs and durations
-    as a whole-line reading of the journal has them."""
-    from hydra_python_sweeper.report import scan as module
-
-    monkeypatch.setattr(module, "_BLOCK", block)
+    """Jobs failed then completed when run again, failed twice, failed then running again;
+    returns of every kind; a torn last line; the journal read in 1 to 3 parts: the counts,
+    the durations, the times and the best jobs as the journal's last lines have them."""
+    monkeypatch.setattr(split_read, "LEAST", 0 if parts > 1 else 1 << 40)
+    monkeypatch.setattr(split_read, "_cpus", lambda: parts)
     rng = random.Random(1)
     lines: List[Dict[str, Any]] = []
-    expected_durations = []
     for n in range(300):
         overrides = [f"+lr={rng.choice([0.1, 0.01])}", f"+seed={n}", "+name='a, \"b\"'"]
         start = 1000.0 + n
-        if n % 10 == 3:  # failed, then completed when run again
+        if n % 10 == 3:  # failed first: run again below
             lines.append({**job_line(n, overrides, False, "ValueError('x')", f"o/{n}"),
+                          "started": start, "ended": start + 0.5})  # fmt: skip
+        if n % 50 == 49:  # failed, and running again now
+            lines.append({**job_line(n, overrides, False, "E()", f"o/{n}"),
                           "started": start, "ended": start + 1})  # fmt: skip
+            lines.append({**started_line(n, overrides), "at": start + 9, "pid": 1 << 30})
+            continue
         returned: Any = [n, "x"] if n % 7 == 0 else {"loss": n} if n % 11 == 0 else n / 10
         lines.append({**job_line(n, overrides, n % 13 != 5, returned, f"o/{n}"),
                       "started": start + 2, "ended": start + 2 + n % 5})  # fmt: skip
-        expected_durations.append(n % 5)
-        if n % 50 == 49:  # run again, still running
-            lines.append({**started_line(n, overrides), "at": start + 9})
+    for n in (5, 18, 31):  # failed, and failed again at a resume's retry: a later part
+        overrides = [f"+lr={rng.choice([0.1, 0.01])}", f"+seed={n}", "+name='a, \"b\"'"]
+        lines.append({**job_line(n, overrides, False, "E(again)", f"o/{n}"),
+                      "started": 5000.0, "ended": 5000.0 + n})  # fmt: skip
     path = tmp_path / "journal.jsonl"
-    journal(path, lines)
-    with open(path, "ab") as f:
-        f.write(b'{"job": 2, "status": "failed", "dig')  # torn
-    scan = scan_journal(tmp_path, best=3)
-    truth = independent_counts_without_torn(path)
-    assert (scan.completed, scan.failed, scan.running) == (
-        truth["completed"], truth["failed"], truth["started"]
-    )  # fmt: skip
-    # returns that are numbers: the lowest first; lists and dicts are not numbers
+    journal(path, lines, torn=b'{"job": 2, "status": "failed", "dig')
+    status, scan = scan_sweep(tmp_path, best=3)
+    last = last_states(path)
+    ended = [r for r in last.values() if r["status"] != "started"]
+    for state in ("completed", "failed"):
+        assert getattr(scan, state) == getattr(status, state)
+        assert getattr(scan, state) == sum(r["status"] == state for r in ended)
+    durations = {
+        s: sorted(r["ended"] - r["started"] for r in ended if r["status"] == s)
+        for s in ("completed", "failed")
+    }  # fmt: skip
+    for state, histogram in scan.durations.items():
+        assert sum(count for _, _, count in histogram.bins()) == len(durations[state])
+        for low, high, count in histogram.bins():
+            # (a job of no time counts in the first bin: the histogram's log scale)
+            assert count == sum(low - 1e-9 <= max(d, 1e-3) < high for d in durations[state])
+    for state in ("completed", "failed"):
+        starts, counts = scan.bins.series(state)
+        width = scan.bins.width
+        for start, count in zip(starts, counts):
+            assert count == sum(start <= r["ended"] < start + width
+                                for r in ended if r["status"] == state)  # fmt: skip
+    _, started = scan.bins.series("started")
+    assert sum(started) == len(ended) + status.running  # not the stopped: no longer running
     numbers = sorted(
-        (n / 10, n) for n in range(300)
-        if n % 13 != 5 and n % 50 != 49 and n % 7 and n % 11
+        (r["return"], r["job"]) for r in ended
+        if r["status"] == "completed" and isinstance(r["return"], float)
     )  # fmt: skip
     assert scan.numeric == len(numbers)
     assert [job["number"] for job in scan.best] == [n for _, n in numbers[:3]]
     assert scan.best[0]["overrides"]["name"] == 'a, "b"'
-    ended = sum(c for _, _, c in scan.durations["completed"].bins())
-    ended += sum(c for _, _, c in scan.durations["failed"].bins())
-    assert ended == truth["completed"] + truth["failed"]
-    _, started = scan.bins.series("started")
-    assert sum(started) == 300  # each job's latest attempt started once
+    # the failures' examples: their own jobs, with their overrides
+    assert scan.examples and all(
+        job["status"] == "failed" and last[n]["status"] == "failed"
+        for n, job in scan.examples.items()
+    )  # fmt: skip
 
 
-def independent_counts_without_torn(path: Path) -> Dict[str, int]:
-    text = path.read_bytes()
-    clean = path.with_name("clean.jsonl")
-    clean.write_bytes(text[: text.rfind(b"\n") + 1])
-    return independent_counts(clean)
-
-
-def test_the_samples_are_bounded_and_the_same_at_each_report(tmp_path: Path) -> None:
-    from hydra_python_sweeper.report import scan as module
-
+def test_the_samples_are_bounded_spread_and_the_same_at_each_report(tmp_path: Path) -> None:
     jobs = [
         {**job_line(n, [f"+x={n}"], True, float(n % 97), str(n)), "started": 1e3 + n,
-         "ended": 1e3 + n + 1}
-        for n in range(module.TIMELINE * 3)
+         "ended": 1e3 + n + 1 + (n == 77) * 500}
+        for n in range(ends.TIMELINE * 3)
     ]  # fmt: skip
     journal(tmp_path / "journal.jsonl", jobs)
-    first, again = scan_journal(tmp_path), scan_journal(tmp_path)
-    assert len(first.points) == module.POINTS and first.points_sampled
-    assert first.timeline_sampled and module.TIMELINE <= len(first.timeline)
-    assert len(first.timeline) <= module.TIMELINE + module.LONGEST
+    (_, first), (_, again) = scan_sweep(tmp_path), scan_sweep(tmp_path)
+    assert len(first.points) == ends.POINTS and first.points_sampled
+    assert first.timeline_sampled and ends.TIMELINE <= len(first.timeline)
+    assert len(first.timeline) <= ends.TIMELINE + ends.LONGEST
+    assert 77 in {job["number"] for job in first.timeline}  # the longest, always
     assert [j["number"] for j in first.points] == [j["number"] for j in again.points]
     spread = sorted(j["number"] for j in first.timeline)
-    assert spread[0] < len(jobs) // 10 and spread[-1] > len(jobs) * 9 // 10  # all over the sweep
+    assert spread[0] < len(jobs) // 10 and spread[-1] > len(jobs) * 9 // 10
 
 
 def test_the_tallies_keep_what_they_promise() -> None:
-    bins = TimeBins(origin=0.0, most=8)
     rng = random.Random(0)
     times = [rng.uniform(0, 1000) for _ in range(5000)]
+    one, left, right = TimeBins(0.0, most=8), TimeBins(0.0, most=8), TimeBins(0.0, most=8)
+    one.add_many(times, "x")
     for t in times[:2500]:
-        bins.add(t, "x")
-    bins.add_many(times[2500:], "x")
-    starts, counts = bins.series("x")
+        left.add(t, "x")
+    right.add_many(times[2500:4000], "x")
+    left.merge(right)
+    left.add_many([*times[4000:], 5.0], "x")
+    left.remove(5.0, "x")
+    assert left.width == one.width and left.series("x") == one.series("x")
+    starts, counts = one.series("x")
     assert len(starts) <= 8 and sum(counts) == 5000
     for start, count in zip(starts, counts):
-        assert count == sum(start <= t < start + bins.width for t in times)
+        assert count == sum(start <= t < start + one.width for t in times)
+    histogram = LogHistogram()
+    histogram.add_many(times)
+    assert sum(c for _, _, c in histogram.bins()) == 5000
     low: Lowest[int] = Lowest(10)
     top: Largest[int] = Largest(10)
+    other_low: Lowest[int] = Lowest(10)
+    other_top: Largest[int] = Largest(10)
     for x in rng.sample(range(10_000), 10_000):
-        low.add(x, x)
-        top.add(x, x)
+        (low if x % 2 else other_low).add(x, x)
+        (top if x % 2 else other_top).add(x, x)
+    low.merge(other_low)
+    top.merge(other_top)
     assert low.items() == list(range(10)) and top.items() == list(range(9999, 9989, -1))
 
 
@@ -146,4 +155,4 @@ def test_a_dir_without_a_journal_is_one_clear_error(tmp_path: Path) -> None:
     from hydra_python_sweeper.errors import JournalError
 
     with pytest.raises(JournalError, match="there is no journal in"):
-        scan_journal(tmp_path)
+        scan_sweep(tmp_path)
