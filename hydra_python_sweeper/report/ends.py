@@ -19,8 +19,8 @@ and :meth:`EndTally.settle` takes back those that the job's last line overrode::
     ({'completed': 2, 'failed': 0}, [0, 1])
 """
 
-import math
 import operator
+import re
 from itertools import compress, repeat
 from typing import Dict, List, Optional, Tuple
 
@@ -36,6 +36,9 @@ POINTS = 3_000
 _FIRST, _SECOND, _THIRD = (operator.itemgetter(i) for i in range(3))
 _DIGITS = operator.itemgetter(slice(8, None))  # after '{"job": '
 _ENDED = operator.itemgetter(slice(9, None))  # after '"ended": '
+_INITIAL = operator.itemgetter(slice(0, 1))
+#: A return that is a number as JSON writes one (not ``NaN``: no point to draw).
+_NUMERIC = re.compile(rb"-?[0-9][0-9.eE+-]*|-?Infinity")
 Job = Tuple[int, bytes]  # a job's number and its end line
 
 
@@ -61,47 +64,50 @@ class EndTally:
     def __call__(self, block: bytes) -> None:
         self.adaptive = self.adaptive or b'{"drawn": ' in block
         lines = block.split(b"\n")
-        ends = list(compress(lines, map(_is_end, lines)))
+        # a job line's head (``{"job": N``) and the first letter of its status
+        parts = list(map(bytes.partition, lines, repeat(b', "status": "')))
+        letters = list(map(_INITIAL, map(_THIRD, parts)))
         for letter, status in ((b"c", "completed"), (b"f", "failed")):
-            mine = list(compress(ends, map(operator.eq, map(_letter, ends), repeat(letter))))
-            if mine:
-                self._count(status, mine)
+            mask = list(map(operator.eq, letters, repeat(letter)))
+            heads = list(compress(map(_FIRST, parts), mask))
+            if heads and all(map(bytes.startswith, heads, repeat(b'{"job": '))):
+                self._count(
+                    status, list(map(int, map(_DIGITS, heads))), list(compress(lines, mask))
+                )
 
-    def _count(self, status: str, lines: List[bytes]) -> None:
-        numbers = list(
-            map(int, map(_DIGITS, map(_FIRST, map(bytes.split, lines, repeat(b", "), repeat(1)))))
-        )
+    def _count(self, status: str, numbers: List[int], lines: List[bytes]) -> None:
         self.counts[status] += len(lines)
         # the line's own start and end: its last "started" field, its check after them
-        tails = list(map(_THIRD, map(bytes.rpartition, lines, repeat(b'"started": '))))
+        tails = map(_THIRD, map(bytes.rpartition, lines, repeat(b'"started": ')))
         fields = list(map(bytes.split, tails, repeat(b", "), repeat(2)))
         ended = list(map(float, map(_ENDED, map(_SECOND, fields))))
-        started = [None if f[0] == b"null" else float(f[0]) for f in fields]
         self.bins.add_many(ended, status)
         self.last = max(self.last or ended[0], max(ended))
-        timed = [(s, e) for s, e in zip(started, ended) if s is not None]
-        self.bins.add_many(list(map(_FIRST, timed)), "started")
-        took = [e - s if s is not None else None for s, e in zip(started, ended)]
-        self.durations[status].add_many([t for t in took if t is not None])
+        raw = list(map(_FIRST, fields))
+        timed = list(map(operator.ne, raw, repeat(b"null")))
+        started = list(map(float, compress(raw, timed)))
+        self.bins.add_many(started, "started")
+        took = list(map(operator.sub, compress(ended, timed), started))
+        self.durations[status].add_many(took)
         ranks = list(map(priority, numbers))
         jobs = list(zip(numbers, lines))
-        for rank, job in compress(
-            zip(ranks, jobs), map(operator.lt, ranks, repeat(self.drawn.bar))
-        ):
+        below = map(operator.lt, ranks, repeat(self.drawn.bar))
+        for rank, job in compress(zip(ranks, jobs), below):
             self.drawn.add(rank, job)
-        for t, job in zip(took, jobs):
-            if t is not None and t > self.longest.bar:
-                self.longest.add(t, job)
+        longer = map(operator.gt, took, repeat(self.longest.bar))
+        for t, job in compress(zip(took, compress(jobs, timed)), longer):
+            self.longest.add(t, job)
         if status == "failed":
-            for number, end, start in zip(numbers, ended, started):
+            starts = iter(started)
+            for number, end, has_start in zip(numbers, ended, timed):
                 self._take_back(number)
-                self.failed_at[number] = (end, start)
+                self.failed_at[number] = (end, next(starts) if has_start else None)
             return
         for number in set(numbers).intersection(self.failed_at):
             self._take_back(number)  # a failed job, completed when run again
         returns = map(_THIRD, map(bytes.partition, lines, repeat(b'"return": ')))
         tokens = list(map(_FIRST, map(bytes.partition, returns, repeat(b', "dir": '))))
-        numeric = list(compress(zip(tokens, ranks, jobs), map(_is_number, tokens)))
+        numeric = list(compress(zip(tokens, ranks, jobs), map(_NUMERIC.fullmatch, tokens)))
         self.numeric += len(numeric)
         for token, rank, job in numeric:
             value = float(token)
@@ -154,23 +160,3 @@ def priority(number: int) -> int:
     True
     """
     return (number * 2654435761) & 0xFFFFFFFF
-
-
-def _is_end(line: bytes) -> bool:
-    return (
-        line.startswith(b'{"job": ')
-        and line.find(b'"status": "', 8, 40) > 0
-        and (line.find(b'"status": "started"', 8, 40) < 0)
-    )
-
-
-def _letter(line: bytes) -> bytes:
-    at = line.find(b'"status": "', 8, 40)
-    return line[at + 11 : at + 12]
-
-
-def _is_number(token: bytes) -> bool:
-    try:
-        return not math.isnan(float(token))
-    except ValueError:
-        return False
