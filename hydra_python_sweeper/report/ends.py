@@ -22,7 +22,7 @@ and :meth:`EndTally.settle` takes back those that the job's last line overrode::
 import operator
 import re
 from itertools import compress, repeat
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from hydra_python_sweeper.journal.lines import FAILED
 from hydra_python_sweeper.report.tally import Largest, LogHistogram, Lowest, TimeBins
@@ -33,12 +33,16 @@ LONGEST = 20
 #: Completed jobs that returned a number kept for the plots against the parameters.
 POINTS = 3_000
 
-_FIRST, _SECOND, _THIRD = (operator.itemgetter(i) for i in range(3))
-_DIGITS = operator.itemgetter(slice(8, None))  # after '{"job": '
-_ENDED = operator.itemgetter(slice(9, None))  # after '"ended": '
-_INITIAL = operator.itemgetter(slice(0, 1))
-#: A return that is a number as JSON writes one (not ``NaN``: no point to draw).
-_NUMERIC = re.compile(rb"-?[0-9][0-9.eE+-]*|-?Infinity")
+_HEADS = {"completed": b', "status": "completed"', "failed": b', "status": "failed"'}
+_NUM = rb"-?[0-9][0-9.eE+-]*"
+#: A line's start and end, matched where its own "started" field is (its last).
+_TIMES = re.compile(rb'"started": (null|' + _NUM + rb'), "ended": (' + _NUM + rb")")
+#: A return that is a number as JSON writes one (not ``NaN``: no point to draw), matched at
+#: the line's first '"return": ', its own: an override's string escapes its quotes.
+_RETURN = re.compile(rb'"return": (' + _NUM + rb'|-?Infinity)(?=, "dir": )')
+_FIRST, _SECOND = operator.itemgetter(1), operator.itemgetter(2)  # a match's groups
+_FIRST_ITEM, _LAST = operator.itemgetter(0), operator.itemgetter(-1)
+_RANK, _KNUTH, _MASK = operator.and_, 2654435761, 0xFFFFFFFF  # see priority
 Job = Tuple[int, bytes]  # a job's number and its end line
 
 
@@ -64,38 +68,45 @@ class EndTally:
     def __call__(self, block: bytes) -> None:
         self.adaptive = self.adaptive or b'{"drawn": ' in block
         lines = block.split(b"\n")
-        # a job line's head (``{"job": N``) and the first letter of its status
-        parts = list(map(bytes.partition, lines, repeat(b', "status": "')))
-        letters = list(map(_INITIAL, map(_THIRD, parts)))
-        for letter, status in ((b"c", "completed"), (b"f", "failed")):
-            mask = list(map(operator.eq, letters, repeat(letter)))
-            heads = list(compress(map(_FIRST, parts), mask))
-            if heads and all(map(bytes.startswith, heads, repeat(b'{"job": '))):
-                self._count(
-                    status, list(map(int, map(_DIGITS, heads))), list(compress(lines, mask))
-                )
+        for status in ("completed", "failed"):
+            # a job line's head: '{"job": N, "status": "completed"', N from its 9th byte
+            at = list(map(bytes.find, lines, repeat(_HEADS[status]), repeat(8), repeat(48)))
+            mask = list(map(operator.gt, at, repeat(8)))
+            mine = list(compress(lines, mask))
+            if mine and all(map(bytes.startswith, mine, repeat(b'{"job": '))):
+                digits = map(bytes.__getitem__, mine, map(slice, repeat(8), compress(at, mask)))
+                self._count(status, list(map(int, digits)), mine)
 
     def _count(self, status: str, numbers: List[int], lines: List[bytes]) -> None:
         self.counts[status] += len(lines)
-        # the line's own start and end: its last "started" field, its check after them
-        tails = map(_THIRD, map(bytes.rpartition, lines, repeat(b'"started": ')))
-        fields = list(map(bytes.split, tails, repeat(b", "), repeat(2)))
-        ended = list(map(float, map(_ENDED, map(_SECOND, fields))))
+        # the line's own start and end: its last "started" field (its check comes after)
+        times: List[Any] = list(
+            map(_TIMES.match, lines, map(bytes.rfind, lines, repeat(b'"started": ')))
+        )
+        if not all(times):  # lines of a version that wrote no times: counted, not drawn
+            has = list(map(bool, times))
+            numbers, lines = list(compress(numbers, has)), list(compress(lines, has))
+            times = list(compress(times, has))
+            if not times:
+                return
+        ended = list(map(float, map(_SECOND, times)))
         self.bins.add_many(ended, status)
         self.last = max(self.last or ended[0], max(ended))
-        raw = list(map(_FIRST, fields))
+        raw = list(map(_FIRST, times))
         timed = list(map(operator.ne, raw, repeat(b"null")))
         started = list(map(float, compress(raw, timed)))
         self.bins.add_many(started, "started")
         took = list(map(operator.sub, compress(ended, timed), started))
         self.durations[status].add_many(took)
-        ranks = list(map(priority, numbers))
-        jobs = list(zip(numbers, lines))
+        ranks = list(map(_RANK, map(operator.mul, numbers, repeat(_KNUTH)), repeat(_MASK)))
+        # the samples, the longest, the best: candidates picked at C speed by each tally's
+        # bar (it rises as items come in: a bar from before the block lets more through)
         below = map(operator.lt, ranks, repeat(self.drawn.bar))
-        for rank, job in compress(zip(ranks, jobs), below):
-            self.drawn.add(rank, job)
+        for rank, number, line in compress(zip(ranks, numbers, lines), below):
+            self.drawn.add(rank, (number, line))
         longer = map(operator.gt, took, repeat(self.longest.bar))
-        for t, job in compress(zip(took, compress(jobs, timed)), longer):
+        timed_jobs = compress(zip(numbers, lines), timed)
+        for t, job in compress(zip(took, timed_jobs), longer):
             self.longest.add(t, job)
         if status == "failed":
             starts = iter(started)
@@ -105,16 +116,18 @@ class EndTally:
             return
         for number in set(numbers).intersection(self.failed_at):
             self._take_back(number)  # a failed job, completed when run again
-        returns = map(_THIRD, map(bytes.partition, lines, repeat(b'"return": ')))
-        tokens = list(map(_FIRST, map(bytes.partition, returns, repeat(b', "dir": '))))
-        numeric = list(compress(zip(tokens, ranks, jobs), map(_NUMERIC.fullmatch, tokens)))
+        returns = list(map(_RETURN.match, lines, map(bytes.find, lines, repeat(b'"return": '))))
+        numeric = list(compress(zip(ranks, numbers, lines, returns), returns))
         self.numeric += len(numeric)
-        for token, rank, job in numeric:
-            value = float(token)
-            if rank < self.points.bar:
-                self.points.add(rank, job)
-            if self.sign * value > self.top.bar:
-                self.top.add(self.sign * value, job)
+        values = list(
+            map(operator.mul, map(float, map(_FIRST, map(_LAST, numeric))), repeat(self.sign))
+        )
+        below = map(operator.lt, map(_FIRST_ITEM, numeric), repeat(self.points.bar))
+        for rank, number, line, _ in compress(numeric, below):
+            self.points.add(rank, (number, line))
+        better = map(operator.gt, values, repeat(self.top.bar))
+        for value, (_, number, line, _) in compress(zip(values, numeric), better):
+            self.top.add(value, (number, line))
 
     def _take_back(self, number: int) -> None:
         """Take back a failed end line of job ``number`` that a later line overrode."""

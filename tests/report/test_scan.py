@@ -103,6 +103,17 @@ def test_each_job_counts_once_by_its_latest_attempt(
     )  # fmt: skip
 
 
+def test_end_lines_without_times_are_counted_not_drawn(tmp_path: Path) -> None:
+    """An end line with no start or end time (an older version's) is counted, as the
+    status counts it, and left out of what needs its times."""
+    old = {k: v for k, v in job_line(0, ["+x=0"], True, 1.5, "0").items()
+           if k not in ("started", "ended")}  # fmt: skip
+    journal(tmp_path / "journal.jsonl", [old, job_line(1, ["+x=1"], True, 2.5, "1")])
+    status, scan = scan_sweep(tmp_path)
+    assert scan.completed == status.completed == 2
+    assert [job["number"] for job in scan.best] == [1]
+
+
 def test_the_samples_are_bounded_spread_and_the_same_at_each_report(tmp_path: Path) -> None:
     jobs = [
         {**job_line(n, [f"+x={n}"], True, float(n % 97), str(n)), "started": 1e3 + n,
