@@ -117,7 +117,7 @@ def _status(arguments: argparse.Namespace) -> int:
 
 
 def _report(arguments: argparse.Namespace) -> int:
-    from hydra_python_sweeper.report.page import write_report
+    from hydra_python_sweeper.commands.report.page import write_report
 
     tic = time.perf_counter()
     target, status = write_report(

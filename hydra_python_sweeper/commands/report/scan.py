@@ -22,13 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+from hydra_python_sweeper.commands.report.ends import POINTS, TIMELINE, EndTally
+from hydra_python_sweeper.commands.report.tally import LogHistogram, TimeBins
 from hydra_python_sweeper.errors import JournalError
 from hydra_python_sweeper.journal.files import open_journal
 from hydra_python_sweeper.journal.lines import FILENAME
 from hydra_python_sweeper.journal.parse import loads
 from hydra_python_sweeper.journal.records import record
-from hydra_python_sweeper.report.ends import POINTS, TIMELINE, EndTally
-from hydra_python_sweeper.report.tally import LogHistogram, TimeBins
 
 #: A failure's jobs shown, at most.
 EXAMPLES = 3

@@ -9,7 +9,7 @@ import datetime
 import itertools
 from typing import Any, Dict, List, Sequence, Set, Tuple
 
-from hydra_python_sweeper.report.scan import Scan
+from hydra_python_sweeper.commands.report.scan import Scan
 
 COLOURS = {"completed": "#2ca02c", "failed": "#d62728", "started": "#1f77b4"}
 _LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=40, b=40))

@@ -24,8 +24,8 @@ import re
 from itertools import compress, repeat
 from typing import Any, Dict, List, Optional, Tuple
 
+from hydra_python_sweeper.commands.report.tally import Largest, LogHistogram, Lowest, TimeBins
 from hydra_python_sweeper.journal.lines import FAILED
-from hydra_python_sweeper.report.tally import Largest, LogHistogram, Lowest, TimeBins
 
 #: Jobs drawn on the timeline at most (the rest are sampled), and the longest always drawn.
 TIMELINE = 2_000

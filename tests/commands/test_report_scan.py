@@ -9,11 +9,11 @@ from typing import Any, Dict, List
 
 import pytest
 
+from hydra_python_sweeper.commands.report import ends
+from hydra_python_sweeper.commands.report.scan import scan_sweep
+from hydra_python_sweeper.commands.report.tally import Largest, LogHistogram, Lowest, TimeBins
 from hydra_python_sweeper.journal import split_read
 from hydra_python_sweeper.journal.lines import encode, job_line, started_line
-from hydra_python_sweeper.report import ends
-from hydra_python_sweeper.report.scan import scan_sweep
-from hydra_python_sweeper.report.tally import Largest, LogHistogram, Lowest, TimeBins
 
 
 def journal(path: Path, jobs: List[Dict[str, Any]], torn: bytes = b"") -> None:

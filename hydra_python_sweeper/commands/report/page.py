@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+from hydra_python_sweeper.commands.report.scan import EXAMPLES, Scan, scan_sweep
 from hydra_python_sweeper.errors import SettingError
-from hydra_python_sweeper.report.scan import EXAMPLES, Scan, scan_sweep
 
 #: A failure's lines shown, at most.
 ERROR_LINES = 12
@@ -47,7 +47,7 @@ def write_report(
         raise SettingError(
             "the report needs plotly: pip install 'hydra-python-sweeper[report]'"
         ) from None
-    from hydra_python_sweeper.report import figures
+    from hydra_python_sweeper.commands.report import figures
 
     sweep_dir = Path(sweep_dir)
     target = Path(target) if target is not None else sweep_dir / "report.html"
@@ -117,6 +117,12 @@ def _write_whole(target: Path, text: str) -> None:
 
 
 def _e(value: Any) -> str:
+    """A value as the page's text: whatever a sweep's overrides or errors hold is shown, never
+    taken for the page's own markup.
+
+    >>> _e("ValueError('<nan>')")
+    'ValueError(&#x27;&lt;nan&gt;&#x27;)'
+    """
     return html.escape(str(value))
 
 
