@@ -64,3 +64,26 @@ def test_without_a_journal_or_plotly_one_clear_error(
         "error: the report needs plotly: pip install 'hydra-python-sweeper[report]'\n"
     )
     assert not (tmp_path / "report.html").exists()
+
+
+def test_the_timeline_draws_jobs_with_no_end_to_now_or_to_the_sweep_s_last_end(
+    tmp_path: Path,
+) -> None:
+    """A job running runs to now; one whose process is gone without its end line runs to
+    the sweep's last end, in a trace of its own; each on a slot of its host."""
+    from hydra_python_sweeper.commands.report import figures
+    from hydra_python_sweeper.commands.report.scan import scan_sweep
+    from hydra_python_sweeper.journal.lines import started_line
+
+    sweep(tmp_path)  # three jobs ended, the last at 1004
+    gone = {**started_line(3, ["+lr=0.4", "+tag=z"]), "at": 1001.0, "pid": 1 << 30}
+    alive = {**started_line(4, ["+lr=0.5", "+tag=w"]), "at": 1002.0}  # this process
+    append(tmp_path / "journal.jsonl", gone, alive)
+    status, scan = scan_sweep(tmp_path, now=2000.0)
+    assert [j.job for j in status.stopped] == [3] and [j.job for j in status.in_flight] == [4]
+    figure = figures.timeline(scan, now=2000.0)
+    traces = {trace.name: trace for trace in figure.data}
+    assert set(traces) == {"completed", "failed", "running", "stopped without an end"}
+    assert list(traces["running"].x) == [1000 * (2000.0 - 1002.0)]
+    assert list(traces["stopped without an end"].x) == [1000 * (1004.0 - 1001.0)]
+    assert len(set(traces["completed"].y) | set(traces["failed"].y)) == 3  # three at once

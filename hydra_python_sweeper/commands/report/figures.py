@@ -9,9 +9,10 @@ import datetime
 import itertools
 from typing import Any, Dict, List, Sequence, Set, Tuple
 
+from hydra_python_sweeper.commands.report.ends import LONGEST
 from hydra_python_sweeper.commands.report.scan import Scan
 
-COLOURS = {"completed": "#2ca02c", "failed": "#d62728", "started": "#1f77b4"}
+COLOURS = {"completed": "#2ca02c", "failed": "#d62728", "started": "#1f77b4", "stopped": "#7f7f7f"}
 _LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=40, b=40))
 #: Parameters drawn against the return, at most (those with the most distinct values).
 PARAMETERS = 12
@@ -74,36 +75,40 @@ def lanes(jobs: Sequence[Dict[str, Any]], now: float) -> List[str]:
     return rows
 
 
-def timeline(scan: Scan, now: float, running: bool = True) -> Any:
+def timeline(scan: Scan, now: float) -> Any:
     """One bar a job, from its start to its end, on a row of its host's, coloured by how
-    it ended (Nextflow's timeline); a sample of the jobs past :data:`~.scan.TIMELINE`, the
-    longest always among them. A job with no end runs to ``now`` (``running``: the sweep
-    runs), or to the sweep's last end, as a job that ended without saying so."""
+    it ended (Nextflow's timeline); a sample of the jobs past :data:`~.ends.TIMELINE`, the
+    longest always among them. A job running runs to ``now``; one whose process is gone
+    without its end line (``stopped``) to the sweep's last end."""
     import plotly.graph_objects as go
 
-    jobs = [job for job in scan.timeline if job.get("started") or job.get("ended")]
-    if not jobs:
-        return None
-    now = now if running or scan.last is None else scan.last
-    names = {**_STATE, "started": "running" if running else "no end"}
-    rows = lanes(jobs, now)
-    figure = go.Figure()
-    for status in ("completed", "failed", "started"):
-        shown = [(job, row) for job, row in zip(jobs, rows) if job["status"] == status]
-        if not shown:
+    shown = []
+    for job in scan.timeline:
+        begin = job.get("started") or job.get("ended")
+        if begin is None:
             continue
-        begin: List[float] = [job.get("started") or job.get("ended") or now for job, _ in shown]
-        end: List[float] = [job.get("ended") or now for job, _ in shown]
+        end = job.get("ended") or (now if job["status"] == "started" else scan.last or now)
+        shown.append({**job, "started": begin, "ended": max(begin, end)})
+    if not shown:
+        return None
+    rows = lanes(shown, now)
+    figure = go.Figure()
+    for status in ("completed", "failed", "started", "stopped"):
+        mine = [(job, row) for job, row in zip(shown, rows) if job["status"] == status]
+        if not mine:
+            continue
         figure.add_trace(go.Bar(
-            base=[_date(b) for b in begin], x=[1000 * (e - b) for b, e in zip(begin, end)],
-            y=[row for _, row in shown], orientation="h", name=names[status],
+            base=[_date(job["started"]) for job, _ in mine],
+            x=[1000 * (job["ended"] - job["started"]) for job, _ in mine],
+            y=[row for _, row in mine], orientation="h", name=_STATE[status],
             marker_color=COLOURS[status],
-            customdata=[[job["number"], _overrides(job)] for job, _ in shown],
+            customdata=[[job["number"], _overrides(job)] for job, _ in mine],
             hovertemplate="job #%{customdata[0]}<br>%{customdata[1]}<extra></extra>",
         ))  # fmt: skip
     count = len(set(rows))
     title = "Jobs by host and slot" + (
-        f" (a sample of {len(jobs):,} jobs, the {len(jobs) and 20} longest among them)"
+        f" (a sample of {len(shown):,} jobs, the {LONGEST} longest and those with no end"
+        " among them)"
         if scan.timeline_sampled
         else ""
     )
@@ -113,7 +118,10 @@ def timeline(scan: Scan, now: float, running: bool = True) -> Any:
     return figure
 
 
-_STATE = {"completed": "completed", "failed": "failed", "started": "running"}
+_STATE = {
+    "completed": "completed", "failed": "failed", "started": "running",
+    "stopped": "stopped without an end",
+}  # fmt: skip
 
 
 def durations(scan: Scan) -> Any:

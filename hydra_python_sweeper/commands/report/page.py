@@ -53,7 +53,6 @@ def write_report(
     target = Path(target) if target is not None else sweep_dir / "report.html"
     now = time.time()
     status, scan = scan_sweep(sweep_dir, best, highest, now)
-    running = bool(status.sweeper or status.running)
     rung_figure, rung_table = figures.rungs(scan, rung) if scan.adaptive else (None, [])
     parts = [
         f"<h1>Sweep {_e(status.sweep_dir)}</h1>",
@@ -64,7 +63,7 @@ def write_report(
         _failures(status, scan),
         _running(status),
         _figure("over-time", "Jobs over time", figures.over_time(scan)),
-        _figure("timeline", "Timeline", figures.timeline(scan, now, running)),
+        _figure("timeline", "Timeline", figures.timeline(scan, now)),
         _figure("durations", "Durations", figures.durations(scan)),
         _best(scan, highest),
         _figure(
