@@ -42,7 +42,6 @@ _TIMES = re.compile(rb'"started": (null|' + _NUM + rb'), "ended": (' + _NUM + rb
 _RETURN = re.compile(rb'"return": (' + _NUM + rb'|-?Infinity)(?=, "dir": )')
 _FIRST, _SECOND = operator.itemgetter(1), operator.itemgetter(2)  # a match's groups
 _FIRST_ITEM, _LAST = operator.itemgetter(0), operator.itemgetter(-1)
-_RANK, _KNUTH, _MASK = operator.and_, 2654435761, 0xFFFFFFFF  # see priority
 Job = Tuple[int, bytes]  # a job's number and its end line
 
 
@@ -98,7 +97,7 @@ class EndTally:
         self.bins.add_many(started, "started")
         took = list(map(operator.sub, compress(ended, timed), started))
         self.durations[status].add_many(took)
-        ranks = list(map(_RANK, map(operator.mul, numbers, repeat(_KNUTH)), repeat(_MASK)))
+        ranks = scrambled(numbers)
         # the samples, the longest, the best: candidates picked at C speed by each tally's
         # bar (it rises as items come in: a bar from before the block lets more through)
         below = map(operator.lt, ranks, repeat(self.drawn.bar))
@@ -165,11 +164,14 @@ class EndTally:
             self._take_back(number)
 
 
-def priority(number: int) -> int:
-    """A job's rank for the samples: its number scrambled (Knuth's multiplicative hash),
-    so that the jobs kept are spread over the sweep, and the same ones at each report.
+def scrambled(numbers: List[int]) -> List[int]:
+    """Jobs' ranks for the samples: their numbers scrambled (Knuth's multiplicative hash,
+    a map of C functions), so that the jobs kept are spread over the sweep, and the same
+    ones at each report.
 
-    >>> sorted(range(8), key=priority)[:4] != [0, 1, 2, 3]
-    True
+    >>> scrambled([0, 1, 2]), sorted(range(8), key=lambda n: scrambled([n]))[:4] != [0, 1, 2, 3]
+    ([0, 2654435761, 1013904226], True)
     """
-    return (number * 2654435761) & 0xFFFFFFFF
+    return list(
+        map(operator.and_, map(operator.mul, numbers, repeat(2654435761)), repeat(0xFFFFFFFF))
+    )

@@ -34,8 +34,11 @@ class TimeBins:
         self.counts: Dict[Tuple[str, int], int] = {}
         self.last = 0
 
+    def _index(self, time: float) -> int:
+        return max(0, int((time - self.origin) // self.width))
+
     def add(self, time: float, kind: str) -> None:
-        index = max(0, int((time - self.origin) // self.width))
+        index = self._index(time)
         while index >= self.most:
             self._widen()
             index //= 2
@@ -67,7 +70,7 @@ class TimeBins:
 
     def remove(self, time: float, kind: str) -> None:
         """Take back one event :meth:`add` counted."""
-        key = (kind, max(0, int((time - self.origin) // self.width)))
+        key = (kind, self._index(time))
         self.counts[key] = self.counts.get(key, 0) - 1
 
     def merge(self, other: "TimeBins") -> None:
@@ -114,9 +117,11 @@ class LogHistogram:
         self.smallest = smallest
         self.counts: Dict[int, int] = {}
 
+    def _index(self, value: float) -> int:
+        return math.floor(math.log10(max(value, self.smallest)) * self.per_decade + 1e-9)
+
     def add(self, value: float) -> None:
-        x = max(value, self.smallest)
-        index = math.floor(math.log10(x) * self.per_decade + 1e-9)
+        index = self._index(value)
         self.counts[index] = self.counts.get(index, 0) + 1
 
     def add_many(self, values: List[float]) -> None:
@@ -129,7 +134,7 @@ class LogHistogram:
 
     def remove(self, value: float) -> None:
         """Take back one value :meth:`add` counted."""
-        index = math.floor(math.log10(max(value, self.smallest)) * self.per_decade + 1e-9)
+        index = self._index(value)
         self.counts[index] = self.counts.get(index, 0) - 1
 
     def merge(self, other: "LogHistogram") -> None:
