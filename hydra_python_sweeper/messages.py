@@ -37,6 +37,8 @@ def progress(done: int, total: Optional[int]) -> str:
 
 #: The last argument of a detached sweep's driver (after its ``hydra.sweep.dir=``).
 DRIVEN = "hydra.sweeper.detach=false"
+#: The sweeper's commands (status, cancel, results, report), as the messages spell them.
+COMMAND = "python -m hydra_plugins.hydra_python_sweeper"
 
 
 def resume_command(sweep_dir: Path, argv: Optional[List[str]] = None) -> str:

@@ -26,7 +26,7 @@ from typing import List
 from hydra_python_sweeper.cluster.processes import lock_holders
 from hydra_python_sweeper.cluster.slurm import sweep_drivers
 from hydra_python_sweeper.errors import SweepBusy, SweepDirError
-from hydra_python_sweeper.messages import DRIVEN, resume_command
+from hydra_python_sweeper.messages import COMMAND, DRIVEN, resume_command
 from hydra_python_sweeper.space.values import format_value
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ def refuse_second_driver(sweep_dir: Path) -> None:
 def say_detached(sweep_dir: Path, where: str) -> None:
     """Where the driver runs, and the commands to follow, stop and resume the sweep."""
     here = sweep_dir.absolute()
-    command = "python -m hydra_plugins.hydra_python_sweeper"
+    command = COMMAND
     log.info(
         f"Sweep detached: its driver runs {where}, "
         f"writing {here / DRIVER_LOG}; this terminal may close.\n"

@@ -35,10 +35,9 @@ from hydra_python_sweeper.journal.files import check_regular
 from hydra_python_sweeper.journal.lines import COMPLETED, FAILED, FILENAME
 from hydra_python_sweeper.journal.parse import loads
 from hydra_python_sweeper.journal.split_read import read_split
-from hydra_python_sweeper.messages import plural, resume_command
+from hydra_python_sweeper.messages import COMMAND, plural, resume_command
 
 T = TypeVar("T")
-_COMMAND = "python -m hydra_plugins.hydra_python_sweeper"
 #: The recent pace is measured over this many seconds.
 WINDOW = 600.0
 #: A running job is a straggler once it has run this many times the median job.
@@ -209,7 +208,7 @@ def status_and(
             sweeper=[holder for _, _, holder in running_now(Path(sweep_dir), -1)],
             **_driver(Path(sweep_dir)),
             resume=resume_command(Path(sweep_dir), argv),
-            cancel=f"{_COMMAND} cancel {Path(sweep_dir).absolute()}",
+            cancel=f"{COMMAND} cancel {Path(sweep_dir).absolute()}",
             now=now,
         ),
         extra,
