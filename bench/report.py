@@ -13,11 +13,10 @@ of the same journal, the first of the report's two passes.
 
 import argparse
 import os
-import platform
 import tempfile
 from pathlib import Path
 
-from status import RESULTS, STATUS, measure, write_journal
+from status import RESULTS, STATUS, footer, median, write_journal
 
 REPORT = "from hydra_python_sweeper.commands.cli import main; main(['report', {d!r}])"
 
@@ -34,18 +33,16 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             write_journal(Path(tmp) / "journal.jsonl", n)
             size = os.path.getsize(Path(tmp) / "journal.jsonl") / 2**20
-            runs = sorted(measure(REPORT.format(d=tmp)) for _ in range(3))
-            report = runs[1]  # the median of three runs
+            report = median(REPORT.format(d=tmp))
             assert f"Report of {n} jobs written" in report[2], report[2][:500]
             page = os.path.getsize(Path(tmp) / "report.html") / 1e6
-            status = sorted(measure(STATUS.format(d=tmp)) for _ in range(3))[1]
+            status = median(STATUS.format(d=tmp))
         rows.append(
             f"{n:<10} {size:>11.1f}  {report[0]:>8.2f}  {report[1]:>14.1f}  {page:>7.1f}  "
             f"{status[0]:>8.2f}"
         )
         print(rows[-1], flush=True)
-    cpus = len(os.sched_getaffinity(0))
-    rows.append(f"(the median of 3 runs each; {cpus} CPUs, {platform.python_version()})")
+    rows.append(f"({footer()})")
     print(rows[-1])
     if not args.quick:
         (RESULTS / "report.txt").write_text("\n".join(rows) + "\n")

@@ -76,6 +76,17 @@ def measure(code: str) -> Tuple[float, float, str]:
     return seconds, max(peak, child), done.stdout
 
 
+def median(code: str, runs: int = 3) -> Tuple[float, float, str]:
+    """:func:`measure` of ``code``, run ``runs`` times: the median run (by its time)."""
+    return sorted(measure(code) for _ in range(runs))[runs // 2]
+
+
+def footer() -> str:
+    """What the medians were taken on."""
+    cpus = len(os.sched_getaffinity(0))
+    return f"the median of 3 runs; {cpus} CPUs, {platform.python_version()}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, nargs="*", default=[100_000, 1_000_000])
@@ -88,8 +99,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             write_journal(Path(tmp) / "journal.jsonl", n)
             size = os.path.getsize(Path(tmp) / "journal.jsonl") / 2**20
-            runs = sorted(measure(STATUS.format(d=tmp)) for _ in range(3))
-            status = runs[1]  # the median of three runs
+            status = median(STATUS.format(d=tmp))
             assert f"Jobs: {n - 100 - (n - 100 + 92) // 100}" in status[2], status[2][:500]
             results = measure(RESULTS_LOOP.format(d=tmp))
             assert results[2].split()[0] == str(n)
@@ -98,8 +108,7 @@ def main() -> None:
             f"{results[0]:>14.2f}  {results[1]:>15.1f}"
         )
         print(rows[-1], flush=True)
-    cpus = len(os.sched_getaffinity(0))
-    rows.append(f"(status: the median of 3 runs; {cpus} CPUs, {platform.python_version()})")
+    rows.append(f"(status: {footer()})")
     print(rows[-1])
     if not args.quick:
         (RESULTS / "status.txt").write_text("\n".join(rows) + "\n")
