@@ -174,7 +174,13 @@ def test_a_sweep_in_progress(browser: Any, tmp_path: Path) -> None:
         assert sorted(drawn for _, drawn in timeline) == [1, 6]  # running, completed
     finally:
         release.touch()
-        assert sweeper.wait(timeout=120) == 0
+        try:
+            code = sweeper.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            sweeper.kill()  # never left behind
+            sweeper.wait()
+            raise
+        assert code == 0
 
 
 def test_an_adaptive_sweep_shows_its_rungs(browser: Any, tmp_path: Path) -> None:
