@@ -64,6 +64,65 @@ class PythonSweeperConf:
     driver: Dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class PythonOptunaSweeperConf(PythonSweeperConf):
+    """``hydra/sweeper=python_optuna``: hydra-optuna-sweeper's settings, the same names and
+    meaning, searched with no batch barrier (see ``hydra_python_sweeper.optuna``)."""
+
+    _target_: str = "hydra_plugins.hydra_python_sweeper.python_sweeper.PythonOptunaSweeper"
+    defaults: List[Any] = field(default_factory=lambda: [{"sampler": "tpe"}])
+    #: An Optuna sampler as a ``_target_`` config (``hydra/sweeper/sampler=tpe``, ``random``,
+    #: ``cmaes``, ``nsgaii``, ``nsgaiii``, ``grid``, ``qmc``, ``gp``...).
+    sampler: Any = None
+    #: ``minimize`` or ``maximize``, or a list of them: one an objective the job returns.
+    direction: Any = "minimize"
+    #: An Optuna storage URL or ``_target_`` config; ``null``: a journal file in the sweep dir.
+    storage: Any = None
+    #: ``null``: the application's name (``hydra.job.name``).
+    study_name: Optional[str] = None
+    n_trials: int = 20
+    #: Trials running at once (``max_in_flight``, unless that is set).
+    n_jobs: int = 2
+    #: The fraction of trials that may fail: past it, no more trials are asked, and the
+    #: sweep fails at its end. 0.0: the first failure stops the sweep (``fail_fast``).
+    max_failure_rate: float = 0.0
+    #: The search space, ``key: expression`` in Hydra's sweep grammar.
+    params: Optional[Dict[str, Any]] = None
+    #: hydra-optuna-sweeper's form before Hydra 1.2: refused with a pointer to ``params``.
+    search_space: Optional[Dict[str, Any]] = None
+    #: The dotted path of ``f(config, trial)``, which suggests more parameters.
+    custom_search_space: Optional[str] = None
+    max_in_flight: Optional[int] = None  # type: ignore[assignment]
+    fail_fast: Optional[bool] = None  # type: ignore[assignment]
+
+
+def _sampler(target: str, **more: Any) -> Dict[str, Any]:
+    return {"_target_": f"optuna.samplers.{target}", "seed": None, **more}
+
+
+_SAMPLERS = {
+    "tpe": _sampler("TPESampler"),
+    "motpe": _sampler("TPESampler"),  # Optuna's TPE is multi-objective (MOTPESampler is gone)
+    "random": _sampler("RandomSampler"),
+    "cmaes": _sampler("CmaEsSampler"),
+    "nsgaii": _sampler("NSGAIISampler"),
+    "nsgaiii": _sampler("NSGAIIISampler"),
+    "grid": _sampler("GridSampler", _partial_=True),
+    "qmc": _sampler("QMCSampler"),
+    "gp": _sampler("GPSampler"),
+    "bruteforce": _sampler("BruteForceSampler"),
+}
+
 ConfigStore.instance().store(
     group="hydra/sweeper", name="python", node=PythonSweeperConf, provider="hydra_python_sweeper"
 )
+ConfigStore.instance().store(
+    group="hydra/sweeper",
+    name="python_optuna",
+    node=PythonOptunaSweeperConf,
+    provider="hydra_python_sweeper",
+)
+for _name, _node in _SAMPLERS.items():
+    ConfigStore.instance().store(
+        group="hydra/sweeper/sampler", name=_name, node=_node, provider="hydra_python_sweeper"
+    )

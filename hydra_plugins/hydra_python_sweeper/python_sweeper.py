@@ -10,7 +10,7 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig
 
-from .config import PythonSweeperConf  # noqa: F401  (registers hydra/sweeper=python)
+from .config import PythonSweeperConf  # noqa: F401  (registers hydra/sweeper=python...)
 
 
 class PythonSweeper(Sweeper):
@@ -32,3 +32,12 @@ class PythonSweeper(Sweeper):
 
     def sweep(self, arguments: List[str]) -> Any:
         return self.sweeper.sweep(arguments)
+
+
+class PythonOptunaSweeper(PythonSweeper):
+    """An Optuna search with hydra-optuna-sweeper's settings, asynchronous; see the README."""
+
+    def __init__(self, **settings: Any) -> None:
+        from hydra_python_sweeper.optuna.sweeper import OptunaSweeperImpl
+
+        self.sweeper = OptunaSweeperImpl(**settings)

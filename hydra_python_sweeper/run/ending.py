@@ -107,7 +107,7 @@ class Ending:
             f"{self.skipped} skipped as already done{self.stream.dropped()}; journal: "
             f"{self.journal_path}"
         )
-        if self.failed:
+        if self.failed > self.settings.max_failure_rate * (self.completed + self.failed):
             shown = ", ".join(f"#{n}" for n in self.first_failed)
             shown += ", ..." if self.failed > 10 else ""
             jobs = self.launched - self.retried
@@ -115,6 +115,11 @@ class Ending:
                 f"{plural(self.failed, 'job')} of {jobs} failed ({shown}); the journal "
                 f"{self.journal_path} records their errors. To run the failed jobs again: "
                 f"{resume_command(self.sweep_dir)}"
+            )
+        if self.failed:
+            log.warning(
+                f"{plural(self.failed, 'job')} failed, within max_failure_rate="
+                f"{self.settings.max_failure_rate}"
             )
         if self.settings.keep_returns:
             return in_order(self.returns, self.retried_returns)

@@ -45,6 +45,9 @@ class Settings:
     #: ``None`` (a new sweep), ``resume`` or ``force``.
     resume: Optional[str] = None
     fail_fast: bool = True
+    #: The fraction of jobs that may fail with the sweep still done (``hydra/sweeper=
+    #: python_optuna``'s, as hydra-optuna-sweeper's; this sweeper's own: 0).
+    max_failure_rate: float = 0.0
     max_in_flight: int = 1
     poll_interval: float = 10.0
     retries: int = 0
@@ -109,6 +112,11 @@ class Settings:
                 "hydra-submitit-launcher (hydra/launcher=submitit_slurm or submitit_local); "
                 f"{type(launcher).__name__} launches each job itself: set jobs_per_task=1"
             )
+        rate = given.get("max_failure_rate") or 0.0
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
+            raise SettingError(
+                f"hydra.sweeper.max_failure_rate={rate!r}: expected a number from 0.0 to 1.0"
+            )
         preview = given.get("preview", 10)
         if not _is_int(preview) or preview < 0:
             raise SettingError(f"hydra.sweeper.preview={preview!r}: expected an integer >= 0")
@@ -126,6 +134,7 @@ class Settings:
             num_shards=num_shards,
             resume=resume,
             fail_fast=bool(given.get("fail_fast", True)),
+            max_failure_rate=float(rate),
             max_in_flight=in_flight,
             poll_interval=float(poll),
             retries=retries,

@@ -23,7 +23,18 @@ at each draw, exactly what it had seen at that draw (the journal records it), th
 goes live: a deterministic adaptive generator regenerates the same jobs.
 """
 
-from typing import Any, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, overload
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    NamedTuple,
+    Optional,
+    Sequence,
+    overload,
+)
 
 
 class Result(NamedTuple):
@@ -44,6 +55,7 @@ class Results(Sequence[Result]):
         self._all: List[Result] = []
         self._schedule: List[int] = []  # on a resume: how many were seen at draw k
         self._visible: Optional[int] = None  # None: all of them
+        self._followers: List[Callable[[Result], None]] = []
 
     def __len__(self) -> int:
         if self._visible is None:
@@ -70,11 +82,30 @@ class Results(Sequence[Result]):
     def __repr__(self) -> str:
         return f"<Results: {len(self)} jobs ended>"
 
+    def follow(self, callback: Callable[[Result], None]) -> None:
+        """Call ``callback`` with each result as soon as the sweeper learns it, even once
+        the entrypoint has yielded its last job: with every result the sweeper has now (on
+        a resume, all it recorded, whatever the draws see) at once, then with each one
+        learnt.
+
+        >>> results, seen = Results(), []
+        >>> results.learn(Result(0, {"x": 1}, "completed", 0.5))
+        >>> results.follow(lambda r: seen.append(r.number))
+        >>> results.learn(Result(1, {"x": 2}, "failed", None))
+        >>> seen
+        [0, 1]
+        """
+        for result in list(self._all):
+            callback(result)
+        self._followers.append(callback)
+
     # The sweeper's side ------------------------------------------------------------------
 
     def learn(self, result: Result) -> None:
-        """A job ended: its result is seen from the next draw on."""
+        """A job ended: its result is seen from the next draw on (its followers now)."""
         self._all.append(result)
+        for callback in self._followers:
+            callback(result)
 
     def replay(self, recorded: Iterable[Result], schedule: Sequence[int]) -> None:
         """Start from a journal's results, in the order they were learnt, and show, at draw

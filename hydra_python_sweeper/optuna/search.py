@@ -1,0 +1,233 @@
+"""The Optuna search, an adaptive entrypoint: a trial asked when a slot frees, told when its
+job ends.
+
+:func:`search` is a generator over the sweep's ``results``: the sweeper draws its next job
+when a place in flight frees (``max_in_flight`` places, a batch of one job each), and
+:meth:`Trials.tell` is told each result as soon as the sweeper learns it
+(:meth:`Results.follow`), so no trial waits for another. Each trial's job is kept in the
+trial (a user attribute), so a resumed sweep yields the trials it asked before as they
+were, in the same order: the journal skips those that completed, runs again the others, and
+their results reach the same trials; then it asks the rest, up to ``n_trials``.
+
+    >>> canonical({"b": 1.5, "a": "x"}) == canonical({"a": "x", "b": 1.5})
+    True
+"""
+
+import json
+import logging
+from collections import deque
+from pathlib import Path
+from typing import Any, Deque, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+
+import optuna
+from hydra.utils import get_method
+from optuna.trial import FrozenTrial, TrialState
+
+from hydra_python_sweeper.errors import SettingError
+from hydra_python_sweeper.optuna import study as studies
+from hydra_python_sweeper.optuna.space import search_space
+from hydra_python_sweeper.space.results import Result
+
+log = logging.getLogger(__name__)
+
+#: The user attribute that holds a trial's place in its sweep and its job.
+ATTRIBUTE = "hydra_python_sweeper"
+#: The sweep's composed config, for ``custom_search_space`` (set by ``hydra/sweeper=python_optuna``).
+SWEEP_CONFIG: Any = None
+
+Job = Dict[str, Any]
+
+
+def search(
+    results: Sequence[Result],
+    params: Optional[Mapping[str, Any]] = None,
+    sampler: Optional[Mapping[str, Any]] = None,
+    direction: Any = "minimize",
+    n_trials: int = 20,
+    study_name: Optional[str] = None,
+    storage: Any = None,
+    sweep_dir: str = ".",
+    custom_search_space: Optional[str] = None,
+    max_failure_rate: Optional[float] = None,
+) -> Iterator[Job]:
+    """Ask ``n_trials`` trials of the study ``study_name`` (in ``storage``, by default a
+    journal file in ``sweep_dir``), one a job; ``params``: the search space in Hydra's sweep
+    grammar (fixed values go to every trial); ``custom_search_space``: the dotted path of
+    a function ``f(config, trial)`` that suggests more; ``max_failure_rate``: no more
+    trials are asked once more than this fraction of those told failed."""
+    if not isinstance(n_trials, int) or n_trials < 1:
+        raise SettingError(f"hydra.sweeper.n_trials={n_trials!r}: expected a positive integer")
+    if max_failure_rate is not None and not 0.0 <= max_failure_rate <= 1.0:
+        raise SettingError(
+            f"hydra.sweeper.max_failure_rate={max_failure_rate!r}: expected 0.0 to 1.0"
+        )
+    space, fixed = search_space(dict(params or {}))
+    names = studies.directions(direction)
+    where = Path(sweep_dir).absolute()
+    store = studies.storage(storage, where)
+    name = study_name or "hydra-python-sweeper"
+    made = studies.sampler(sampler, space)
+    study = studies.open_study(name, store, made, names)
+    trials = Trials(study, str(where), n_trials, fixed, max_failure_rate)
+    earlier = trials.earlier()
+    if earlier:
+        study.sampler = studies.sampler(sampler, space, seed_offset=len(earlier))
+    if isinstance(made, optuna.samplers.GridSampler):
+        size = 1
+        for values in made._search_space.values():
+            size *= len(values)
+        if size < n_trials:
+            log.info(f"n_trials: {n_trials} -> {size}, the grid's size")
+            trials.n_trials = n_trials = size
+    extend = get_method(custom_search_space) if custom_search_space else None
+    log.info(
+        f"Study '{name}' ({storage if storage is not None else where / studies.STORAGE_FILE}), "
+        f"{type(study.sampler).__name__}, {' and '.join(names)}, {n_trials} trials"
+        + (f": {len(earlier)} asked by an earlier run" if earlier else "")
+    )
+    results.follow(trials.tell)  # type: ignore[attr-defined]
+    for trial in earlier[:n_trials]:
+        yield dict(trial.user_attrs[ATTRIBUTE]["job"])
+    for index in range(len(earlier), n_trials):
+        if trials.stopped:
+            return
+        trial = study.ask(space)
+        if extend is not None:
+            extend(SWEEP_CONFIG, trial)
+        yield trials.asked(trial, index)
+
+
+class Trials:
+    """This sweep's trials of ``study``: each one's job, and its result told as it ends."""
+
+    def __init__(
+        self,
+        study: optuna.Study,
+        sweep: str,
+        n_trials: int,
+        fixed: Mapping[str, Any],
+        max_failure_rate: Optional[float],
+    ) -> None:
+        self.study = study
+        self.sweep = sweep
+        self.n_trials = n_trials
+        self.fixed = dict(fixed)
+        self.max_failure_rate = max_failure_rate
+        #: The trials whose job has not ended, by their job (in the order they were asked).
+        self.pending: Dict[Tuple[Any, ...], Deque[int]] = {}
+        #: Each job's trial: its number, parameters and distributions.
+        self.known: Dict[Tuple[Any, ...], Tuple[int, Dict[str, Any], Dict[str, Any]]] = {}
+        self.told = self.failed = 0
+        self.stopped = False
+        self.best_written = False
+
+    def earlier(self) -> List[FrozenTrial]:
+        """The trials this sweep asked in its earlier runs, in the order it asked them; the
+        unfinished ones now wait for their jobs' results."""
+        mine = [
+            trial
+            for trial in self.study.get_trials(deepcopy=False)
+            if trial.user_attrs.get(ATTRIBUTE, {}).get("sweep") == self.sweep
+        ]
+        mine.sort(key=lambda trial: trial.user_attrs[ATTRIBUTE]["index"])
+        for trial in mine:
+            job = trial.user_attrs[ATTRIBUTE]["job"]
+            if trial.state.is_finished():
+                self.told += 1
+                self.failed += trial.state == TrialState.FAIL
+            else:
+                self.expect(trial.number, job)
+            self.known[canonical(job)] = (trial.number, trial.params, trial.distributions)
+        return mine
+
+    def asked(self, trial: optuna.Trial, index: int) -> Job:
+        """Trial ``index`` of this sweep was asked: its job (its parameters, then the fixed
+        values), kept in the trial and awaited."""
+        job = dict(trial.params)
+        overlap = set(job) & set(self.fixed)
+        if overlap:
+            raise SettingError(
+                f"hydra.sweeper.params: {sorted(overlap)} are both fixed and searched"
+            )
+        job.update(self.fixed)
+        trial.set_user_attr(ATTRIBUTE, {"sweep": self.sweep, "index": index, "job": job})
+        self.expect(trial.number, job)
+        self.known[canonical(job)] = (trial.number, dict(trial.params), trial.distributions)
+        return job
+
+    def expect(self, number: int, job: Mapping[str, Any]) -> None:
+        self.pending.setdefault(canonical(job), deque()).append(number)
+
+    def tell(self, result: Result) -> None:
+        """A job ended: tell its trial (the first asked with this job that waits). A job
+        that ends again once its trial was told (a failed job run again by a resume) is a
+        trial of its own."""
+        waiting = self.pending.get(canonical(result.job))
+        if not waiting:
+            self.again(result)
+            return
+        number = waiting.popleft()
+        values, problem = self.values(result)
+        state = TrialState.COMPLETE if problem is None else TrialState.FAIL
+        if problem is not None and result.status == "completed":
+            log.warning(f"Trial {number} (job #{result.number}) told as failed: {problem}")
+        try:
+            self.study.tell(number, values if problem is None else None, state=state)
+        except RuntimeError as error:  # the grid sampler stops a study it finds complete
+            if "Study.stop" not in str(error):
+                raise
+        self.count(state)
+
+    def again(self, result: Result) -> None:
+        """A job of a trial already told ended again: the result goes in as a new trial."""
+        known = self.known.get(canonical(result.job))
+        if known is None:
+            return  # not a job of this search's
+        number, params, distributions = known
+        values, problem = self.values(result)
+        state = TrialState.COMPLETE if problem is None else TrialState.FAIL
+        self.study.add_trial(
+            optuna.trial.create_trial(
+                params=params,
+                distributions=distributions,
+                values=values if problem is None else None,
+                state=state,
+                user_attrs={ATTRIBUTE: {"sweep": self.sweep, "again": number}},
+            )
+        )
+
+    def values(self, result: Result) -> Tuple[Optional[List[float]], Optional[str]]:
+        """The objective values a job returned, or why there are none."""
+        if result.status != "completed":
+            return None, "its job failed"
+        expected = len(self.study.directions)
+        returned = result.return_value
+        try:
+            if expected == 1:
+                return [float(returned)], None
+            values = [float(v) for v in returned]
+        except (TypeError, ValueError):
+            what = "a number" if expected == 1 else f"a list of {expected} numbers"
+            return None, f"its job returned {returned!r:.80}, not {what}"
+        if len(values) != expected:
+            return None, f"its job returned {len(values)} values for {expected} objectives"
+        return values, None
+
+    def count(self, state: TrialState) -> None:
+        self.told += 1
+        self.failed += state == TrialState.FAIL
+        rate = self.max_failure_rate
+        if rate is not None and not self.stopped and self.failed > rate * self.told:
+            self.stopped = True
+            log.error(
+                f"{self.failed} of {self.told} trials failed, more than max_failure_rate="
+                f"{rate}: no more trials are asked"
+            )
+        if self.told >= self.n_trials and not self.best_written:
+            self.best_written = True
+            studies.write_best(self.study, Path(self.sweep))
+
+
+def canonical(job: Mapping[str, Any]) -> Tuple[Any, ...]:
+    """A job as a key that does not depend on the order of its overrides."""
+    return tuple(sorted((str(key), json.dumps(value, sort_keys=True)) for key, value in job.items()))
