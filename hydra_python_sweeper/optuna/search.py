@@ -9,15 +9,16 @@ trial (a user attribute), so a resumed sweep yields the trials it asked before a
 were, in the same order: the journal skips those that completed, runs again the others, and
 their results reach the same trials; then it asks the rest, up to ``n_trials``.
 
-    >>> canonical({"b": 1.5, "a": "x"}) == canonical({"a": "x", "b": 1.5})
-    True
+    >>> trials = Trials(None, "sweep", 2, {}, None)
+    >>> trials.expect(0, {"x": 1.5}); trials.expect(1, {"x": 2.5})
+    >>> trials.trial_of({"x": 2.5, "sleep": 1}), trials.trial_of({"x": 2.5})
+    (1, None)
 """
 
 import json
 import logging
-from collections import deque
 from pathlib import Path
-from typing import Any, Deque, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import optuna
 from hydra.utils import get_method
@@ -85,7 +86,9 @@ def search(
         f"{type(study.sampler).__name__}, {' and '.join(names)}, {n_trials} trials"
         + (f": {len(earlier)} asked by an earlier run" if earlier else "")
     )
+    trials.replaying = True  # the results the sweeper has: each told once, if not yet
     results.follow(trials.tell)  # type: ignore[attr-defined]
+    trials.replaying = False
     for trial in earlier[:n_trials]:
         yield dict(trial.user_attrs[ATTRIBUTE]["job"])
     for index in range(len(earlier), n_trials):
@@ -113,13 +116,17 @@ class Trials:
         self.n_trials = n_trials
         self.fixed = dict(fixed)
         self.max_failure_rate = max_failure_rate
-        #: The trials whose job has not ended, by their job (in the order they were asked).
-        self.pending: Dict[Tuple[Any, ...], Deque[int]] = {}
-        #: Each job's trial: its number, parameters and distributions.
-        self.known: Dict[Tuple[Any, ...], Tuple[int, Dict[str, Any], Dict[str, Any]]] = {}
+        #: The trials whose job has not ended, in the order they were asked: each one's
+        #: number and job (its values as JSON, to compare).
+        self.pending: List[Tuple[int, Dict[str, str]]] = []
+        #: Each trial's number, job (as JSON), parameters and distributions.
+        self.known: List[Tuple[int, Dict[str, str], Dict[str, Any], Dict[str, Any]]] = []
         self.told = self.failed = 0
         self.stopped = False
         self.best_written = False
+        #: While the results of earlier runs are replayed: a result whose trial was told
+        #: is one told before, not a job that ran again.
+        self.replaying = False
 
     def earlier(self) -> List[FrozenTrial]:
         """The trials this sweep asked in its earlier runs, in the order it asked them; the
@@ -137,7 +144,7 @@ class Trials:
                 self.failed += trial.state == TrialState.FAIL
             else:
                 self.expect(trial.number, job)
-            self.known[canonical(job)] = (trial.number, trial.params, trial.distributions)
+            self.known.append((trial.number, as_json(job), trial.params, trial.distributions))
         return mine
 
     def asked(self, trial: optuna.Trial, index: int) -> Job:
@@ -152,21 +159,31 @@ class Trials:
         job.update(self.fixed)
         trial.set_user_attr(ATTRIBUTE, {"sweep": self.sweep, "index": index, "job": job})
         self.expect(trial.number, job)
-        self.known[canonical(job)] = (trial.number, dict(trial.params), trial.distributions)
+        self.known.append((trial.number, as_json(job), dict(trial.params), trial.distributions))
         return job
 
     def expect(self, number: int, job: Mapping[str, Any]) -> None:
-        self.pending.setdefault(canonical(job), deque()).append(number)
+        self.pending.append((number, as_json(job)))
+
+    def trial_of(self, job: Mapping[str, Any]) -> Optional[int]:
+        """The first trial asked that waits for ``job`` (a job has the trial's overrides
+        and the command line's), taken off the waiting ones; ``None``: none waits."""
+        values = as_json(job)
+        for index, (number, expected) in enumerate(self.pending):
+            if all(values.get(key) == value for key, value in expected.items()):
+                del self.pending[index]
+                return number
+        return None
 
     def tell(self, result: Result) -> None:
         """A job ended: tell its trial (the first asked with this job that waits). A job
         that ends again once its trial was told (a failed job run again by a resume) is a
         trial of its own."""
-        waiting = self.pending.get(canonical(result.job))
-        if not waiting:
-            self.again(result)
+        number = self.trial_of(result.job)
+        if number is None:
+            if not self.replaying:
+                self.again(result)
             return
-        number = waiting.popleft()
         values, problem = self.values(result)
         state = TrialState.COMPLETE if problem is None else TrialState.FAIL
         if problem is not None and result.status == "completed":
@@ -180,10 +197,12 @@ class Trials:
 
     def again(self, result: Result) -> None:
         """A job of a trial already told ended again: the result goes in as a new trial."""
-        known = self.known.get(canonical(result.job))
-        if known is None:
+        values = as_json(result.job)
+        for number, job, params, distributions in self.known:
+            if all(values.get(key) == value for key, value in job.items()):
+                break
+        else:
             return  # not a job of this search's
-        number, params, distributions = known
         values, problem = self.values(result)
         state = TrialState.COMPLETE if problem is None else TrialState.FAIL
         self.study.add_trial(
@@ -228,6 +247,10 @@ class Trials:
             studies.write_best(self.study, Path(self.sweep))
 
 
-def canonical(job: Mapping[str, Any]) -> Tuple[Any, ...]:
-    """A job as a key that does not depend on the order of its overrides."""
-    return tuple(sorted((str(key), json.dumps(value, sort_keys=True)) for key, value in job.items()))
+def as_json(job: Mapping[str, Any]) -> Dict[str, str]:
+    """A job's values as JSON, to compare jobs as they were yielded and as they ended.
+
+    >>> as_json({"lr": 0.001, "opt": "adam"}) == as_json({"opt": "adam", "lr": 1e-3})
+    True
+    """
+    return {str(key): json.dumps(value, sort_keys=True) for key, value in job.items()}

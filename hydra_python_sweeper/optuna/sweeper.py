@@ -94,10 +94,8 @@ def split(arguments: List[str], params: Mapping[str, Any]) -> Tuple[List[str], D
     for argument in arguments:
         (override,) = parser.parse_overrides([argument])
         key = override.get_key_element()
-        if override.is_sweep_override():
-            space[key] = override.get_value_element_as_str()
-        elif key in space:
-            space[key] = override.get_value_element_as_str()
+        if override.is_sweep_override() or key in space:
+            space[key] = argument.split("=", 1)[1]
         else:
             rest.append(argument)
     return rest, space

@@ -25,6 +25,7 @@ from hydra_python_sweeper.space.format import Formatter, bare_key
 from hydra_python_sweeper.space.product import lazy_product, merge_jobs, merged_product
 from hydra_python_sweeper.space.shadowing import Shadowing
 from hydra_python_sweeper.space.sources import (
+    Entrypoint,
     Generated,
     command_line_factors,
     entrypoint_factors,
@@ -176,6 +177,17 @@ def assemble(
         tuple(str(name) for name in names[1:]),
     )
     return Stream(batches, total, filtered, duplicates, repeated, origins)
+
+
+def takes_results(settings: Settings) -> bool:
+    """Whether the sweep of ``settings`` is adaptive (its first entrypoint takes results),
+    known before its stream is assembled.
+
+    >>> takes_results(Settings(entrypoints=["hydra_python_sweeper.space.results.Results"]))
+    False
+    """
+    entries = resolved_list(settings.entrypoints, "entrypoints")
+    return bool(entries) and Entrypoint(entries[0]).adaptive
 
 
 def shard_jobs(total: int, size: int, index: int, count: int) -> int:

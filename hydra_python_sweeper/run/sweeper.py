@@ -46,7 +46,7 @@ from hydra_python_sweeper.run.adoption import Adoption, adopt
 from hydra_python_sweeper.run.launch import BatchLauncher
 from hydra_python_sweeper.run.loop import SweepRun
 from hydra_python_sweeper.run.packing import PackedLauncher
-from hydra_python_sweeper.run.pipeline import Stream, assemble
+from hydra_python_sweeper.run.pipeline import Stream, assemble, takes_results
 from hydra_python_sweeper.run.preview import preview
 from hydra_python_sweeper.run.settings import Settings, runs_jobs_in_this_process, written_list
 from hydra_python_sweeper.run.summary import SweepSummary, say_empty
@@ -262,7 +262,8 @@ class PythonSweeperImpl(Sweeper):
         (``path``: the journal). The stream of what is left to run, and the adoption."""
         read_more(path, journal, offset)
         assert self.adaptive is not None
-        adoption = adopt(journal, path, settings, self.adaptive.active, launcher.slurm)
+        adaptive = takes_results(settings)  # its running jobs are waited for, not adopted
+        adoption = adopt(journal, path, settings, adaptive, launcher.slurm)
         slurm = {task.job_id for task in alive_tasks(path.parent)} if launcher.slurm else None
         adopted = adoption.where if adoption is not None else {}
         refuse_if_running(journal, settings.resume == "force", slurm, adopted)
