@@ -55,7 +55,8 @@ def search(
     journal file in ``sweep_dir``), one a job; ``params``: the search space in Hydra's sweep
     grammar (fixed values go to every trial); ``custom_search_space``: the dotted path of
     a function ``f(config, trial)`` that suggests more; ``max_failure_rate``: no more
-    trials are asked once more than this fraction of those told failed."""
+    trials are asked once more than this fraction of ``n_trials`` failed (0: no limit of
+    the search's own; the sweep's ``fail_fast`` stops it at a failed job)."""
     if not isinstance(n_trials, int) or n_trials < 1:
         raise SettingError(f"hydra.sweeper.n_trials={n_trials!r}: expected a positive integer")
     if max_failure_rate is not None and not 0.0 <= max_failure_rate <= 1.0:
@@ -236,11 +237,11 @@ class Trials:
         self.told += 1
         self.failed += state == TrialState.FAIL
         rate = self.max_failure_rate
-        if rate is not None and not self.stopped and self.failed > rate * self.told:
+        if rate and not self.stopped and self.failed > rate * self.n_trials:
             self.stopped = True
             log.error(
-                f"{self.failed} of {self.told} trials failed, more than max_failure_rate="
-                f"{rate}: no more trials are asked"
+                f"{self.failed} trials failed, more than max_failure_rate={rate} of "
+                f"{self.n_trials}: no more trials are asked"
             )
         if self.told >= self.n_trials and not self.best_written:
             self.best_written = True
