@@ -33,7 +33,8 @@ log = logging.getLogger(__name__)
 
 #: The user attribute that holds a trial's place in its sweep and its job.
 ATTRIBUTE = "hydra_python_sweeper"
-#: The sweep's composed config, for ``custom_search_space`` (set by ``hydra/sweeper=python_optuna``).
+#: The sweep's composed config, for ``custom_search_space`` (``hydra/sweeper=python_optuna``
+#: sets it).
 SWEEP_CONFIG: Any = None
 
 Job = Dict[str, Any]
@@ -95,10 +96,10 @@ def search(
     for index in range(len(earlier), n_trials):
         if trials.stopped:
             return
-        trial = study.ask(space)
+        asked = study.ask(space)
         if extend is not None:
-            extend(SWEEP_CONFIG, trial)
-        yield trials.asked(trial, index)
+            extend(SWEEP_CONFIG, asked)
+        yield trials.asked(asked, index)
 
 
 class Trials:
@@ -169,9 +170,9 @@ class Trials:
     def trial_of(self, job: Mapping[str, Any]) -> Optional[int]:
         """The first trial asked that waits for ``job`` (a job has the trial's overrides
         and the command line's), taken off the waiting ones; ``None``: none waits."""
-        values = as_json(job)
+        given = as_json(job)
         for index, (number, expected) in enumerate(self.pending):
-            if all(values.get(key) == value for key, value in expected.items()):
+            if _within(expected, given):
                 del self.pending[index]
                 return number
         return None
@@ -198,12 +199,11 @@ class Trials:
 
     def again(self, result: Result) -> None:
         """A job of a trial already told ended again: the result goes in as a new trial."""
-        values = as_json(result.job)
-        for number, job, params, distributions in self.known:
-            if all(values.get(key) == value for key, value in job.items()):
-                break
-        else:
+        given = as_json(result.job)
+        found = [known for known in self.known if _within(known[1], given)]
+        if not found:
             return  # not a job of this search's
+        number, _, params, distributions = found[0]
         values, problem = self.values(result)
         state = TrialState.COMPLETE if problem is None else TrialState.FAIL
         self.study.add_trial(
@@ -246,6 +246,11 @@ class Trials:
         if self.told >= self.n_trials and not self.best_written:
             self.best_written = True
             studies.write_best(self.study, Path(self.sweep))
+
+
+def _within(expected: Mapping[str, str], given: Mapping[str, str]) -> bool:
+    """Whether a job's values (``given``) hold a trial's (``expected``)."""
+    return all(given.get(key) == value for key, value in expected.items())
 
 
 def as_json(job: Mapping[str, Any]) -> Dict[str, str]:

@@ -64,7 +64,9 @@ def from_overrides(
         try:
             (override,) = parser.parse_overrides([text])
         except Exception as error:
-            raise SettingError(f"hydra.sweeper.params: {text!r} is not an override: {error}")
+            raise SettingError(
+                f"hydra.sweeper.params: {text!r} is not an override: {error}"
+            ) from None
         key = override.get_key_element()
         if override.is_sweep_override():
             space[key] = distribution(override)
@@ -82,7 +84,7 @@ def distribution(override: Override) -> BaseDistribution:
     if isinstance(value, ChoiceSweep) or (isinstance(value, RangeSweep) and value.shuffle):
         return categorical(key, [plain(v) for v in override.sweep_iterator()])
     if isinstance(value, RangeSweep):
-        values = list(override.sweep_iterator())
+        values: List[Any] = list(override.sweep_iterator())
         if not values:
             raise SettingError(f"hydra.sweeper.params.{key}: {value} has no value")
         start, step = values[0], value.step
@@ -135,7 +137,7 @@ def grid(space: Mapping[str, BaseDistribution]) -> Dict[str, List[Any]]:
         if isinstance(dist, CategoricalDistribution):
             values[key] = list(dist.choices)
         elif isinstance(dist, (IntDistribution, FloatDistribution)) and dist.step and not dist.log:
-            count = int(round((dist.high - dist.low) / dist.step)) + 1
+            count = round((dist.high - dist.low) / dist.step) + 1
             values[key] = [type(dist.low)(dist.low + i * dist.step) for i in range(count)]
         else:
             raise SettingError(

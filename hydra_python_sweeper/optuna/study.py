@@ -108,7 +108,7 @@ def open_study(
 ) -> optuna.Study:
     """The study ``name`` in ``store``, made if it is not there (its directions must agree)."""
     study = optuna.create_study(
-        study_name=name, storage=store, sampler=sampler, directions=directions,
+        study_name=name, storage=store, sampler=sampler, directions=directions,  # type: ignore[arg-type]
         load_if_exists=True,
     )  # fmt: skip
     have = [d.name.lower() for d in study.directions]
@@ -146,4 +146,3 @@ def write_best(study: optuna.Study, sweep_dir: Path) -> None:
     partial = target.with_name(f".{RESULTS_FILE}.tmp")
     OmegaConf.save(OmegaConf.create(best), partial)
     partial.replace(target)
-

@@ -99,4 +99,3 @@ def split(arguments: List[str], params: Mapping[str, Any]) -> Tuple[List[str], D
         else:
             rest.append(argument)
     return rest, space
-

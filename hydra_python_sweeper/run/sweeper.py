@@ -262,8 +262,7 @@ class PythonSweeperImpl(Sweeper):
         (``path``: the journal). The stream of what is left to run, and the adoption."""
         read_more(path, journal, offset)
         assert self.adaptive is not None
-        adaptive = takes_results(settings)  # its running jobs are waited for, not adopted
-        adoption = adopt(journal, path, settings, adaptive, launcher.slurm)
+        adoption = adopt(journal, path, settings, takes_results(settings), launcher.slurm)
         slurm = {task.job_id for task in alive_tasks(path.parent)} if launcher.slurm else None
         adopted = adoption.where if adoption is not None else {}
         refuse_if_running(journal, settings.resume == "force", slurm, adopted)

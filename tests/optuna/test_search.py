@@ -10,7 +10,7 @@ import optuna
 import pytest
 from conftest import RecordingLauncher
 from hydra.core.config_store import ConfigStore
-from hydra.core.utils import JobReturn, JobStatus
+from hydra.core.utils import JobReturn
 from hydra.types import HydraContext
 from omegaconf import OmegaConf
 
@@ -111,7 +111,9 @@ class Gated(RecordingLauncher):
         with self.lock:
             return self.launched.setdefault(number, threading.Event())
 
-    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> List[JobReturn]:
+    def launch(
+        self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
+    ) -> List[JobReturn]:
         told = [t for t in self.study().trials if t.state.is_finished()]
         self.told_at_launch[initial_job_idx] = len(told)
         self.was_launched(initial_job_idx).set()
@@ -306,15 +308,15 @@ def test_a_user_storage_url_keeps_the_study_there(
 def test_settings_that_cannot_be_are_refused_with_their_name(
     make: Callable[..., OptunaSweeperImpl],
 ) -> None:
-    with pytest.raises(SettingError, match="hydra.sweeper.entrypoints: .*python_optuna"):
+    with pytest.raises(SettingError, match=r"hydra.sweeper.entrypoints: .*python_optuna"):
         make(launcher(), entrypoints=["a.b"])
-    with pytest.raises(SettingError, match="hydra.sweeper.search_space"):
+    with pytest.raises(SettingError, match=r"hydra.sweeper.search_space"):
         make(launcher(), search_space={"x": {"type": "float", "low": 0, "high": 1}})
-    with pytest.raises(SettingError, match="hydra.sweeper.max_failure_rate=2"):
+    with pytest.raises(SettingError, match=r"hydra.sweeper.max_failure_rate=2"):
         make(launcher(), max_failure_rate=2).sweep([])
-    with pytest.raises(Exception, match="hydra.sweeper.direction=.*minimize or maximize"):
+    with pytest.raises(Exception, match=r"hydra.sweeper.direction=.*minimize or maximize"):
         make(launcher(), direction="down").sweep([])
-    with pytest.raises(Exception, match="hydra.sweeper.params.y: choice .* Optuna's choices"):
+    with pytest.raises(Exception, match=r"hydra.sweeper.params.y: choice .* Optuna's choices"):
         make(launcher(), params={"y": "choice([1], [2])"}).sweep([])
 
 

@@ -35,6 +35,7 @@ LAYERS = [
     {"journal"},
     {"cluster"},
     {"run", "commands"},
+    {"optuna"},  # hydra/sweeper=python_optuna: the sweeper, its jobs an Optuna search's trials
     {"__main__"},  # python -m hydra_python_sweeper: the commands
 ]
 
