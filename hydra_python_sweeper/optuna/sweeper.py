@@ -12,6 +12,7 @@ sweeper; its other overrides go to every job.
     (['db=mysql'], {'seed': '3', 'x': 'interval(0,1)'})
 """
 
+import logging
 from typing import Any, Dict, List, Mapping, Tuple
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -20,7 +21,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from hydra_python_sweeper.errors import SettingError
 from hydra_python_sweeper.optuna import search
+from hydra_python_sweeper.run.settings import runs_jobs_in_this_process
 from hydra_python_sweeper.run.sweeper import PythonSweeperImpl
+
+log = logging.getLogger(__name__)
 
 #: hydra-optuna-sweeper's settings, which the search takes.
 SEARCH_KEYS = (
@@ -42,7 +46,9 @@ class OptunaSweeperImpl(PythonSweeperImpl):
                 "not read: write the space in hydra.sweeper.params, in Hydra's sweep grammar"
             )
         n_jobs = given.pop("n_jobs", 2)
-        if given.get("max_in_flight") is None:
+        #: Whether ``n_jobs`` says how many trials run at once (``max_in_flight`` unset).
+        self.n_jobs = n_jobs if given.get("max_in_flight") is None else None
+        if self.n_jobs is not None:
             given["max_in_flight"] = n_jobs
         if given.get("max_batch_size") is None:
             given["max_batch_size"] = 1
@@ -61,6 +67,13 @@ class OptunaSweeperImpl(PythonSweeperImpl):
         super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
         search.SWEEP_CONFIG = config  # what custom_search_space is called with
         self.given.pop("entrypoints", None)
+        if self.n_jobs is not None and self.n_jobs > 1 and runs_jobs_in_this_process(self.launcher):
+            self.given["max_in_flight"] = 1
+            log.info(
+                f"n_jobs={self.n_jobs}: {type(self.launcher).__name__} runs one job at a time, "
+                "in this process: the trials run one after the other (hydra/launcher=joblib, "
+                "or submitit, runs n_jobs at once)"
+            )
 
     def sweep(self, arguments: List[str]) -> Any:
         assert self.config is not None

@@ -187,3 +187,92 @@ def test_a_search_on_slurm_killed_with_trials_running_and_resumed_runs_each_tria
         left = tasks_of(sweep_dir, "all")
         if left:
             subprocess.run(["scancel", *{t.split("_")[0] for t in left}], check=False)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def readme_example() -> str:
+    """The README's Optuna example: its config block, which names its file."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Optuna") :]
+    block = section[section.index("```yaml\n") + 8 :]
+    return block[: block.index("```")]
+
+
+def test_the_readme_s_example_is_the_example_s_config_and_runs(tmp_path: Path) -> None:
+    block = readme_example()
+    first, _, body = block.partition("\n")
+    assert first == "# example/config/optuna.yaml"
+    assert body == (ROOT / "example" / "config" / "optuna.yaml").read_text()
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "example" / "objective.py"), "--config-name", "optuna",
+         "-m", f"hydra.sweep.dir={tmp_path / 'sweep'}"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    storage = JournalStorage(JournalFileBackend(str(tmp_path / "sweep" / "optuna.log")))
+    trials = optuna.load_study(study_name="objective", storage=storage).trials
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 30
+    assert (tmp_path / "sweep" / "optimization_results.yaml").exists()
+
+
+def test_with_a_launcher_that_runs_jobs_here_n_jobs_trials_run_one_after_the_other(
+    tmp_path: Path,
+) -> None:
+    sweep_dir = tmp_path / "sweep"
+    done = run(sweep_dir, "hydra/launcher=basic", "hydra.sweeper.n_trials=4")
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "n_jobs=3: BasicLauncher runs one job at a time" in done.stdout
+    check_each_trial_once(sweep_dir, 4)
+
+
+def test_optuna_dashboard_shows_the_study_while_the_sweep_runs(tmp_path: Path) -> None:
+    import socket
+    import time
+    import urllib.request
+
+    pytest.importorskip("optuna_dashboard")
+    sweep_dir = tmp_path / "sweep"
+    sweep_dir.mkdir()
+    process = subprocess.Popen(
+        command(sweep_dir, "hydra.sweeper.n_trials=12", "sleep=0.5"),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path, env=ENV,
+    )  # fmt: skip
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dashboard = None
+    try:
+        wait_for_ends(sweep_dir, 3, process)
+        dashboard = subprocess.Popen(
+            [str(Path(sys.executable).parent / "optuna-dashboard"), str(sweep_dir / "optuna.log"),
+             "--port", str(port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+
+        def trials() -> List[Dict[str, Any]]:
+            url = f"http://127.0.0.1:{port}/api/studies/0?after=0"
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    with urllib.request.urlopen(url, timeout=5) as answer:
+                        return json.loads(answer.read())["trials"]  # type: ignore[no-any-return]
+                except OSError:
+                    assert time.monotonic() < deadline
+                    time.sleep(0.2)
+
+        during = trials()
+        assert process.poll() is None  # seen while the sweep runs
+        assert 3 <= sum(t["state"] == "Complete" for t in during) < 12
+        assert process.wait(timeout=120) == 0
+        after = trials()
+        assert [t["state"] for t in after] == ["Complete"] * 12
+    finally:
+        for p in (process, dashboard):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()
