@@ -18,16 +18,16 @@ their results reach the same trials; then it asks the rest, up to ``n_trials``.
 import json
 import logging
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
 
 import optuna
-from hydra.utils import get_method
 from optuna.trial import FrozenTrial, TrialState
 
 from hydra_python_sweeper.errors import SettingError
 from hydra_python_sweeper.optuna import study as studies
 from hydra_python_sweeper.optuna.space import search_space
 from hydra_python_sweeper.space.results import Result
+from hydra_python_sweeper.space.sources import resolve
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def search(
         if size < n_trials:
             log.info(f"n_trials: {n_trials} -> {size}, the grid's size")
             trials.n_trials = n_trials = size
-    extend = get_method(custom_search_space) if custom_search_space else None
+    extend = resolve(custom_search_space, "custom_search_space") if custom_search_space else None
     log.info(
         f"Study '{name}' ({storage if storage is not None else where / studies.STORAGE_FILE}), "
         f"{type(study.sampler).__name__}, {' and '.join(names)}, {n_trials} trials"
@@ -91,12 +91,12 @@ def search(
     trials.replaying = True  # the results the sweeper has: each told once, if not yet
     results.follow(trials.tell)  # type: ignore[attr-defined]
     trials.replaying = False
-    for trial in earlier[:n_trials]:
-        yield dict(trial.user_attrs[ATTRIBUTE]["job"])
+    for job in earlier[:n_trials]:
+        yield dict(job)
     for index in range(len(earlier), n_trials):
         if trials.stopped:
             return
-        asked = study.ask(space)
+        asked = trials.ask(space, index)
         if extend is not None:
             extend(SWEEP_CONFIG, asked)
         yield trials.asked(asked, index)
@@ -126,28 +126,52 @@ class Trials:
         self.told = self.failed = 0
         self.stopped = False
         self.best_written = False
+        #: This sweep's trials made but not asked (a run was stopped in between), by index.
+        self.waiting: Set[int] = set()
         #: While the results of earlier runs are replayed: a result whose trial was told
         #: is one told before, not a job that ran again.
         self.replaying = False
 
-    def earlier(self) -> List[FrozenTrial]:
-        """The trials this sweep asked in its earlier runs, in the order it asked them; the
-        unfinished ones now wait for their jobs' results."""
-        mine = [
-            trial
-            for trial in self.study.get_trials(deepcopy=False)
-            if trial.user_attrs.get(ATTRIBUTE, {}).get("sweep") == self.sweep
-        ]
+    def earlier(self) -> List[Job]:
+        """The jobs of the trials this sweep asked in its earlier runs, in the order it
+        asked them; the unfinished ones now wait for their jobs' results. A trial made but
+        not yet asked (a run stopped in between) is asked next, in its place."""
+        mine = [trial for trial in self.study.get_trials(deepcopy=False) if self.owns(trial)]
         mine.sort(key=lambda trial: trial.user_attrs[ATTRIBUTE]["index"])
+        jobs = []
         for trial in mine:
-            job = trial.user_attrs[ATTRIBUTE]["job"]
+            if trial.state == TrialState.WAITING:
+                self.waiting.add(trial.user_attrs[ATTRIBUTE]["index"])
+                continue
+            # a run stopped once it was asked, before its job was kept: its parameters
+            job = trial.user_attrs[ATTRIBUTE].get("job") or {**trial.params, **self.fixed}
             if trial.state.is_finished():
                 self.told += 1
                 self.failed += trial.state == TrialState.FAIL
             else:
                 self.expect(trial.number, job)
             self.known.append((trial.number, as_json(job), trial.params, trial.distributions))
-        return mine
+            jobs.append(job)
+        return jobs
+
+    def owns(self, trial: FrozenTrial) -> bool:
+        """Whether ``trial`` was asked for this sweep (a trial of its own, not a job run
+        again: see :meth:`again`)."""
+        attribute = trial.user_attrs.get(ATTRIBUTE, {})
+        return attribute.get("sweep") == self.sweep and "index" in attribute
+
+    def ask(self, space: Mapping[str, Any], index: int) -> optuna.Trial:
+        """Trial ``index`` of this sweep, asked: made first with its place in the sweep (in
+        one write), so that a run killed at any point leaves no trial the next run cannot
+        tell its own."""
+        if index not in self.waiting:
+            attribute = {ATTRIBUTE: {"sweep": self.sweep, "index": index}}
+            # as Optuna's enqueue_trial makes one, without fixed parameters (which the grid
+            # sampler would refuse): the next ask takes it
+            made = optuna.trial.create_trial(state=TrialState.WAITING, user_attrs=attribute)
+            self.study.add_trial(made)
+        self.waiting.discard(index)
+        return self.study.ask(dict(space))
 
     def asked(self, trial: optuna.Trial, index: int) -> Job:
         """Trial ``index`` of this sweep was asked: its job (its parameters, then the fixed

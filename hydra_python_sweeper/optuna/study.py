@@ -12,16 +12,17 @@ storage ``_target_`` config), or by default Optuna's journal file in the sweep d
 import functools
 import hashlib
 import logging
+import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Sequence
 
 import optuna
-from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from optuna.distributions import BaseDistribution
 
 from hydra_python_sweeper.errors import SettingError
 from hydra_python_sweeper.optuna.space import grid
+from hydra_python_sweeper.space.sources import resolve
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +56,29 @@ def storage(given: Any, sweep_dir: Path) -> Any:
         sweep_dir.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(str(sweep_dir / STORAGE_FILE)))
     if isinstance(given, Mapping):
-        return instantiate(dict(given))
+        return build(given, "storage")
     return given
+
+
+def build(config: Any, setting: str) -> Any:
+    """A ``_target_`` config made, as Hydra's ``instantiate`` makes it (nested targets too,
+    ``_partial_``); ``setting`` names it in errors. Settings of the sweep are the user's own,
+    so their targets are called as written.
+
+    >>> build({"_target_": "fractions.Fraction", "numerator": 1, "denominator": 3}, "x")
+    Fraction(1, 3)
+    """
+    if isinstance(config, Mapping) and "_target_" in config:
+        function = resolve(config["_target_"], setting)
+        kwargs = {k: build(v, setting) for k, v in config.items() if not k.startswith("_")}
+        if config.get("_partial_"):
+            return functools.partial(function, **kwargs)
+        return function(**kwargs)
+    if isinstance(config, Mapping):
+        return {k: build(v, setting) for k, v in config.items()}
+    if isinstance(config, list):
+        return [build(v, setting) for v in config]
+    return config
 
 
 def sampler(
@@ -79,7 +101,9 @@ def sampler(
     if seed_offset and given.get("seed") is not None and not keeps_place:
         given["seed"] = resumed_seed(int(given["seed"]), seed_offset)
     try:
-        made = instantiate(given)
+        with warnings.catch_warnings():  # the user chose it: no "experimental" at each run
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            made = build(given, "sampler")
     except Exception as error:
         raise SettingError(f"hydra.sweeper.sampler: {target} could not be made: {error}") from None
     if isinstance(made, functools.partial) and made.func is optuna.samplers.GridSampler:

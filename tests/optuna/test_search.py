@@ -345,3 +345,30 @@ def test_a_failed_trial_run_again_by_a_resume_goes_in_as_a_trial_of_its_own(
     assert rerun.user_attrs[searching.ATTRIBUTE]["again"] == 3
     asked = [t for t in study.trials if "index" in t.user_attrs[searching.ATTRIBUTE]]
     assert [t.user_attrs[searching.ATTRIBUTE]["index"] for t in asked] == list(range(8))
+
+
+@pytest.mark.parametrize("stopped", ["made, not asked", "asked, its job not kept"])
+def test_a_run_stopped_between_the_writes_of_a_trial_leaves_no_stray_trial(
+    make: Callable[..., OptunaSweeperImpl], tmp_path: Path, stopped: str
+) -> None:
+    """A trial is made with its place in the sweep in one write, then asked, then given
+    its job: a run killed between them leaves a trial the resume takes as its own."""
+    with pytest.raises(RuntimeError, match="job 3 failed"):
+        make(launcher(fail=[3]), n_trials=6, n_jobs=1).sweep([])
+    study = load(tmp_path / "sweep")
+    place = {searching.ATTRIBUTE: {"sweep": str(tmp_path / "sweep"), "index": 4}}
+    study.add_trial(
+        optuna.trial.create_trial(state=optuna.trial.TrialState.WAITING, user_attrs=place)
+    )
+    if stopped == "asked, its job not kept":
+        from hydra_python_sweeper.optuna.space import search_space
+
+        study.ask(search_space(SPACE)[0])
+    again = launcher()
+    make(again, n_trials=6, n_jobs=1, resume=True).sweep([])
+    assert [start for start, _ in again.batches] == [3, 4, 5]
+    trials = load(tmp_path / "sweep").trials
+    assert {t.state.name for t in trials} == {"COMPLETE", "FAIL"}  # none waiting or running
+    places = [t.user_attrs[searching.ATTRIBUTE].get("index") for t in trials]
+    assert sorted(p for p in places if p is not None) == list(range(6))
+    assert len(trials) == 7  # and the failed trial's job, run again: a trial of its own
