@@ -372,3 +372,20 @@ def test_a_run_stopped_between_the_writes_of_a_trial_leaves_no_stray_trial(
     places = [t.user_attrs[searching.ATTRIBUTE].get("index") for t in trials]
     assert sorted(p for p in places if p is not None) == list(range(6))
     assert len(trials) == 7  # and the failed trial's job, run again: a trial of its own
+
+
+def test_a_resumed_seeded_sampler_draws_new_points_the_same_at_each_resume(
+    make: Callable[..., OptunaSweeperImpl],
+) -> None:
+    """Seeded again from its seed and the trials asked before: a restarted random stream
+    would draw the first run's points again."""
+    resumed = []
+    for sweep_dir in ("one", "two"):
+        first = launcher(fail=[3])
+        with pytest.raises(RuntimeError, match="job 3 failed"):
+            make(first, sweep_dir, n_trials=8, n_jobs=1, sampler="random").sweep([])
+        again = launcher()
+        make(again, sweep_dir, n_trials=8, n_jobs=1, sampler="random", resume=True).sweep([])
+        assert not {tuple(job) for job in again.jobs[1:]} & {tuple(j) for j in first.jobs}
+        resumed.append(again.jobs)
+    assert resumed[0] == resumed[1]
