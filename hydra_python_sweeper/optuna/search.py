@@ -66,23 +66,43 @@ def search(
         )
     space, fixed = search_space(dict(params or {}))
     names = studies.directions(direction)
-    where = Path(sweep_dir).absolute()
-    store = studies.storage(storage, where)
-    name = study_name or "hydra-python-sweeper"
     made = studies.sampler(sampler, space)
-    study = studies.open_study(name, store, made, names)
-    trials = Trials(study, str(where), n_trials, fixed, max_failure_rate)
-    earlier = trials.earlier()
-    if earlier:
-        study.sampler = studies.sampler(sampler, space, seed_offset=len(earlier))
+    extend = resolve(custom_search_space, "custom_search_space") if custom_search_space else None
     if isinstance(made, optuna.samplers.GridSampler):
         size = 1
         for values in made._search_space.values():
             size *= len(values)
         if size < n_trials:
             log.info(f"n_trials: {n_trials} -> {size}, the grid's size")
-            trials.n_trials = n_trials = size
-    extend = resolve(custom_search_space, "custom_search_space") if custom_search_space else None
+            n_trials = size
+    # the settings checked up front, when the sweep is assembled; the study opened when
+    # the first trial is drawn, once the sweep holds its dir
+    where = Path(sweep_dir).absolute()
+    name = study_name or "hydra-python-sweeper"
+    return _asked(results, space, fixed, names, made, extend, n_trials, name, storage, where,
+                  sampler, max_failure_rate)  # fmt: skip
+
+
+def _asked(
+    results: Sequence[Result],
+    space: Dict[str, Any],
+    fixed: Dict[str, Any],
+    names: List[str],
+    made: optuna.samplers.BaseSampler,
+    extend: Any,
+    n_trials: int,
+    name: str,
+    storage: Any,
+    where: Path,
+    sampler: Any,
+    max_failure_rate: Optional[float],
+) -> Iterator[Job]:
+    """:func:`search`'s trials, asked one a draw."""
+    study = studies.open_study(name, studies.storage(storage, where), made, names)
+    trials = Trials(study, str(where), n_trials, fixed, max_failure_rate)
+    earlier = trials.earlier()
+    if earlier:
+        study.sampler = studies.sampler(sampler, space, seed_offset=len(earlier))
     log.info(
         f"Study '{name}' ({storage if storage is not None else where / studies.STORAGE_FILE}), "
         f"{type(study.sampler).__name__}, {' and '.join(names)}, {n_trials} trials"

@@ -25,6 +25,7 @@ from hydra.core.override_parser.types import Override, QuotedString
 from hydra_python_sweeper.errors import (
     EntrypointError,
     EntrypointFailed,
+    PythonSweeperError,
     SettingError,
     describe_exception,
 )
@@ -186,6 +187,8 @@ class Entrypoint:
                 jobs = self.function(**self.kwargs, results=self.results)
             else:
                 jobs = self.function(**self.kwargs)
+        except PythonSweeperError:
+            raise  # an entrypoint of the sweeper's own, which says what is wrong itself
         except Exception as error:
             raise EntrypointFailed(
                 f"{self.name} raised when called: {describe_exception(error)}"

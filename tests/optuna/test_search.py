@@ -14,7 +14,7 @@ from hydra.core.utils import JobReturn
 from hydra.types import HydraContext
 from omegaconf import OmegaConf
 
-from hydra_python_sweeper.errors import JobsFailed, SettingError
+from hydra_python_sweeper.errors import JobsFailed, PythonSweeperError, SettingError
 from hydra_python_sweeper.optuna import search as searching
 from hydra_python_sweeper.optuna.study import RESULTS_FILE, STORAGE_FILE
 from hydra_python_sweeper.optuna.sweeper import OptunaSweeperImpl
@@ -306,18 +306,29 @@ def test_a_user_storage_url_keeps_the_study_there(
 
 
 def test_settings_that_cannot_be_are_refused_with_their_name(
-    make: Callable[..., OptunaSweeperImpl],
+    make: Callable[..., OptunaSweeperImpl], tmp_path: Path
 ) -> None:
     with pytest.raises(SettingError, match=r"hydra.sweeper.entrypoints: .*python_optuna"):
         make(launcher(), entrypoints=["a.b"])
     with pytest.raises(SettingError, match=r"hydra.sweeper.search_space"):
         make(launcher(), search_space={"x": {"type": "float", "low": 0, "high": 1}})
-    with pytest.raises(SettingError, match=r"hydra.sweeper.max_failure_rate=2"):
-        make(launcher(), max_failure_rate=2).sweep([])
-    with pytest.raises(Exception, match=r"hydra.sweeper.direction=.*minimize or maximize"):
-        make(launcher(), direction="down").sweep([])
-    with pytest.raises(Exception, match=r"hydra.sweeper.params.y: choice .* Optuna's choices"):
-        make(launcher(), params={"y": "choice([1], [2])"}).sweep([])
+    refused = {
+        "hydra.sweeper.max_failure_rate=2": dict(max_failure_rate=2),
+        "hydra.sweeper.direction='down': expected minimize or maximize": dict(direction="down"),
+        "hydra.sweeper.params.y: choice [1] is a list": dict(params={"y": "choice([1], [2])"}),
+        "hydra.sweeper.sampler: optuna.samplers.TPESampler could not be made": {},
+        "custom_search_space 'nowhere.at_all' could not be loaded": dict(
+            custom_search_space="nowhere.at_all"
+        ),
+    }
+    for message, settings in refused.items():
+        sweeper = make(launcher(), **settings)
+        if message.startswith("hydra.sweeper.sampler"):  # an argument TPE does not take
+            sweeper.search["sampler"] = {"_target_": "optuna.samplers.TPESampler", "n_ei": 1}
+        with pytest.raises(PythonSweeperError) as error:
+            sweeper.sweep([])
+        assert message in str(error.value)
+        assert not (tmp_path / "sweep").exists()  # before the sweep made anything
 
 
 def test_n_jobs_sets_the_trials_in_flight_unless_max_in_flight_is_given(
