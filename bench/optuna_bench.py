@@ -115,6 +115,8 @@ def run(python: str, sweeper: str, seed: int, args: Any, tmp: Path) -> Dict[str,
         "busy": round(busy, 4),
         "held": round(held / (args.slots * (last - min(launched.values()))), 4),
         "in_order": round(sum(lengths) / (args.slots * in_order(lengths, args.slots)), 4),
+        # from a trial's launch to its task's start: the launcher's and Hydra's work a job
+        "to_start_s": round(statistics.median(j["start"] - launched[j["num"]] for j in jobs), 3),
         "best": min(j["value"] for j in jobs),
         "jobs_s": round(sum(j["end"] - j["start"] for j in jobs), 3),
     }
@@ -206,6 +208,10 @@ def main() -> None:
     lines += [
         "",
         f"wall, python_optuna / hydra-optuna-sweeper, seed by seed: {spread(ratios)}",
+        "a job's launch to its task's start (the launcher's and Hydra's work), median of "
+        + ", ".join(
+            f"{label}: {spread([r['to_start_s'] for r in runs])} s" for label, runs in by.items()
+        ),
         f"{len(os.sched_getaffinity(0))} CPUs, Python {platform.python_version()}; "
         "hydra-optuna-sweeper 1.3.0, Optuna 2.10.1, Hydra 1.3.2 against this sweeper, "
         f"Optuna {_optuna_version()}",
