@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
 
 
 @dataclass
@@ -73,7 +74,7 @@ class PythonOptunaSweeperConf(PythonSweeperConf):
     defaults: List[Any] = field(default_factory=lambda: [{"sampler": "tpe"}])
     #: An Optuna sampler as a ``_target_`` config (``hydra/sweeper/sampler=tpe``, ``random``,
     #: ``cmaes``, ``nsgaii``, ``nsgaiii``, ``grid``, ``qmc``, ``gp``...).
-    sampler: Any = None
+    sampler: Any = MISSING
     #: ``minimize`` or ``maximize``, or a list of them: one an objective the job returns.
     direction: Any = "minimize"
     #: An Optuna storage URL or ``_target_`` config; ``null``: a journal file in the sweep dir.
@@ -96,21 +97,108 @@ class PythonOptunaSweeperConf(PythonSweeperConf):
     fail_fast: Optional[bool] = None  # type: ignore[assignment]
 
 
-def _sampler(target: str, **more: Any) -> Dict[str, Any]:
-    return {"_target_": f"optuna.samplers.{target}", "seed": None, **more}
+# Optuna's samplers as hydra/sweeper/sampler=<name>: each argument hydra-optuna-sweeper's
+# configs declared (and a few of current Optuna's), so that the command line sets it without
+# a "+"; one left null is not passed (Optuna's default).
+
+
+@dataclass
+class SamplerConf:
+    _target_: str = MISSING
+    seed: Optional[int] = None
+
+
+@dataclass
+class TPESamplerConf(SamplerConf):
+    _target_: str = "optuna.samplers.TPESampler"
+    consider_prior: Any = None
+    prior_weight: Any = None
+    consider_magic_clip: Any = None
+    consider_endpoints: Any = None
+    n_startup_trials: Any = None
+    n_ei_candidates: Any = None
+    multivariate: Any = None
+    group: Any = None
+    constant_liar: Any = None
+    warn_independent_sampling: Any = None
+
+
+@dataclass
+class RandomSamplerConf(SamplerConf):
+    _target_: str = "optuna.samplers.RandomSampler"
+
+
+@dataclass
+class CmaEsSamplerConf(SamplerConf):
+    _target_: str = "optuna.samplers.CmaEsSampler"
+    x0: Any = None
+    sigma0: Any = None
+    n_startup_trials: Any = None
+    independent_sampler: Any = None
+    warn_independent_sampling: Any = None
+    consider_pruned_trials: Any = None
+    restart_strategy: Any = None
+    popsize: Any = None
+    inc_popsize: Any = None
+    use_separable_cma: Any = None
+    with_margin: Any = None
+    lr_adapt: Any = None
+    source_trials: Any = None
+
+
+@dataclass
+class NSGAIISamplerConf(SamplerConf):
+    _target_: str = "optuna.samplers.NSGAIISampler"
+    population_size: Any = None
+    mutation_prob: Any = None
+    crossover_prob: Any = None
+    swapping_prob: Any = None
+    constraints_func: Any = None
+
+
+@dataclass
+class NSGAIIISamplerConf(NSGAIISamplerConf):
+    _target_: str = "optuna.samplers.NSGAIIISampler"
+    reference_points: Any = None
+    dividing_parameter: Any = None
+
+
+@dataclass
+class GridSamplerConf(SamplerConf):
+    _target_: str = "optuna.samplers.GridSampler"
+    _partial_: bool = True  # the grid: the search space's, given when the sweep starts
+
+
+@dataclass
+class QMCSamplerConf(SamplerConf):
+    _target_: str = "optuna.samplers.QMCSampler"
+    qmc_type: Any = None
+    scramble: Any = None
+
+
+@dataclass
+class GPSamplerConf(SamplerConf):
+    _target_: str = "optuna.samplers.GPSampler"
+    n_startup_trials: Any = None
+    deterministic_objective: Any = None
+
+
+@dataclass
+class BruteForceSamplerConf(SamplerConf):
+    _target_: str = "optuna.samplers.BruteForceSampler"
 
 
 _SAMPLERS = {
-    "tpe": _sampler("TPESampler"),
-    "motpe": _sampler("TPESampler"),  # Optuna's TPE is multi-objective (MOTPESampler is gone)
-    "random": _sampler("RandomSampler"),
-    "cmaes": _sampler("CmaEsSampler"),
-    "nsgaii": _sampler("NSGAIISampler"),
-    "nsgaiii": _sampler("NSGAIIISampler"),
-    "grid": _sampler("GridSampler", _partial_=True),
-    "qmc": _sampler("QMCSampler"),
-    "gp": _sampler("GPSampler"),
-    "bruteforce": _sampler("BruteForceSampler"),
+    "tpe": TPESamplerConf,
+    "motpe": TPESamplerConf,  # Optuna's TPE is multi-objective (MOTPESampler is gone)
+    "random": RandomSamplerConf,
+    "cmaes": CmaEsSamplerConf,
+    "nsgaii": NSGAIISamplerConf,
+    "nsgaiii": NSGAIIISamplerConf,
+    "grid": GridSamplerConf,
+    "qmc": QMCSamplerConf,
+    "gp": GPSamplerConf,
+    "bruteforce": BruteForceSamplerConf,
 }
 
 ConfigStore.instance().store(

@@ -85,7 +85,8 @@ def sampler(
     config: Any, space: Mapping[str, BaseDistribution], seed_offset: int = 0
 ) -> optuna.samplers.BaseSampler:
     """The sampler of ``config`` (a ``_target_`` config, as hydra-optuna-sweeper's; ``None``:
-    TPE). The grid sampler gets the grid of ``space``. ``seed_offset``: on a resume, how
+    TPE; an argument set to null is left to the sampler's default). The grid sampler gets
+    the grid of ``space``. ``seed_offset``: on a resume, how
     many trials were asked before; a seeded sampler whose draws come from its own random
     stream then starts a stream of its own for them, so that it does not draw the first
     run's points again (Grid and QMC samplers keep their seed: they find their place in the
@@ -103,7 +104,7 @@ def sampler(
     try:
         with warnings.catch_warnings():  # the user chose it: no "experimental" at each run
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            made = build(given, "sampler")
+            made = build({k: v for k, v in given.items() if v is not None}, "sampler")
     except Exception as error:
         raise SettingError(f"hydra.sweeper.sampler: {target} could not be made: {error}") from None
     if isinstance(made, functools.partial) and made.func is optuna.samplers.GridSampler:

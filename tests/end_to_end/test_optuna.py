@@ -127,9 +127,12 @@ def test_a_search_through_joblib_runs_its_trials_and_leaves_the_study_and_best(
     tmp_path: Path,
 ) -> None:
     sweep_dir = tmp_path / "sweep"
-    done = run(sweep_dir, "hydra.sweeper.n_trials=10")
+    done = run(sweep_dir, "hydra.sweeper.n_trials=10", "hydra.sweeper.sampler.n_startup_trials=4")
     assert done.returncode == 0, done.stdout[-3000:]
     check_each_trial_once(sweep_dir, 10)
+    # the sampler's argument set as with hydra-optuna-sweeper (no "+"), the others unset
+    assert "'sampler': {'_target_': 'optuna.samplers.TPESampler', 'seed': 123" in done.stdout
+    assert "'n_startup_trials': 4" in done.stdout and "TPESampler, minimize" in done.stdout
     best = (sweep_dir / "optimization_results.yaml").read_text()
     assert f"best_value: {study(sweep_dir).best_value}" in best
     assert "Best value:" in done.stdout
@@ -156,6 +159,7 @@ def test_a_search_through_submitit_local_with_several_objectives(tmp_path: Path)
         "objectives=2",
     )
     assert done.returncode == 0, done.stdout[-3000:]
+    assert "NSGAIISampler, minimize and minimize, 6 trials" in done.stdout
     trials = study(sweep_dir).trials
     assert [len(t.values) for t in trials] == [2] * 6
     for t in trials:
