@@ -295,11 +295,15 @@ def test_the_grid_sampler_runs_each_point_of_the_grid_once(
     assert len(points) == 12 == len(set(points))  # n_trials: the grid's 3 x 2 x 2 points
 
 
-def test_a_user_storage_url_keeps_the_study_there(
-    make: Callable[..., OptunaSweeperImpl], tmp_path: Path
+@pytest.mark.parametrize("given", ["a URL", "a storage config"])
+def test_a_user_storage_keeps_the_study_there(
+    make: Callable[..., OptunaSweeperImpl], tmp_path: Path, given: str
 ) -> None:
     url = f"sqlite:///{tmp_path / 'studies.db'}"
-    make(launcher(), n_trials=4, storage=url, study_name="mine").sweep([])
+    storage: Any = (
+        url if given == "a URL" else {"_target_": "optuna.storages.RDBStorage", "url": url}
+    )
+    make(launcher(), n_trials=4, storage=storage, study_name="mine").sweep([])
     study = optuna.load_study(study_name="mine", storage=url)
     assert [t.state.name for t in study.trials] == ["COMPLETE"] * 4
     assert not (tmp_path / "sweep" / STORAGE_FILE).exists()
