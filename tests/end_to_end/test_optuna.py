@@ -280,3 +280,40 @@ def test_optuna_dashboard_shows_the_study_while_the_sweep_runs(tmp_path: Path) -
             if p is not None and p.poll() is None:
                 p.kill()
                 p.wait()
+
+
+def test_the_search_as_an_entrypoint_of_the_python_sweeper_as_the_docs_show_it(
+    tmp_path: Path,
+) -> None:
+    import re
+
+    import yaml
+
+    text = (ROOT / "docs" / "optuna.md").read_text()
+    (block,) = [
+        b for b in re.findall(r"```yaml\n(.*?)```", text, re.DOTALL) if "search.search" in b
+    ]
+    sweeper = yaml.safe_load(block)["hydra"]["sweeper"]
+    (entry,) = sweeper["entrypoints"]
+    entry["n_trials"] = 6
+
+    def grammar(value: Any) -> str:  # a value in Hydra's override grammar
+        if isinstance(value, dict):
+            return "{" + ", ".join(f"{k}: {grammar(v)}" for k, v in value.items()) + "}"
+        return f"'{value}'" if isinstance(value, str) else str(value)
+
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "example" / "objective.py"), "-m",
+         f"hydra.sweep.dir={tmp_path / 'sweep'}", "hydra/launcher=joblib",
+         f"hydra.sweeper.max_batch_size={sweeper['max_batch_size']}",
+         f"hydra.sweeper.max_in_flight={sweeper['max_in_flight']}",
+         f"hydra.sweeper.entrypoints=[{grammar(entry)}]"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    storage = JournalStorage(JournalFileBackend(str(tmp_path / "sweep" / "optuna.log")))
+    study = optuna.load_study(study_name="hydra-python-sweeper", storage=storage)
+    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 6
