@@ -77,22 +77,23 @@ class OptunaSweeperImpl(PythonSweeperImpl):
 
     def sweep(self, arguments: List[str]) -> Any:
         assert self.config is not None
-        params = self.search.get("params") or {}
-        if OmegaConf.is_config(params):
-            params = OmegaConf.to_container(params)
-        rest, space = split(arguments, params)
+        # the settings as plain values, their interpolations resolved (Hydra 1.2 and 1.3
+        # resolve them when they make the sweeper, 1.4 passes the nodes as they are)
+        given: Dict[str, Any] = {
+            key: OmegaConf.to_container(value, resolve=True)
+            if OmegaConf.is_config(value)
+            else value
+            for key, value in self.search.items()
+        }
+        rest, space = split(arguments, given.get("params") or {})
         entry: Dict[str, Any] = {
             "_target_": "hydra_python_sweeper.optuna.search.search",
-            **{key: value for key, value in self.search.items() if key != "params"},
+            **given,
             "params": space,
             "sweep_dir": str(self.config.hydra.sweep.dir),
         }
-        entry.setdefault("study_name", None)
-        if entry["study_name"] is None:
+        if entry.get("study_name") is None:
             entry["study_name"] = str(self.config.hydra.job.name)
-        for key in ("sampler", "storage"):
-            if OmegaConf.is_config(entry.get(key)):
-                entry[key] = OmegaConf.to_container(entry[key])
         self.given["entrypoints"] = [entry]
         return super().sweep(rest)
 

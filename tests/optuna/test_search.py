@@ -404,3 +404,29 @@ def test_a_resumed_seeded_sampler_draws_new_points_the_same_at_each_resume(
         assert not {tuple(job) for job in again.jobs[1:]} & {tuple(j) for j in first.jobs}
         resumed.append(again.jobs)
     assert resumed[0] == resumed[1]
+
+
+def test_the_settings_interpolations_are_resolved_as_hydra_1_4_passes_them_unresolved(
+    make: Callable[..., OptunaSweeperImpl], tmp_path: Path
+) -> None:
+    """Hydra 1.4 hands the sweeper its settings' nodes unresolved (1.2 and 1.3 resolve them
+    first): the search gets their values."""
+    config = OmegaConf.create(
+        {
+            "seed_value": 5,
+            "bound": 4,
+            "sampler": {"_target_": "optuna.samplers.RandomSampler", "seed": "${seed_value}"},
+            "params": {"x": "interval(-${bound}, ${bound})", "y": "range(-3, 4)", "opt": "adam"},
+            "direction": ["${first}"],
+            "first": "minimize",
+        }
+    )
+    sweeper = make(launcher(), n_trials=3, params=config.params, direction=config.direction)
+    sweeper.search["sampler"] = config.sampler  # a node of the config, as Hydra 1.4 gives it
+    sweeper.sweep([])
+    (entry,) = sweeper.given["entrypoints"]
+    assert entry["sampler"]["seed"] == 5 and entry["direction"] == ["minimize"]
+    assert entry["params"]["x"] == "interval(-4, 4)"
+    study = load(tmp_path / "sweep")
+    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 3
+    assert all(-4 <= t.params["x"] <= 4 for t in study.trials)
