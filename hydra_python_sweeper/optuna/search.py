@@ -17,6 +17,7 @@ their results reach the same trials; then it asks the rest, up to ``n_trials``.
 
 import json
 import logging
+import math
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
 
@@ -25,7 +26,8 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hydra_python_sweeper.errors import SettingError
 from hydra_python_sweeper.optuna import study as studies
-from hydra_python_sweeper.optuna.space import search_space
+from hydra_python_sweeper.optuna.space import grid, search_space
+from hydra_python_sweeper.run.settings import failure_rate
 from hydra_python_sweeper.space.results import Result
 from hydra_python_sweeper.space.sources import resolve
 
@@ -60,18 +62,14 @@ def search(
     the search's own; the sweep's ``fail_fast`` stops it at a failed job)."""
     if not isinstance(n_trials, int) or n_trials < 1:
         raise SettingError(f"hydra.sweeper.n_trials={n_trials!r}: expected a positive integer")
-    if max_failure_rate is not None and not 0.0 <= max_failure_rate <= 1.0:
-        raise SettingError(
-            f"hydra.sweeper.max_failure_rate={max_failure_rate!r}: expected 0.0 to 1.0"
-        )
+    if max_failure_rate is not None:
+        max_failure_rate = failure_rate(max_failure_rate)
     space, fixed = search_space(dict(params or {}))
     names = studies.directions(direction)
     made = studies.sampler(sampler, space)
     extend = resolve(custom_search_space, "custom_search_space") if custom_search_space else None
     if isinstance(made, optuna.samplers.GridSampler):
-        size = 1
-        for values in made._search_space.values():
-            size *= len(values)
+        size = math.prod(len(values) for values in grid(space).values())
         if size < n_trials:
             log.info(f"n_trials: {n_trials} -> {size}, the grid's size")
             n_trials = size

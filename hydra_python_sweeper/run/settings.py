@@ -112,11 +112,7 @@ class Settings:
                 "hydra-submitit-launcher (hydra/launcher=submitit_slurm or submitit_local); "
                 f"{type(launcher).__name__} launches each job itself: set jobs_per_task=1"
             )
-        rate = given.get("max_failure_rate") or 0.0
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
-            raise SettingError(
-                f"hydra.sweeper.max_failure_rate={rate!r}: expected a number from 0.0 to 1.0"
-            )
+        rate = failure_rate(given.get("max_failure_rate") or 0.0)
         preview = given.get("preview", 10)
         if not _is_int(preview) or preview < 0:
             raise SettingError(f"hydra.sweeper.preview={preview!r}: expected an integer >= 0")
@@ -134,7 +130,7 @@ class Settings:
             num_shards=num_shards,
             resume=resume,
             fail_fast=bool(given.get("fail_fast", True)),
-            max_failure_rate=float(rate),
+            max_failure_rate=rate,
             max_in_flight=in_flight,
             poll_interval=float(poll),
             retries=retries,
@@ -195,6 +191,19 @@ class Settings:
         ['lr=0.1,0.2', 'seed=1']
         """
         return [f"{key}={value}" for key, value in self.params] + list(arguments)
+
+
+def failure_rate(value: Any) -> float:
+    """``max_failure_rate`` checked: a fraction of the jobs, from 0.0 to 1.0.
+
+    >>> failure_rate(0.25), failure_rate(1)
+    (0.25, 1.0)
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise SettingError(
+            f"hydra.sweeper.max_failure_rate={value!r}: expected a number from 0.0 to 1.0"
+        )
+    return float(value)
 
 
 def batch_size(value: Any) -> Optional[int]:
